@@ -1,0 +1,45 @@
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import type { CliArgs } from './args.js';
+import { RULES_TEMPLATE, SERVERS_TEMPLATE } from './templates.js';
+
+/** `init`: writes the templates; never overwrites without `--force` or a yes at a prompt. */
+export async function runInit(args: CliArgs, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const dir = join(env.HOME ?? homedir(), '.config', 'agent-mcp-gateway');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const files: [string, unknown][] = [
+    [join(dir, '.mcp.json'), SERVERS_TEMPLATE],
+    [join(dir, '.mcp-gateway-rules.json'), RULES_TEMPLATE],
+  ];
+  let failed = false;
+  for (const [file, content] of files) {
+    if ((await exists(file)) && !args.force && !(await confirm(`${file} exists. Overwrite? [y/N] `))) {
+      process.stderr.write(`Kept ${file} (use --force to overwrite)\n`);
+      failed = true;
+      continue;
+    }
+    await writeFile(file, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+    process.stdout.write(`Wrote ${file}\n`);
+  }
+  return failed ? 1 : 0;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Asks only when a person is there to answer; otherwise the answer is no. */
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}

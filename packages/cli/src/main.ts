@@ -1,0 +1,43 @@
+import { GATEWAY_VERSION, isGatewayError } from '@agent-mcp-gateway/core';
+import { USAGE, UsageError, parseCliArgs } from './args.js';
+import { runInit } from './init.js';
+import { runServe } from './serve.js';
+import { runValidate } from './validate.js';
+
+/** Runs the command line; resolves to the exit code (0 ok, 1 error, 2 usage). */
+export async function main(argv: readonly string[]): Promise<number> {
+  let args;
+  try {
+    args = parseCliArgs(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`agent-mcp-gateway: ${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`${GATEWAY_VERSION}\n`);
+    return 0;
+  }
+  try {
+    switch (args.command) {
+      case 'serve':
+        return await runServe(args);
+      case 'init':
+        return await runInit(args);
+      case 'validate':
+        return await runValidate(args);
+    }
+  } catch (error) {
+    if (isGatewayError(error)) {
+      process.stderr.write(`agent-mcp-gateway: ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,46 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { GatewayError, type GatewayPlugin } from '@agent-mcp-gateway/core';
+import { StdioTransportPlugin } from '@agent-mcp-gateway/transport-stdio';
+
+/** The first-party plugins every gateway started by the CLI has. */
+export function defaultPlugins(): GatewayPlugin[] {
+  return [new StdioTransportPlugin()];
+}
+
+type PluginEntry = string | [string, Record<string, unknown>];
+
+/**
+ * Loads third-party plugins named in the settings, resolved from `cwd`. A
+ * plugin module's default export is a plugin class (`new P(options)`), a
+ * factory (`(options) => plugin`), or a plugin object.
+ */
+export async function loadPlugins(entries: readonly PluginEntry[], cwd: string): Promise<GatewayPlugin[]> {
+  const require = createRequire(join(cwd, 'package.json'));
+  const plugins: GatewayPlugin[] = [];
+  for (const entry of entries) {
+    const [specifier, options] = typeof entry === 'string' ? [entry, {}] : entry;
+    let mod: { default?: unknown };
+    try {
+      const resolved = specifier.startsWith('.') || specifier.startsWith('/') ? join(cwd, specifier) : require.resolve(specifier);
+      mod = (await import(pathToFileURL(resolved).href)) as { default?: unknown };
+    } catch (error) {
+      throw new GatewayError('PLUGIN_ERROR', `Cannot load plugin '${specifier}': ${error instanceof Error ? error.message : String(error)}`);
+    }
+    plugins.push(instantiate(specifier, mod.default, options));
+  }
+  return plugins;
+}
+
+function instantiate(specifier: string, exported: unknown, options: Record<string, unknown>): GatewayPlugin {
+  const isPlugin = (v: unknown): v is GatewayPlugin =>
+    typeof v === 'object' && v !== null && typeof (v as GatewayPlugin).apply === 'function' && typeof (v as GatewayPlugin).name === 'string';
+  if (isPlugin(exported)) return exported;
+  if (typeof exported === 'function') {
+    const fn = exported as ((o: unknown) => unknown) & (new (o: unknown) => unknown);
+    const made = fn.prototype && typeof fn.prototype.apply === 'function' ? new fn(options) : fn(options);
+    if (isPlugin(made)) return made;
+  }
+  throw new GatewayError('PLUGIN_ERROR', `Plugin '${specifier}' must export by default a plugin, a plugin class or a factory`);
+}

@@ -1,0 +1,48 @@
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { Gateway, SecretRedactor, createGatewayServer, createLogger } from '@agent-mcp-gateway/core';
+import type { CliArgs } from './args.js';
+import { loadConfigFor } from './context.js';
+import { defaultPlugins, loadPlugins } from './plugins.js';
+
+/** Upper bound for shutdown: downstream close is stdin end → SIGTERM → SIGKILL, 2 s apart. */
+const SHUTDOWN_LIMIT_MS = 6_000;
+
+/** `serve`: the gateway over stdio. Resolves with the exit code once the client goes away. */
+export async function runServe(args: CliArgs): Promise<number> {
+  const config = await loadConfigFor(args);
+  const settings = config.settings;
+  const redactor = new SecretRedactor();
+  const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, redactor });
+  const plugins = [...defaultPlugins(), ...(await loadPlugins(settings.plugins, process.cwd()))];
+  const gateway = new Gateway({ config, plugins, logger, redactor });
+  await gateway.start();
+
+  const server = createGatewayServer(gateway, { debug: args.debug || settings.debug });
+  const transport = new StdioServerTransport();
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`Shutting down (${why})`);
+      const limit = setTimeout(() => resolve(0), SHUTDOWN_LIMIT_MS);
+      limit.unref();
+      void Promise.allSettled([server.close(), gateway.close()])
+        .then(() => logger.close())
+        .finally(() => {
+          clearTimeout(limit);
+          resolve(0);
+        });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.stdin.once('end', () => stop('stdin closed'));
+    process.stdin.once('close', () => stop('stdin closed'));
+    server.onclose = () => stop('client disconnected');
+  });
+  await server.connect(transport);
+  logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}`);
+  const code = await done;
+  process.stdin.destroy();
+  return code;
+}

@@ -1,0 +1,162 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { stdioServerPath } from '@agent-mcp-gateway/testing';
+
+/** The built CLI, spawned the way an MCP client spawns it. */
+export const binPath = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+export { stdioServerPath };
+
+/** A `.mcp.json` entry running the test stdio server. */
+export function demoServer(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { command: process.execPath, args: [stdioServerPath, '--name', name], ...extra };
+}
+
+export async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'amg-test-'));
+}
+
+/** Writes config (and rules) into a fresh folder; returns the paths. */
+export async function writeConfig(
+  servers: Record<string, unknown>,
+  rules?: unknown,
+): Promise<{ dir: string; config: string; rules?: string }> {
+  const dir = await tempDir();
+  const config = join(dir, '.mcp.json');
+  await writeFile(config, JSON.stringify({ mcpServers: servers }, null, 2));
+  if (rules === undefined) return { dir, config };
+  const rulesPath = join(dir, '.mcp-gateway-rules.json');
+  await writeFile(rulesPath, JSON.stringify(rules, null, 2));
+  return { dir, config, rules: rulesPath };
+}
+
+export interface RunningGateway {
+  readonly client: Client;
+  readonly transport: StdioClientTransport;
+  /** Everything the gateway wrote to stderr so far. */
+  stderr(): string;
+  /** Resolves when stderr contains `text` (bounded). */
+  waitForStderr(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  /** Calls a gateway tool. */
+  call(tool: string, args: Record<string, unknown>): Promise<CallToolResult>;
+  close(): Promise<void>;
+  readonly pid: number | null;
+}
+
+export interface StartOptions {
+  readonly servers: Record<string, unknown>;
+  readonly rules?: unknown;
+  readonly args?: readonly string[];
+  readonly env?: Record<string, string>;
+}
+
+export async function startGateway(options: StartOptions): Promise<RunningGateway> {
+  const files = await writeConfig(options.servers, options.rules);
+  const args = [binPath, '--config', files.config, ...(files.rules ? ['--rules', files.rules] : []), ...(options.args ?? [])];
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args,
+    env: { PATH: process.env.PATH ?? '', HOME: files.dir, ...options.env },
+    cwd: files.dir,
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  transport.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+    for (const w of waiters) w();
+  });
+  const client = new Client({ name: 'e2e', version: '1.0.0' });
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    pid: transport.pid,
+    stderr: () => stderr,
+    waitForStderr: (text, timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        const matches = () => (typeof text === 'string' ? stderr.includes(text) : text.test(stderr));
+        if (matches()) return resolve();
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`stderr never showed ${String(text)}; it has:\n${stderr.slice(-2000)}`));
+        }, timeoutMs);
+        const check = () => {
+          if (!matches()) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+      }),
+    call: async (tool, toolArgs) => (await client.callTool({ name: tool, arguments: toolArgs })) as CallToolResult,
+    close: () => client.close(),
+  };
+}
+
+/** The structured error of a failed gateway call. */
+export function errorOf(result: CallToolResult): { code: string; message: string } & Record<string, unknown> {
+  if (!result.isError) throw new Error(`expected an error result, got ${JSON.stringify(result)}`);
+  return (result.structuredContent as { error: { code: string; message: string } }).error;
+}
+
+export function json<T = Record<string, unknown>>(result: CallToolResult): T {
+  if (result.isError) throw new Error(`unexpected error result: ${JSON.stringify(result)}`);
+  return result.structuredContent as T;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion (bounded). */
+export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(process.execPath, [binPath, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...options.env },
+      cwd: options.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`CLI ${args.join(' ')} did not finish; stderr: ${stderr}`));
+    }, 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin?.end(options.input ?? '');
+  });
+}
+
+/** True while a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls (bounded) until `pid` is gone; event-free because another process's exit has no event here. */
+export async function waitForExit(pid: number, timeoutMs = 10_000): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return !alive(pid);
+}

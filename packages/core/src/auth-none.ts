@@ -1,0 +1,10 @@
+import type { AuthStrategy } from './types.js';
+
+/** The strategy used when no `resolveAuth` tap answers: send nothing. */
+export const noAuth: AuthStrategy = Object.freeze({
+  kind: 'none',
+  headers: async () => ({}),
+  env: async () => ({}),
+  onChallenge: async () => 'fail' as const,
+  status: () => ({ kind: 'none', state: 'none' as const }),
+});

@@ -1,0 +1,224 @@
+/**
+ * Schemas of the gateway's configuration:
+ * - the servers file (`.mcp.json`, the format Claude Code, Cursor and VS Code use);
+ * - the gateway settings (cosmiconfig `agent-mcp-gateway`).
+ *
+ * The rules file's schema lives with the policy engine (`policy/rules.ts`).
+ * Messages written here are phrased to follow `<file>: <json path>: ` (see format.ts).
+ */
+import { z } from 'zod';
+import { AGENT_ID_PATTERN } from '../policy/rules.js';
+import type { TransportKind } from '../types.js';
+
+// ---------------------------------------------------------------------------
+// Servers file
+
+/** Server names: letters, digits, `_`, `.`, `-` (they appear in tool calls and file names). */
+export const SERVER_NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+/** Values accepted in an entry's `type` / `transport`. */
+export const TransportTypeSchema = z.enum(['stdio', 'http', 'streamable-http', 'sse']);
+export type TransportType = z.infer<typeof TransportTypeSchema>;
+
+/** `streamable-http` is the spec's name for what clients call `http`. */
+export function normalizeTransport(type: TransportType): TransportKind {
+  return type === 'streamable-http' ? 'http' : type;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+const NonEmptyString = z.string().min(1);
+const HttpUrlSchema = z.string().refine(isHttpUrl, 'expected an absolute http:// or https:// URL');
+const PortSchema = z.number().int().min(1).max(65535);
+
+// HTTP header names are RFC 9110 tokens; values may not hold CR, LF or NUL.
+// fetch() would reject both later, with an error that names neither file nor path.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HeadersSchema = z.record(
+  z.string().regex(HEADER_NAME, 'not a valid HTTP header name'),
+  z.string().refine((v) => !/[\r\n\0]/.test(v), 'a header value may not contain line breaks or NUL'),
+);
+// spawn() refuses NUL anywhere and '=' in a variable name.
+const EnvSchema = z.record(
+  z.string().regex(/^[^=\0]+$/, 'an environment variable name may not be empty or contain "=" or NUL'),
+  z.string().refine((v) => !v.includes('\0'), 'an environment value may not contain NUL'),
+);
+
+const OAuthAuthSchema = z.strictObject({
+  type: z.literal('oauth'),
+  clientId: NonEmptyString.optional(),
+  clientSecret: NonEmptyString.optional(),
+  scopes: z.array(NonEmptyString).optional(),
+  callbackPort: PortSchema.optional(),
+  clientMetadataUrl: HttpUrlSchema.optional(),
+  tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+});
+
+const ClientCredentialsAuthSchema = z.strictObject({
+  type: z.literal('client_credentials'),
+  clientId: NonEmptyString,
+  clientSecret: NonEmptyString.optional(),
+  scopes: z.array(NonEmptyString).optional(),
+});
+
+/**
+ * A server entry's `auth`: forces a strategy instead of inferring it from the
+ * server's answer. Mirrors `AuthConfig` in types.ts. The object forms are
+ * strict: a misspelt `clientID` would otherwise silently change the login flow.
+ */
+export const AuthConfigSchema = z.union([
+  z.enum(['none', 'headers', 'oauth']),
+  z.discriminatedUnion('type', [OAuthAuthSchema, ClientCredentialsAuthSchema]),
+]);
+
+/** Keys of a server entry that the gateway reads; anything else draws a warning. */
+export const SERVER_ENTRY_KEYS = [
+  'command',
+  'args',
+  'env',
+  'cwd',
+  'url',
+  'type',
+  'transport',
+  'headers',
+  'description',
+  'auth',
+  'enabled',
+  'timeoutMs',
+] as const;
+
+/**
+ * One entry under `mcpServers` / `servers`. Unknown keys are tolerated (other
+ * clients add their own) and reported as warnings by the loader.
+ */
+export const ServerEntrySchema = z
+  .looseObject({
+    command: NonEmptyString.optional(),
+    args: z.array(z.string()).optional(),
+    env: EnvSchema.optional(),
+    cwd: NonEmptyString.optional(),
+    url: HttpUrlSchema.optional(),
+    type: TransportTypeSchema.optional(),
+    transport: TransportTypeSchema.optional(),
+    headers: HeadersSchema.optional(),
+    description: z.string().optional(),
+    auth: AuthConfigSchema.optional(),
+    enabled: z.boolean().default(true),
+    timeoutMs: z.number().int().positive().optional(),
+  })
+  .superRefine((entry, ctx) => {
+    const hasCommand = entry.command !== undefined;
+    const hasUrl = entry.url !== undefined;
+    if (hasCommand && hasUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'has both "command" and "url": a server is either local (command) or remote (url), not both',
+      });
+      return;
+    }
+    if (!hasCommand && !hasUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'needs "command" (a local stdio server) or "url" (a remote HTTP or SSE server)',
+      });
+      return;
+    }
+    const type = entry.type === undefined ? undefined : normalizeTransport(entry.type);
+    const transport = entry.transport === undefined ? undefined : normalizeTransport(entry.transport);
+    if (type !== undefined && transport !== undefined && type !== transport) {
+      ctx.addIssue({ code: 'custom', path: ['transport'], message: `"${entry.transport}" conflicts with "type": "${entry.type}"` });
+      return;
+    }
+    const declared = entry.type ?? entry.transport;
+    const field = entry.type !== undefined ? 'type' : 'transport';
+    if (declared === 'stdio' && hasUrl) {
+      ctx.addIssue({ code: 'custom', path: [field], message: '"stdio" needs "command", but this entry has "url"' });
+    } else if (declared !== undefined && declared !== 'stdio' && hasCommand) {
+      ctx.addIssue({ code: 'custom', path: [field], message: `"${declared}" needs "url", but this entry has "command"` });
+    }
+  });
+
+export type ServerEntry = z.infer<typeof ServerEntrySchema>;
+
+const ServersSchema = z.record(
+  z.string().regex(SERVER_NAME_PATTERN, 'server names may only hold letters, digits, "_", "." and "-"'),
+  ServerEntrySchema,
+);
+
+/**
+ * A whole servers file. Exactly one of `mcpServers` (Claude Code, Cursor, Claude
+ * Desktop) or `servers` (VS Code) is required; other top-level keys (VS Code's
+ * `inputs`, `$schema`, …) are tolerated and ignored.
+ */
+export const McpConfigFileSchema = z
+  .looseObject({
+    mcpServers: ServersSchema.optional(),
+    servers: ServersSchema.optional(),
+  })
+  .superRefine((file, ctx) => {
+    if (file.mcpServers !== undefined && file.servers !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'has both "mcpServers" and "servers": keep one of them' });
+    } else if (file.mcpServers === undefined && file.servers === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected a "mcpServers" object (or VS Code\'s "servers") listing the servers' });
+    }
+  });
+
+export type McpConfigFile = z.infer<typeof McpConfigFileSchema>;
+
+// ---------------------------------------------------------------------------
+// Gateway settings
+
+/** Log levels, most to least severe. */
+export const LogLevelSchema = z.enum(['error', 'warn', 'info', 'debug']);
+
+/** Where the gateway listens when it serves over HTTP. */
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+export const DEFAULT_HTTP_PORT = 8080;
+
+/** The HTTP listener (used when `transport` is `http`). Port 0 picks a free port. */
+export const HttpServeSettingsSchema = z.strictObject({
+  host: NonEmptyString.default(DEFAULT_HTTP_HOST),
+  port: z.number().int().min(0).max(65535).default(DEFAULT_HTTP_PORT),
+});
+
+export type HttpServeSettings = z.infer<typeof HttpServeSettingsSchema>;
+
+/**
+ * Gateway settings (cosmiconfig `agent-mcp-gateway`), each overridable by a
+ * GATEWAY_* variable. Strict: a misspelt key is an error, not a silent default.
+ */
+export const GatewaySettingsSchema = z.strictObject({
+  /** Third-party plugins: a package name, or `[name, options]`. */
+  plugins: z
+    .array(z.union([z.string().min(1), z.tuple([z.string().min(1), z.record(z.string(), z.unknown())])]))
+    .default([]),
+  logLevel: LogLevelSchema.default('info'),
+  logFormat: z.enum(['text', 'json']).default('text'),
+  debug: z.boolean().default(false),
+  initStrategy: z.enum(['eager', 'lazy']).default('eager'),
+  defaultAgent: z.string().regex(AGENT_ID_PATTERN, 'agent ids may only hold letters, digits, "_", "." and "-"').optional(),
+  /** How long a downstream may take to start and answer `initialize`. */
+  connectTimeoutMs: z.number().int().positive().default(30_000),
+  /** Default `execute_tool` timeout when neither the call nor the server sets one. */
+  callTimeoutMs: z.number().int().positive().default(60_000),
+  tokenStore: z.enum(['fs', 'keychain', 'auto']).default('fs'),
+  /** Absolute after loading (relative paths are resolved against the working directory). */
+  tokenDir: NonEmptyString.optional(),
+  /** Absolute after loading (relative paths are resolved against the working directory). */
+  auditLog: NonEmptyString.optional(),
+  /** How the gateway itself is served to its MCP client. */
+  transport: z.enum(['stdio', 'http']).default('stdio'),
+  /** Listener settings for `transport: "http"`. */
+  http: HttpServeSettingsSchema.optional(),
+});
+
+export type GatewaySettings = z.infer<typeof GatewaySettingsSchema>;
+/** Settings as written in a file (everything optional). */
+export type GatewaySettingsInput = z.input<typeof GatewaySettingsSchema>;

@@ -1,0 +1,238 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  ErrorCode,
+  McpError,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type Progress,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import { noAuth } from './auth-none.js';
+import { GatewayError, errors, isGatewayError } from './errors.js';
+import type { GatewayHooks } from './hooks.js';
+import type { Logger } from './logger.js';
+import type { AuthStrategy, ServerInfo, ServerSpec, ServerState, TransportFactory } from './types.js';
+import { GATEWAY_VERSION } from './version.js';
+
+export interface DownstreamOptions {
+  readonly hooks: GatewayHooks;
+  readonly logger: Logger;
+  readonly connectTimeoutMs: number;
+  /** Called after each state change, with the server's info. */
+  readonly onState?: (info: ServerInfo) => void;
+}
+
+export interface DownstreamCallOptions {
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  readonly onprogress?: (progress: Progress) => void;
+}
+
+/** Consecutive failures within this window count towards the restart backoff. */
+const FAILURE_WINDOW_MS = 60_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * One downstream MCP server: resolves its transport and auth through the
+ * hooks, connects on demand (single flight), caches its tool list, and
+ * restarts after a crash with exponential backoff when crashes repeat.
+ */
+export class DownstreamServer {
+  private stateValue: ServerState;
+  private lastErrorValue: string | undefined;
+  private client: Client | undefined;
+  private connecting: Promise<Client> | undefined;
+  private factory: TransportFactory | undefined;
+  private auth: AuthStrategy = noAuth;
+  private toolList: Tool[] | undefined;
+  private toolNames = new Set<string>();
+  private failures = 0;
+  private lastFailureAt = 0;
+  private readonly abort = new AbortController();
+
+  constructor(
+    readonly spec: ServerSpec,
+    private readonly options: DownstreamOptions,
+  ) {
+    this.stateValue = spec.enabled ? 'idle' : 'disabled';
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+  get state(): ServerState {
+    return this.stateValue;
+  }
+  get lastError(): string | undefined {
+    return this.lastErrorValue;
+  }
+  /** Cached tools, in downstream order; undefined until first listed. */
+  get tools(): readonly Tool[] | undefined {
+    return this.toolList;
+  }
+
+  info(): ServerInfo {
+    const s = this.spec;
+    return {
+      name: s.name,
+      ...(s.description !== undefined && { description: s.description }),
+      transport: s.transport,
+      ...(s.command !== undefined && { command: s.command }),
+      ...(s.url !== undefined && { url: s.url }),
+      auth: this.auth.kind,
+      state: this.stateValue,
+      ...(this.lastErrorValue !== undefined && { lastError: this.lastErrorValue }),
+      ...(this.toolList !== undefined && { toolCount: this.toolList.length }),
+    };
+  }
+
+  /** Connects if needed and returns the live client. Throws coded errors only. */
+  async connect(): Promise<Client> {
+    if (this.client) return this.client;
+    if (this.stateValue === 'disabled') throw errors.serverUnavailable(this.name, 'it is disabled in the config');
+    if (this.abort.signal.aborted) throw errors.serverUnavailable(this.name, 'the gateway is shutting down');
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  /** The tool list, from cache when warm. */
+  async listTools(): Promise<readonly Tool[]> {
+    if (this.toolList && this.client) return this.toolList;
+    await this.connect();
+    return this.toolList ?? [];
+  }
+
+  hasTool(name: string): boolean {
+    return this.toolNames.has(name);
+  }
+
+  async callTool(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult> {
+    const client = await this.connect();
+    if (!this.toolNames.has(tool)) throw errors.toolNotFound(this.name, tool);
+    try {
+      const result = await client.callTool({ name: tool, arguments: args }, undefined, {
+        timeout: options.timeoutMs,
+        ...(options.signal && { signal: options.signal }),
+        ...(options.onprogress && { onprogress: options.onprogress }),
+      });
+      return result as CallToolResult;
+    } catch (error) {
+      throw this.mapCallError(error, tool, options.timeoutMs);
+    }
+  }
+
+  /** Closes the connection (the child process, for stdio). Idempotent. */
+  async close(): Promise<void> {
+    this.abort.abort();
+    const client = this.client ?? (await this.connecting?.catch(() => undefined));
+    this.client = undefined;
+    if (client) await client.close().catch(() => undefined);
+  }
+
+  private async open(): Promise<Client> {
+    const wait = this.backoffRemaining();
+    if (wait > 0) {
+      throw errors.serverUnavailable(this.name, `${this.lastErrorValue ?? 'it failed'}; next restart attempt in ${Math.ceil(wait / 1000)} s`);
+    }
+    this.setState('connecting');
+    const { hooks, logger } = this.options;
+    const ctx = { logger, signal: this.abort.signal };
+    let client: Client | undefined;
+    try {
+      this.factory ??= await hooks.resolveTransport.promise(this.spec, ctx);
+      if (!this.factory) throw errors.noTransport(this.name);
+      this.auth = (await hooks.resolveAuth.promise(this.spec, null, ctx)) ?? noAuth;
+      const transport = await this.factory.create({ spec: this.spec, auth: this.auth, logger, signal: this.abort.signal });
+      client = new Client({ name: 'agent-mcp-gateway', version: GATEWAY_VERSION }, { capabilities: {} });
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+        this.refreshTools().then(
+          () => logger.info(`Tools changed: ${this.toolList?.length ?? 0} tools`),
+          (error: unknown) => logger.warn('Could not refresh tools after list_changed', { error }),
+        );
+      });
+      const opened = client;
+      client.onclose = () => this.onClientClosed(opened);
+      await client.connect(transport, { timeout: this.options.connectTimeoutMs });
+      this.client = client;
+      await this.refreshTools();
+      this.lastErrorValue = undefined;
+      this.setState('ready');
+      logger.info(`Connected (${this.toolList?.length ?? 0} tools)`);
+      return client;
+    } catch (error) {
+      this.client = undefined;
+      await client?.close().catch(() => undefined);
+      const coded = isGatewayError(error) ? error : errors.serverUnavailable(this.name, describe(error));
+      this.recordFailure(coded.message);
+      logger.warn(`Connection failed: ${coded.message}`);
+      throw coded;
+    }
+  }
+
+  private async refreshTools(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const tools: Tool[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.options.connectTimeoutMs });
+      tools.push(...page.tools);
+      cursor = page.nextCursor;
+    } while (cursor);
+    this.toolList = tools;
+    this.toolNames = new Set(tools.map((t) => t.name));
+    this.options.hooks.toolsChanged.call(this.name, tools);
+  }
+
+  private onClientClosed(client: Client): void {
+    if (this.client !== client) return; // a close we asked for, or a stale client
+    this.client = undefined;
+    if (this.abort.signal.aborted) return;
+    this.recordFailure('the connection closed unexpectedly (process exited?)');
+    this.options.logger.warn('Downstream connection closed unexpectedly; it restarts on next use');
+  }
+
+  private recordFailure(message: string): void {
+    const now = Date.now();
+    this.failures = now - this.lastFailureAt > FAILURE_WINDOW_MS ? 1 : this.failures + 1;
+    this.lastFailureAt = now;
+    this.lastErrorValue = message;
+    this.setState('error');
+  }
+
+  /** First failure: restart at once; then 0.5 s, 1 s, 2 s … up to 30 s. */
+  private backoffRemaining(): number {
+    if (this.failures < 2) return 0;
+    const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** (this.failures - 1));
+    return this.lastFailureAt + delay - Date.now();
+  }
+
+  private setState(state: ServerState): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    const info = this.info();
+    this.options.onState?.(info);
+  }
+
+  private mapCallError(error: unknown, tool: string, timeoutMs: number): GatewayError {
+    if (isGatewayError(error)) return error;
+    if (error instanceof McpError) {
+      if (error.code === ErrorCode.RequestTimeout) return errors.timeout(this.name, tool, timeoutMs);
+      if (error.code === ErrorCode.ConnectionClosed) {
+        return errors.serverUnavailable(this.name, 'the connection closed during the call');
+      }
+      return errors.downstream(this.name, tool, error.message);
+    }
+    return errors.downstream(this.name, tool, describe(error));
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+  }
+  return String(error);
+}

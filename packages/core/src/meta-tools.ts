@@ -1,0 +1,202 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ListToolsRequestSchema,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { GatewayError, errors } from './errors.js';
+import type { Gateway } from './gateway.js';
+import { compileGlob } from './policy/glob.js';
+import { GATEWAY_VERSION } from './version.js';
+
+const agentId = z.string().optional().describe('Your agent id, if you were given one');
+const serverName = z.string().min(1).describe('Server name from list_servers');
+
+/** Input schemas of the agent-facing tools: the one source of their JSON Schema and their validation. */
+const inputs = {
+  list_servers: z.object({
+    agent_id: agentId,
+    include_metadata: z.boolean().optional().describe('Add transport, auth and state'),
+  }),
+  get_server_tools: z.object({
+    agent_id: agentId,
+    server: serverName,
+    names: z.string().optional().describe('Comma-separated tool names'),
+    pattern: z.string().optional().describe('Glob on tool names (* and ?)'),
+    max_schema_tokens: z.number().int().positive().optional().describe('Token budget; stops at the first tool that would exceed it'),
+  }),
+  execute_tool: z.object({
+    agent_id: agentId,
+    server: serverName,
+    tool: z.string().min(1).describe('Tool name from get_server_tools'),
+    args: z.record(z.string(), z.unknown()).optional().describe("Arguments matching the tool's inputSchema"),
+    timeout_ms: z.number().int().positive().optional(),
+  }),
+  get_gateway_status: z.object({ agent_id: agentId }),
+};
+
+type MetaToolName = keyof typeof inputs;
+
+const descriptions: Record<MetaToolName, string> = {
+  list_servers: 'List the MCP servers you can use through this gateway. Start here.',
+  get_server_tools:
+    "Get the tool definitions of one server (only those you may use). Filter with names or pattern to save context.",
+  execute_tool:
+    'Call a tool on a server with args matching its inputSchema from get_server_tools. Returns the tool\'s own result.',
+  get_gateway_status: 'Gateway diagnostics: config files, servers and their state, policy.',
+};
+
+function toolDefinition(name: MetaToolName): Tool {
+  const schema = z.toJSONSchema(inputs[name], { io: 'input' }) as Record<string, unknown>;
+  delete schema.$schema;
+  delete schema.additionalProperties;
+  return { name, description: descriptions[name], inputSchema: schema as Tool['inputSchema'] };
+}
+
+/** Estimated tokens of a tool definition (≈ 4 characters per token, as most tokenizers on JSON). */
+export function estimateTokens(tool: Tool): number {
+  return Math.ceil(JSON.stringify(tool).length / 4);
+}
+
+export interface GatewayServerOptions {
+  /** Adds `get_gateway_status`. */
+  readonly debug?: boolean;
+}
+
+/**
+ * The MCP server an AI client talks to: the meta-tools over a {@link Gateway}.
+ * Connect it to any SDK server transport (stdio, Streamable HTTP).
+ */
+export function createGatewayServer(gateway: Gateway, options: GatewayServerOptions = {}): Server {
+  const names: MetaToolName[] = ['list_servers', 'get_server_tools', 'execute_tool'];
+  if (options.debug) names.push('get_gateway_status');
+  const tools = names.map(toolDefinition);
+
+  const server = new Server(
+    { name: 'agent-mcp-gateway', version: GATEWAY_VERSION },
+    {
+      capabilities: { tools: {} },
+      instructions:
+        'Tools of many MCP servers, on demand: list_servers → get_server_tools(server) → execute_tool(server, tool, args).',
+    },
+  );
+
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const name = request.params.name;
+    if (!names.includes(name as MetaToolName)) {
+      return errorResult(gateway, errors.toolNotFound('agent-mcp-gateway', name));
+    }
+    const parsed = inputs[name as MetaToolName].safeParse(request.params.arguments ?? {});
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(arguments)'}: ${i.message}`).join('; ');
+      return errorResult(gateway, errors.invalidArguments(`Invalid arguments for ${name}: ${issues}`));
+    }
+    try {
+      const args = parsed.data as Record<string, unknown>;
+      const agent = gateway.resolveAgent(args.agent_id as string | undefined);
+      switch (name as MetaToolName) {
+        case 'list_servers':
+          return jsonResult({ servers: listServers(gateway, agent, args.include_metadata === true) });
+        case 'get_server_tools':
+          return jsonResult(await getServerTools(gateway, agent, parsed.data as z.infer<typeof inputs.get_server_tools>));
+        case 'execute_tool': {
+          const a = parsed.data as z.infer<typeof inputs.execute_tool>;
+          const progressToken = extra._meta?.progressToken;
+          let forwarded: Promise<unknown> | undefined;
+          const result = await gateway.callTool(
+            { agent, server: a.server, tool: a.tool, args: a.args ?? {}, ...(a.timeout_ms && { timeoutMs: a.timeout_ms }) },
+            {
+              signal: extra.signal,
+              ...(progressToken !== undefined && {
+                onprogress: (progress) => {
+                  const sent = extra
+                    .sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken } })
+                    .catch(() => undefined);
+                  forwarded = forwarded ? forwarded.then(() => sent) : sent;
+                },
+              }),
+            },
+          );
+          if (forwarded) {
+            // The SDK client handles a response before notifications read in the same chunk
+            // (typescript-sdk#2580) and would drop our progress: let them go out first.
+            await forwarded;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          return result;
+        }
+        case 'get_gateway_status':
+          return jsonResult({ ...gateway.status(), agent });
+      }
+    } catch (error) {
+      return errorResult(gateway, gateway.toGatewayError(error));
+    }
+  });
+  return server;
+}
+
+function listServers(gateway: Gateway, agent: string, metadata: boolean): Record<string, unknown>[] {
+  return gateway.listServers(agent).map((s) =>
+    metadata
+      ? {
+          name: s.name,
+          description: s.description ?? '',
+          transport: s.transport,
+          ...(s.command !== undefined && { command: s.command }),
+          ...(s.url !== undefined && { url: s.url }),
+          auth: s.auth,
+          state: s.state,
+          ...(s.toolCount !== undefined && { tool_count: s.toolCount }),
+        }
+      : { name: s.name, description: s.description ?? '' },
+  );
+}
+
+async function getServerTools(
+  gateway: Gateway,
+  agent: string,
+  args: z.infer<typeof inputs.get_server_tools>,
+): Promise<Record<string, unknown>> {
+  let tools = await gateway.listTools(agent, args.server);
+  const totalAvailable = tools.length;
+  if (args.names !== undefined) {
+    const wanted = new Set(args.names.split(',').map((n) => n.trim()).filter(Boolean));
+    tools = tools.filter((t) => wanted.has(t.name));
+  }
+  if (args.pattern !== undefined) {
+    const matches = compileGlob(args.pattern);
+    tools = tools.filter((t) => matches(t.name));
+  }
+  let tokensUsed = 0;
+  if (args.max_schema_tokens !== undefined) {
+    const budgeted: Tool[] = [];
+    for (const tool of tools) {
+      const cost = estimateTokens(tool);
+      if (tokensUsed + cost > args.max_schema_tokens) break;
+      tokensUsed += cost;
+      budgeted.push(tool);
+    }
+    tools = budgeted;
+  } else {
+    for (const tool of tools) tokensUsed += estimateTokens(tool);
+  }
+  return { tools, server: args.server, total_available: totalAvailable, returned: tools.length, tokens_used: tokensUsed };
+}
+
+function jsonResult(value: Record<string, unknown>): CallToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(value) }], structuredContent: value };
+}
+
+/** A coded error as a tool result; the text is redacted in case a downstream echoed a secret. */
+export function errorResult(gateway: Gateway, error: GatewayError): CallToolResult {
+  const message = gateway.redactor.redactString(error.message);
+  return {
+    isError: true,
+    content: [{ type: 'text', text: `${error.code}: ${message}` }],
+    structuredContent: { error: { ...error.toJSON(), message } },
+  };
+}

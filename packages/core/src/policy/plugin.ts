@@ -1,0 +1,95 @@
+import { errors } from '../errors.js';
+import type { GatewayHooks } from '../hooks.js';
+import type { Logger } from '../logger.js';
+import type { GatewayConfig } from '../types.js';
+import { PolicyEngine } from './engine.js';
+
+/**
+ * The part of the gateway the policy plugin uses. Structural, so the plugin
+ * does not depend on `gateway.ts` (and a `Gateway` satisfies it).
+ */
+export interface PolicyHost {
+  readonly hooks: GatewayHooks;
+  readonly logger: Logger;
+}
+
+/**
+ * Policy taps run after every other tap on the same hook, so they judge the
+ * final value: an earlier `beforeToolCall` tap cannot rewrite a call past the
+ * check, an earlier filter cannot re-add a denied item, and the warnings see
+ * servers added by other `configLoaded` taps.
+ */
+const STAGE = 1000;
+
+/**
+ * Enforces `.mcp-gateway-rules.json` through the kernel hooks: resolves the
+ * agent, hides denied servers and tools, and refuses denied calls with
+ * `DENIED_BY_POLICY`. Without a rules file every agent may use everything.
+ */
+export class PolicyPlugin {
+  readonly name = 'PolicyPlugin';
+  private engine: PolicyEngine | undefined;
+  private defaultAgent: string | undefined;
+  private warnedNoRules = false;
+
+  /** The engine for the current config; `undefined` when no rules file is loaded. */
+  get policy(): PolicyEngine | undefined {
+    return this.engine;
+  }
+
+  apply(gateway: PolicyHost): void {
+    const { hooks } = gateway;
+    const logger = gateway.logger.child({ plugin: this.name });
+    const tap = { name: this.name, stage: STAGE };
+
+    hooks.configLoaded.tap(tap, (config) => {
+      this.load(config, logger);
+      return config;
+    });
+
+    hooks.resolveAgent.tap(tap, (ctx) => {
+      // An earlier tap (e.g. an identity from HTTP auth) may have chosen the agent; it is checked like an explicit id.
+      const requested = ctx.agent ?? ctx.requested;
+      ctx.agent = this.engine ? this.engine.resolveAgent(requested) : (requested ?? (this.defaultAgent || 'default'));
+      return ctx;
+    });
+
+    hooks.filterServers.tap(tap, (servers, { agent }) => {
+      const engine = this.engine;
+      return engine ? servers.filter((s) => engine.serverDecision(agent, s.name).allowed) : servers;
+    });
+
+    hooks.filterTools.tap(tap, (tools, { agent, server }) => {
+      const engine = this.engine;
+      return engine ? tools.filter((t) => engine.toolDecision(agent, server, t.name).allowed) : tools;
+    });
+
+    hooks.beforeToolCall.tap(tap, (call) => {
+      const engine = this.engine;
+      if (!engine) return call;
+      const server = engine.serverDecision(call.agent, call.server);
+      if (!server.allowed) throw errors.deniedServer(call.agent, call.server, server.rule);
+      const tool = engine.toolDecision(call.agent, call.server, call.tool);
+      if (!tool.allowed) throw errors.deniedTool(call.agent, call.server, call.tool, tool.rule);
+      return call;
+    });
+  }
+
+  /** (Re)builds the engine: called on start and on every hot reload. */
+  private load(config: GatewayConfig, logger: Logger): void {
+    this.defaultAgent = config.settings.defaultAgent;
+    if (!config.rules) {
+      this.engine = undefined;
+      if (!this.warnedNoRules) {
+        this.warnedNoRules = true;
+        logger.warn('No rules file is loaded: every agent may use every server and tool');
+      }
+      return;
+    }
+    this.engine = new PolicyEngine(config.rules, { defaultAgent: config.settings.defaultAgent });
+    const file = config.sources.rules;
+    for (const warning of this.engine.warnings(config.servers.map((s) => s.name))) {
+      logger.warn(warning, file ? { file } : undefined);
+    }
+  }
+}

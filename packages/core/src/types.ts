@@ -1,0 +1,197 @@
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { RulesFile } from './policy/rules.js';
+import type { GatewaySettings } from './config/schema.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from './logger.js';
+
+export type { CallToolResult, Tool, Transport };
+
+export type ServerName = string;
+
+/**
+ * Life cycle of one downstream server.
+ * `idle` — configured, not started yet (lazy init); `disabled` — `enabled: false`.
+ */
+export type ServerState = 'idle' | 'connecting' | 'ready' | 'auth_required' | 'error' | 'disabled';
+
+export type TransportKind = 'stdio' | 'http' | 'sse';
+
+/** Forced auth choice from a server entry's `auth` field. */
+export type AuthConfig =
+  | 'none'
+  | 'headers'
+  | 'oauth'
+  | {
+      type: 'oauth';
+      clientId?: string;
+      clientSecret?: string;
+      scopes?: string[];
+      callbackPort?: number;
+      clientMetadataUrl?: string;
+      tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
+    }
+  | { type: 'client_credentials'; clientId: string; clientSecret?: string; scopes?: string[] };
+
+/**
+ * One downstream server as the kernel sees it: a `.mcp.json` entry after
+ * validation, normalisation and `${VAR}` expansion.
+ */
+export interface ServerSpec {
+  readonly name: ServerName;
+  readonly transport: TransportKind;
+  readonly description?: string;
+  /** stdio */
+  readonly command?: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  /** http / sse */
+  readonly url?: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly auth?: AuthConfig;
+  readonly enabled: boolean;
+  /** Default per-call timeout for this server's tools. */
+  readonly timeoutMs?: number;
+  /** Secret values from this entry (env values, header values, client secret): redacted from every log. */
+  readonly secretValues: readonly string[];
+}
+
+/** What every resolve hook receives besides the spec. */
+export interface ResolveContext {
+  readonly logger: Logger;
+  /** Aborted when the gateway shuts down or the server is removed. */
+  readonly signal: AbortSignal;
+}
+
+/** Parsed `WWW-Authenticate` challenge from a downstream 401/403. */
+export interface AuthChallenge {
+  readonly status: 401 | 403;
+  readonly scheme: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly resourceMetadata?: string;
+  readonly scope?: string;
+  readonly error?: string;
+}
+
+export interface AuthStatus {
+  readonly kind: string;
+  readonly state: 'ok' | 'login_required' | 'login_pending' | 'failed' | 'none';
+  readonly detail?: string;
+  /** URL a user must open to finish a pending login. */
+  readonly authorizationUrl?: string;
+  readonly expiresAt?: number;
+  readonly scopes?: readonly string[];
+}
+
+/** How a downstream server is authenticated: chosen by the `resolveAuth` chain. */
+export interface AuthStrategy {
+  readonly kind: string;
+  /** Headers for one HTTP request. */
+  headers(signal?: AbortSignal): Promise<Record<string, string>>;
+  /** Extra environment for a stdio child. */
+  env?(): Promise<Record<string, string>>;
+  /** A 401 / 403 arrived: can this strategy fix it (then the request is retried once)? */
+  onChallenge(challenge: AuthChallenge): Promise<'retry' | 'fail'>;
+  status(): AuthStatus;
+}
+
+export type StoreKey = string;
+
+export interface StoredAuth {
+  tokens?: {
+    access_token: string;
+    refresh_token?: string;
+    expires_at?: number;
+    token_type?: string;
+    scope?: string;
+  };
+  client?: Record<string, unknown>;
+  discovery?: Record<string, unknown>;
+}
+
+export interface StoreEntrySummary {
+  key: StoreKey;
+  server?: string;
+  hasTokens: boolean;
+  expiresAt?: number;
+  location: string;
+}
+
+/** Persistence for credentials. Implementations: store-fs, store-keychain. */
+export interface TokenStore {
+  readonly kind: string;
+  get(key: StoreKey): Promise<StoredAuth | undefined>;
+  set(key: StoreKey, value: StoredAuth): Promise<void>;
+  delete(key: StoreKey): Promise<void>;
+  list(): Promise<StoreEntrySummary[]>;
+  /** Cross-process exclusive section for `key`. */
+  withLock<T>(key: StoreKey, fn: () => Promise<T>): Promise<T>;
+}
+
+export interface ConnectContext {
+  readonly spec: ServerSpec;
+  readonly auth: AuthStrategy;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+}
+
+/** Makes SDK client transports for one server; answered by `resolveTransport`. */
+export interface TransportFactory {
+  readonly kind: TransportKind | string;
+  /** A fresh, not yet started transport (the kernel's SDK Client starts it). */
+  create(ctx: ConnectContext): Promise<Transport>;
+}
+
+/** Who is asking: the outcome of the `resolveAgent` chain. */
+export interface AgentContext {
+  /** `agent_id` as the caller passed it (absent when omitted). */
+  readonly requested?: string;
+  /** The agent the gateway acts for; set by the chain. */
+  agent?: string;
+  /** Identity proven by a credential (HTTP serving), when there is one. */
+  readonly authenticated?: string;
+}
+
+/** One tool call travelling through `beforeToolCall` / `afterToolCall`. */
+export interface ToolCall {
+  readonly agent: string;
+  readonly server: ServerName;
+  readonly tool: string;
+  args: Record<string, unknown>;
+  timeoutMs?: number;
+}
+
+export interface ToolFilterContext {
+  readonly agent: string;
+  readonly server: ServerName;
+}
+
+/** A server as `list_servers` and status see it. Never holds a secret. */
+export interface ServerInfo {
+  readonly name: ServerName;
+  readonly description?: string;
+  readonly transport: TransportKind;
+  readonly command?: string;
+  readonly url?: string;
+  readonly auth: string;
+  readonly state: ServerState;
+  readonly lastError?: string;
+  readonly toolCount?: number;
+}
+
+export interface ServerFilterContext {
+  readonly agent: string;
+}
+
+/** Everything the gateway runs on, after loading and validation. */
+export interface GatewayConfig {
+  /** In the order of the config file. */
+  readonly servers: readonly ServerSpec[];
+  /** Absent: no rules file, every agent may use everything. */
+  readonly rules?: RulesFile;
+  readonly settings: GatewaySettings;
+  /** Absolute paths of the files that produced this config. */
+  readonly sources: { readonly config?: string; readonly rules?: string; readonly settings?: string };
+  /** Non-fatal findings (e.g. rules naming unconfigured servers), with file and JSON path. */
+  readonly warnings: readonly string[];
+}

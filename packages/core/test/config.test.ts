@@ -1,0 +1,662 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, GatewayError } from '../src/errors.js';
+import { expandVariables } from '../src/config/expand.js';
+import { formatJsonPath, locateJsonError } from '../src/config/format.js';
+import {
+  applyEnvOverrides,
+  findFile,
+  loadGatewayConfig,
+  loadRules,
+  loadServers,
+  loadSettings,
+  parseServers,
+} from '../src/config/load.js';
+import { GatewaySettingsSchema } from '../src/config/schema.js';
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'amg-config-'));
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function write(path: string, content: unknown): Promise<string> {
+  const file = join(dir, path);
+  await mkdir(join(file, '..'), { recursive: true });
+  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return file;
+}
+
+/** Runs `fn`, expects a GatewayError, returns it. */
+function caught(fn: () => unknown): GatewayError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(GatewayError);
+    return error as GatewayError;
+  }
+  throw new Error('expected a GatewayError, nothing was thrown');
+}
+
+async function caughtAsync(fn: () => Promise<unknown>): Promise<GatewayError> {
+  try {
+    await fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(GatewayError);
+    return error as GatewayError;
+  }
+  throw new Error('expected a GatewayError, nothing was thrown');
+}
+
+const FILE = '/cfg/.mcp.json';
+const servers = (entries: Record<string, unknown>) => JSON.stringify({ mcpServers: entries });
+
+describe('loadServers: normalisation', () => {
+  it('produces ServerSpecs in file order, with defaults and inferred transports', async () => {
+    const file = await write('.mcp.json', {
+      mcpServers: {
+        local: { command: 'node', args: ['server.js'], env: { API_KEY: 'k-123', EMPTY: '' }, description: 'a local one' },
+        remote: { url: 'https://example.com/mcp', headers: { Authorization: 'Bearer t0ken' }, timeoutMs: 5000 },
+        legacy: { type: 'sse', url: 'http://127.0.0.1:9000/sse', enabled: false },
+        bare: { command: 'srv' },
+      },
+    });
+    const { servers: specs, warnings } = loadServers(file, {});
+    expect(warnings).toEqual([]);
+    expect(specs.map((s) => s.name)).toEqual(['local', 'remote', 'legacy', 'bare']);
+    expect(specs[0]).toEqual({
+      name: 'local',
+      transport: 'stdio',
+      description: 'a local one',
+      command: 'node',
+      args: ['server.js'],
+      env: { API_KEY: 'k-123', EMPTY: '' },
+      headers: {},
+      enabled: true,
+      secretValues: ['k-123'],
+    });
+    expect(specs[1]).toEqual({
+      name: 'remote',
+      transport: 'http',
+      url: 'https://example.com/mcp',
+      args: [],
+      env: {},
+      headers: { Authorization: 'Bearer t0ken' },
+      enabled: true,
+      timeoutMs: 5000,
+      secretValues: ['Bearer t0ken'],
+    });
+    expect(specs[2]).toMatchObject({ transport: 'sse', enabled: false });
+    expect(specs[3]).toMatchObject({ transport: 'stdio', args: [], env: {}, headers: {}, secretValues: [] });
+  });
+
+  it("reads VS Code's `servers` key and tolerates other top-level keys", () => {
+    const text = JSON.stringify({
+      inputs: [{ type: 'promptString', id: 'token', description: 'uses ${input:token}' }],
+      servers: { gh: { type: 'http', url: 'https://api.example.com/mcp' } },
+    });
+    const { servers: specs } = parseServers(text, FILE, {});
+    expect(specs).toHaveLength(1);
+    expect(specs[0]).toMatchObject({ name: 'gh', transport: 'http' });
+  });
+
+  it.each([
+    [{ command: 'x' }, 'stdio'],
+    [{ url: 'https://h/mcp' }, 'http'],
+    [{ url: 'https://h/mcp', type: 'streamable-http' }, 'http'],
+    [{ url: 'https://h/mcp', transport: 'streamable-http' }, 'http'],
+    [{ url: 'https://h/sse', transport: 'sse' }, 'sse'],
+    [{ url: 'https://h/sse', type: 'sse', transport: 'sse' }, 'sse'],
+    [{ command: 'x', type: 'stdio' }, 'stdio'],
+    [{ url: 'https://h/mcp', type: 'http', transport: 'streamable-http' }, 'http'],
+  ])('infers or normalises the transport of %j as %s', (entry, transport) => {
+    expect(parseServers(servers({ s: entry }), FILE, {}).servers[0]?.transport).toBe(transport);
+  });
+
+  it('warns about unknown keys and fields the transport ignores, and drops those fields', () => {
+    const { servers: specs, warnings } = parseServers(
+      servers({
+        a: { command: 'x', envFile: '.env', headers: { 'X-Key': 'v' } },
+        b: { url: 'https://h/mcp', args: ['--nope'], env: { K: 'v' } },
+      }),
+      FILE,
+      {},
+    );
+    expect(warnings).toEqual([
+      `${FILE}: $.mcpServers.a.envFile: unknown key "envFile" is ignored`,
+      `${FILE}: $.mcpServers.a.headers: ignored for a local (command) server`,
+      `${FILE}: $.mcpServers.b.args: ignored for a remote (url) server`,
+      `${FILE}: $.mcpServers.b.env: ignored for a remote (url) server`,
+    ]);
+    expect(specs[0]?.headers).toEqual({});
+    expect(specs[1]).toMatchObject({ args: [], env: {} });
+    expect(specs[1]?.secretValues).toEqual([]);
+  });
+
+  it('resolves a relative cwd against the config file folder', () => {
+    const { servers: specs } = parseServers(servers({ a: { command: 'x', cwd: 'sub/dir' } }), '/proj/.mcp.json', {});
+    expect(specs[0]?.cwd).toBe('/proj/sub/dir');
+  });
+
+  it('keeps auth and lists a client secret among the secret values', () => {
+    const auth = { type: 'oauth', clientId: 'cid', clientSecret: 'csecret', scopes: ['a', 'b'], callbackPort: 8976 };
+    const { servers: specs } = parseServers(servers({ a: { url: 'https://h/mcp', auth } }), FILE, {});
+    expect(specs[0]?.auth).toEqual(auth);
+    expect(specs[0]?.secretValues).toEqual(['csecret']);
+    const forced = parseServers(servers({ a: { url: 'https://h/mcp', auth: 'oauth' } }), FILE, {});
+    expect(forced.servers[0]?.auth).toBe('oauth');
+  });
+
+  it('accepts an empty server list', () => {
+    expect(parseServers('{"mcpServers": {}}', FILE, {})).toEqual({ servers: [], warnings: [] });
+  });
+
+  it('ignores a leading byte order mark', () => {
+    expect(parseServers(`\uFEFF${servers({ a: { command: 'x' } })}`, FILE, {}).servers).toHaveLength(1);
+  });
+});
+
+describe('loadServers: errors name the file and the JSON path', () => {
+  it('missing file → CONFIG_NOT_FOUND', () => {
+    const file = join(dir, 'nope.json');
+    const error = caught(() => loadServers(file, {}));
+    expect(error.code).toBe(ErrorCodes.CONFIG_NOT_FOUND);
+    expect(error.message).toContain(file);
+    expect(error.details.file).toBe(file);
+  });
+
+  it('a directory → CONFIG_INVALID', () => {
+    const error = caught(() => loadServers(dir, {}));
+    expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(error.message).toContain(dir);
+  });
+
+  it.each([
+    ['{\n  "mcpServers": {\n    "a": { "command": "x", }\n  }\n}', '3:28', "trailing comma before '}'"],
+    ['{"mcpServers": {"a": {"command": "x"}}', '1:39', "a '{' is not closed"],
+    ['', '1:1', 'empty'],
+    ['{"mcpServers": {}} x', '1:20', 'after the end'],
+    ['{\n  // servers\n  "mcpServers": {}\n}', '2:3', 'comments are not allowed'],
+    ["{'mcpServers': {}}", '1:2', 'double-quoted'],
+    ['{"a": [1, 2,]}', '1:13', "trailing comma before ']'"],
+  ])('bad JSON %j → CONFIG_INVALID at line:column', (text, where, reason) => {
+    const error = caught(() => parseServers(text, FILE, {}));
+    expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(error.message).toContain(`${FILE}:${where}: invalid JSON`);
+    expect(error.message).toContain(reason);
+    expect(error.details).toEqual({ file: FILE, path: '$' });
+  });
+
+  it('never quotes file content in a JSON syntax error', () => {
+    const error = caught(() => parseServers('{"mcpServers": {"a": {"headers": {"X": "sk-live-abcdef"} ] }}', FILE, {}));
+    expect(error.message).not.toContain('sk-live');
+  });
+
+  it.each<[string, unknown, string, string]>([
+    ['a top-level array', [], '$', 'expected an object, got an array'],
+    ['neither servers key', { other: {} }, '$', '"mcpServers"'],
+    ['both servers keys', { mcpServers: {}, servers: {} }, '$', 'both "mcpServers" and "servers"'],
+    ['mcpServers as an array', { mcpServers: [] }, '$.mcpServers', 'expected an object, got an array'],
+    ['an entry that is not an object', { mcpServers: { a: 'node' } }, '$.mcpServers.a', 'expected an object, got a string'],
+    ['command and url', { mcpServers: { a: { command: 'x', url: 'https://h' } } }, '$.mcpServers.a', 'both "command" and "url"'],
+    ['neither command nor url', { mcpServers: { a: { args: [] } } }, '$.mcpServers.a', 'needs "command"'],
+    ['a bad server name', { mcpServers: { 'my server': { command: 'x' } } }, '$.mcpServers["my server"]', 'server names may only hold'],
+    ['an empty server name', { mcpServers: { '': { command: 'x' } } }, '$.mcpServers[""]', 'server names'],
+    ['an empty command', { mcpServers: { a: { command: '' } } }, '$.mcpServers.a.command', 'must not be empty'],
+    ['args not an array', { mcpServers: { a: { command: 'x', args: '--flag' } } }, '$.mcpServers.a.args', 'expected an array, got a string'],
+    ['a non-string arg', { mcpServers: { a: { command: 'x', args: ['ok', 3] } } }, '$.mcpServers.a.args[1]', 'expected a string, got an integer'],
+    ['a non-string env value', { mcpServers: { a: { command: 'x', env: { PORT: 3000 } } } }, '$.mcpServers.a.env.PORT', 'expected a string'],
+    ['an ftp url', { mcpServers: { a: { url: 'ftp://h/x' } } }, '$.mcpServers.a.url', 'http:// or https://'],
+    ['a relative url', { mcpServers: { a: { url: '/mcp' } } }, '$.mcpServers.a.url', 'http:// or https://'],
+    ['an unknown type', { mcpServers: { a: { url: 'https://h', type: 'websocket' } } }, '$.mcpServers.a.type', 'expected one of "stdio", "http", "streamable-http", "sse"'],
+    ['stdio with a url', { mcpServers: { a: { url: 'https://h', type: 'stdio' } } }, '$.mcpServers.a.type', '"stdio" needs "command"'],
+    ['http with a command', { mcpServers: { a: { command: 'x', transport: 'http' } } }, '$.mcpServers.a.transport', '"http" needs "url"'],
+    ['type and transport disagree', { mcpServers: { a: { url: 'https://h', type: 'http', transport: 'sse' } } }, '$.mcpServers.a.transport', 'conflicts with "type"'],
+    ['a negative timeout', { mcpServers: { a: { command: 'x', timeoutMs: -1 } } }, '$.mcpServers.a.timeoutMs', 'must be greater than 0'],
+    ['a fractional timeout', { mcpServers: { a: { command: 'x', timeoutMs: 1.5 } } }, '$.mcpServers.a.timeoutMs', 'expected an integer'],
+    ['enabled as a string', { mcpServers: { a: { command: 'x', enabled: 'no' } } }, '$.mcpServers.a.enabled', 'expected true or false, got a string'],
+    ['an unknown auth word', { mcpServers: { a: { url: 'https://h', auth: 'basic' } } }, '$.mcpServers.a.auth', 'expected one of "none", "headers", "oauth" or an object'],
+    ['an unknown auth type', { mcpServers: { a: { url: 'https://h', auth: { type: 'saml' } } } }, '$.mcpServers.a.auth.type', 'expected one of "oauth", "client_credentials"'],
+    ['client_credentials without clientId', { mcpServers: { a: { url: 'https://h', auth: { type: 'client_credentials' } } } }, '$.mcpServers.a.auth.clientId', 'missing (expected a string)'],
+    ['a misspelt oauth key', { mcpServers: { a: { url: 'https://h', auth: { type: 'oauth', clientID: 'x' } } } }, '$.mcpServers.a.auth', 'unknown key "clientID" (allowed: type, clientId'],
+    ['a bad callback port', { mcpServers: { a: { url: 'https://h', auth: { type: 'oauth', callbackPort: 70000 } } } }, '$.mcpServers.a.auth.callbackPort', 'must be at most 65535'],
+    ['a bad header name', { mcpServers: { a: { url: 'https://h', headers: { 'Bad Header': 'v' } } } }, '$.mcpServers.a.headers["Bad Header"]', 'not a valid HTTP header name'],
+    ['a header value with a line break', { mcpServers: { a: { url: 'https://h', headers: { 'X-Key': 'a\r\nb' } } } }, '$.mcpServers.a.headers.X-Key', 'line breaks'],
+  ])('%s → CONFIG_INVALID at %s', (_what, doc, path, expected) => {
+    const error = caught(() => parseServers(JSON.stringify(doc), FILE, {}));
+    expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(error.message).toContain(`${FILE}: ${path}: `);
+    expect(error.message).toContain(expected);
+    expect(error.details).toEqual({ file: FILE, path });
+  });
+
+  it('reports every problem, one line each, without echoing values', () => {
+    const doc = {
+      mcpServers: {
+        a: { command: 'x', args: [1], headers: { Authorization: 'Bearer very-secret-value' }, timeoutMs: 'soon' },
+        b: { url: 'gopher://very-secret-host' },
+      },
+    };
+    const error = caught(() => parseServers(JSON.stringify(doc), FILE, {}));
+    expect(error.message.split('\n')).toEqual([
+      `${FILE}: $.mcpServers.a.args[0]: expected a string, got an integer`,
+      `${FILE}: $.mcpServers.a.timeoutMs: expected a number, got a string`,
+      `${FILE}: $.mcpServers.b.url: expected an absolute http:// or https:// URL`,
+    ]);
+    expect(error.message).not.toContain('secret');
+  });
+
+  it('a missing variable → CONFIG_MISSING_VARIABLE naming it, the file and the JSON path', async () => {
+    const file = await write('.mcp.json', {
+      mcpServers: { github: { url: 'https://api.github.com/mcp', headers: { Authorization: 'Bearer ${GITHUB_TOKEN}' } } },
+    });
+    const error = caught(() => loadServers(file, {}));
+    expect(error.code).toBe(ErrorCodes.CONFIG_MISSING_VARIABLE);
+    expect(error.message).toContain('GITHUB_TOKEN');
+    expect(error.message).toContain(`${file}: $.mcpServers.github.headers.Authorization`);
+    expect(error.details).toEqual({ file, path: '$.mcpServers.github.headers.Authorization' });
+  });
+});
+
+describe('loadServers: variables', () => {
+  it('expands ${VAR} and ${VAR:-default} in entries; secret values are the expanded ones', () => {
+    const text = servers({
+      gh: {
+        url: '${GH_URL:-https://api.github.com/mcp}',
+        headers: { Authorization: 'Bearer ${TOKEN}', 'X-Empty': '${EMPTY}' },
+      },
+      local: { command: '${NODE:-node}', args: ['${HOME_DIR}/srv.js', '${secret:api-key}'], env: { KEY: '${KEY:-dev-key}' } },
+    });
+    const { servers: specs } = parseServers(text, FILE, { TOKEN: 'abc123', EMPTY: '', HOME_DIR: '/home/u', KEY: '' });
+    expect(specs[0]).toMatchObject({
+      url: 'https://api.github.com/mcp',
+      headers: { Authorization: 'Bearer abc123', 'X-Empty': '' },
+      secretValues: ['Bearer abc123'],
+    });
+    expect(specs[1]).toMatchObject({
+      command: 'node',
+      args: ['/home/u/srv.js', '${secret:api-key}'],
+      env: { KEY: 'dev-key' },
+    });
+  });
+
+  it('does not expand outside server entries', () => {
+    const text = JSON.stringify({ note: '${NOT_SET}', mcpServers: { a: { command: 'x' } } });
+    expect(parseServers(text, FILE, {}).servers).toHaveLength(1);
+  });
+
+  it('a missing variable in a disabled server is a warning and stays unexpanded', () => {
+    const text = servers({ off: { command: 'x', enabled: false, env: { TOKEN: '${OFF_TOKEN}' } } });
+    const { servers: specs, warnings } = parseServers(text, FILE, {});
+    expect(specs[0]).toMatchObject({ enabled: false, env: { TOKEN: '${OFF_TOKEN}' } });
+    expect(warnings).toEqual([
+      `${FILE}: $.mcpServers.off.env.TOKEN: environment variable OFF_TOKEN is not set; left unexpanded because server 'off' is disabled`,
+    ]);
+  });
+});
+
+describe('expandVariables', () => {
+  const env = { A: 'alpha', EMPTY: '', NUM: '42' };
+  const expand = (value: unknown) => expandVariables(value, env, FILE);
+
+  it.each([
+    ['${A}', 'alpha'],
+    ['x-${A}-y-${NUM}', 'x-alpha-y-42'],
+    ['${EMPTY}', ''],
+    ['${EMPTY:-d}', 'd'],
+    ['${UNSET:-d}', 'd'],
+    ['${UNSET:-}', ''],
+    ['${A:-d}', 'alpha'],
+    ['${UNSET:-a b:c/d}', 'a b:c/d'],
+    ['$${A}', '$alpha'],
+    ['$A and $ alone', '$A and $ alone'],
+    ['${secret:TOKEN}', '${secret:TOKEN}'],
+    ['${input:token}', '${input:token}'],
+    ['${A-B}', '${A-B}'],
+    ['${}', '${}'],
+    ['${A', '${A'],
+  ])('%j → %j', (input, output) => {
+    expect(expand(input)).toBe(output);
+  });
+
+  it('walks arrays and objects, leaves keys and non-strings alone, does not mutate the input', () => {
+    const input = { '${A}': ['${A}', 1, true, null, { k: '${NUM}' }], n: 3 };
+    const copy = structuredClone(input);
+    expect(expand(input)).toEqual({ '${A}': ['alpha', 1, true, null, { k: '42' }], n: 3 });
+    expect(input).toEqual(copy);
+  });
+
+  it('expands in one pass: a value that looks like a reference stays literal', () => {
+    expect(expandVariables('${X}', { X: '${A}', A: 'no' }, FILE)).toBe('${A}');
+  });
+
+  it('does not take Object.prototype members for variables', () => {
+    const error = caught(() => expandVariables('${constructor}', {}, FILE));
+    expect(error.code).toBe(ErrorCodes.CONFIG_MISSING_VARIABLE);
+    expect(expandVariables('${toString:-d}', {}, FILE)).toBe('d');
+  });
+
+  it('keeps a "__proto__" key as data', () => {
+    const value = JSON.parse('{"__proto__": {"x": "${A}"}}') as unknown;
+    const out = expand(value) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.keys(out)).toEqual(['__proto__']);
+  });
+
+  it('names the JSON path of a missing variable, from the given base path', () => {
+    const error = caught(() => expandVariables({ args: ['ok', '${NOPE}'] }, env, FILE, '$.mcpServers["my.srv"]'));
+    expect(error.code).toBe(ErrorCodes.CONFIG_MISSING_VARIABLE);
+    expect(error.details).toEqual({ file: FILE, path: '$.mcpServers["my.srv"].args[1]' });
+    expect(error.message).toBe(
+      `${FILE}: $.mcpServers["my.srv"].args[1]: environment variable NOPE is not set (write \${NOPE:-default} to give a default)`,
+    );
+  });
+
+  it('refuses absurdly deep nesting with a config error', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 1000; i++) deep = [deep];
+    expect(caught(() => expand(deep)).code).toBe(ErrorCodes.CONFIG_INVALID);
+  });
+});
+
+describe('format helpers', () => {
+  it('formats JSON paths', () => {
+    expect(formatJsonPath([])).toBe('$');
+    expect(formatJsonPath(['mcpServers', 'my-server', 'args', 0])).toBe('$.mcpServers.my-server.args[0]');
+    expect(formatJsonPath(['a', 'b.c', '1x', 'with space'])).toBe('$.a["b.c"]["1x"]["with space"]');
+  });
+
+  it('locates JSON errors by line and column', () => {
+    expect(locateJsonError('{"a": 1}')).toBeUndefined();
+    expect(locateJsonError('{\n  "a": tru\n}')).toMatchObject({ line: 2, column: 8 });
+    expect(locateJsonError('{"a": "x\ny"}')).toMatchObject({ line: 1, column: 9 });
+    expect(locateJsonError('[01]')).toMatchObject({ offset: 2 });
+    expect(locateJsonError('{"a" 1}')).toMatchObject({ offset: 5, reason: expect.stringContaining("expected ':'") });
+    expect(locateJsonError('"\\x"')).toMatchObject({ offset: 1, reason: 'invalid escape \\x' });
+  });
+});
+
+describe('loadRules', () => {
+  it('loads a valid rules file', async () => {
+    const rules = { agents: { researcher: { allow: { servers: ['github'] } } }, defaults: { deny_on_missing_agent: true } };
+    const file = await write('.mcp-gateway-rules.json', rules);
+    expect(loadRules(file)).toEqual(rules);
+  });
+
+  it('schema errors name the file and JSON path', async () => {
+    const file = await write('.mcp-gateway-rules.json', { agents: { 'bad id!': {}, ok: { allow: { servers: [''] } } } });
+    const error = caught(() => loadRules(file));
+    expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(error.message).toContain(`${file}: $.agents["bad id!"]: invalid key: agent ids may only hold`);
+    expect(error.message).toContain(`${file}: $.agents.ok.allow.servers[0]: a pattern may not be empty`);
+    expect(error.details).toEqual({ file, path: '$.agents["bad id!"]' });
+  });
+
+  it('an unknown key is reported with the allowed ones', async () => {
+    const file = await write('r.json', { agents: {}, defautls: {} });
+    const error = caught(() => loadRules(file));
+    expect(error.message).toContain(`${file}: $: unknown key "defautls" (allowed: $schema, agents, defaults)`);
+  });
+
+  it('bad JSON and missing files', async () => {
+    const file = await write('r.json', '{"agents": }');
+    expect(caught(() => loadRules(file))).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file } });
+    expect(caught(() => loadRules(join(dir, 'none.json'))).code).toBe(ErrorCodes.CONFIG_NOT_FOUND);
+  });
+});
+
+describe('findFile: discovery order', () => {
+  let cwd: string;
+  let home: string;
+  beforeEach(async () => {
+    cwd = join(dir, 'project');
+    home = join(dir, 'home');
+    await mkdir(cwd, { recursive: true });
+    await mkdir(home, { recursive: true });
+  });
+
+  it.each(['config', 'rules'] as const)('%s: flag, variable, ./, ~/.config/agent-mcp-gateway/, ./config/', async (kind) => {
+    const name = kind === 'config' ? '.mcp.json' : '.mcp-gateway-rules.json';
+    const envVar = kind === 'config' ? 'GATEWAY_MCP_CONFIG' : 'GATEWAY_RULES';
+    const flagFile = await write('flag.json', '{}');
+    const envFile = await write('env.json', '{}');
+    const local = await write(`project/${name}`, '{}');
+    const user = await write(`home/.config/agent-mcp-gateway/${name}`, '{}');
+    const inConfig = await write(`project/config/${name}`, '{}');
+    const env = { [envVar]: envFile };
+
+    expect(findFile(kind, { flag: flagFile, env, cwd, home })).toBe(flagFile);
+    expect(findFile(kind, { env, cwd, home })).toBe(envFile);
+    expect(findFile(kind, { env: {}, cwd, home })).toBe(local);
+    await rm(local);
+    expect(findFile(kind, { env: {}, cwd, home })).toBe(user);
+    await rm(user);
+    expect(findFile(kind, { env: {}, cwd, home })).toBe(inConfig);
+    await rm(inConfig);
+    expect(findFile(kind, { env: {}, cwd, home })).toBeUndefined();
+  });
+
+  it('resolves relative and ~ paths from flag and variable', async () => {
+    const inCwd = await write('project/custom.json', '{}');
+    const inHome = await write('home/mine.json', '{}');
+    expect(findFile('config', { flag: 'custom.json', env: {}, cwd, home })).toBe(inCwd);
+    expect(findFile('config', { env: { GATEWAY_MCP_CONFIG: '~/mine.json' }, cwd, home })).toBe(inHome);
+  });
+
+  it('a flag or variable naming a missing file is CONFIG_NOT_FOUND, not a fall-through', async () => {
+    await write('project/.mcp.json', '{}');
+    const byFlag = caught(() => findFile('config', { flag: 'missing.json', env: {}, cwd, home }));
+    expect(byFlag.code).toBe(ErrorCodes.CONFIG_NOT_FOUND);
+    expect(byFlag.message).toContain(join(cwd, 'missing.json'));
+    expect(byFlag.message).toContain('--config');
+    expect(byFlag.details.file).toBe(join(cwd, 'missing.json'));
+
+    const byEnv = caught(() => findFile('rules', { env: { GATEWAY_RULES: '/nowhere/r.json' }, cwd, home }));
+    expect(byEnv.code).toBe(ErrorCodes.CONFIG_NOT_FOUND);
+    expect(byEnv.message).toContain('GATEWAY_RULES');
+
+    const aDirectory = caught(() => findFile('config', { flag: cwd, env: {}, cwd, home }));
+    expect(aDirectory.code).toBe(ErrorCodes.CONFIG_NOT_FOUND);
+  });
+
+  it('an empty variable counts as unset', async () => {
+    const local = await write('project/.mcp.json', '{}');
+    expect(findFile('config', { env: { GATEWAY_MCP_CONFIG: '' }, cwd, home })).toBe(local);
+  });
+});
+
+describe('loadSettings', () => {
+  it('defaults without a settings file', async () => {
+    const { settings, file } = await loadSettings({ cwd: dir, env: {} });
+    expect(file).toBeUndefined();
+    expect(settings).toEqual(GatewaySettingsSchema.parse({}));
+    expect(settings).toMatchObject({ logLevel: 'info', transport: 'stdio', tokenStore: 'fs', plugins: [] });
+    expect(settings.http).toBeUndefined();
+  });
+
+  it('picks up .agent-mcp-gatewayrc.json', async () => {
+    const file = await write('.agent-mcp-gatewayrc.json', { logLevel: 'debug', initStrategy: 'lazy', plugins: ['p', ['q', { a: 1 }]] });
+    const loaded = await loadSettings({ cwd: dir, env: {} });
+    expect(loaded.file).toBe(file);
+    expect(loaded.settings).toMatchObject({ logLevel: 'debug', initStrategy: 'lazy', plugins: ['p', ['q', { a: 1 }]] });
+  });
+
+  it('picks up YAML, the package.json key and an ES module config', async () => {
+    await write('.agent-mcp-gatewayrc.yaml', 'logFormat: json\nhttp:\n  port: 9999\n');
+    expect((await loadSettings({ cwd: dir, env: {} })).settings).toMatchObject({ logFormat: 'json', http: { host: '127.0.0.1', port: 9999 } });
+    await rm(join(dir, '.agent-mcp-gatewayrc.yaml'));
+
+    await write('package.json', { name: 'x', 'agent-mcp-gateway': { tokenStore: 'keychain' } });
+    expect((await loadSettings({ cwd: dir, env: {} })).settings.tokenStore).toBe('keychain');
+    await rm(join(dir, 'package.json'));
+
+    const mjs = await write('agent-mcp-gateway.config.mjs', "export default { debug: true, defaultAgent: 'dev' };\n");
+    const loaded = await loadSettings({ cwd: dir, env: {} });
+    expect(loaded.file).toBe(mjs);
+    expect(loaded.settings).toMatchObject({ debug: true, defaultAgent: 'dev' });
+  });
+
+  it('does not look in parent folders', async () => {
+    await write('.agent-mcp-gatewayrc.json', { logLevel: 'debug' });
+    const child = join(dir, 'child');
+    await mkdir(child);
+    const loaded = await loadSettings({ cwd: child, env: {} });
+    expect(loaded.file).toBeUndefined();
+    expect(loaded.settings.logLevel).toBe('info');
+  });
+
+  it('schema errors name the file and JSON path (inside package.json too)', async () => {
+    const rc = await write('.agent-mcp-gatewayrc.json', { logLevel: 'loud', tokenStor: 'fs' });
+    const error = await caughtAsync(() => loadSettings({ cwd: dir, env: {} }));
+    expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(error.message).toContain(`${rc}: $.logLevel: expected one of "error", "warn", "info", "debug"`);
+    expect(error.message).toContain(`${rc}: $: unknown key "tokenStor"`);
+    await rm(rc);
+
+    const pkg = await write('package.json', { 'agent-mcp-gateway': { callTimeoutMs: 0 } });
+    const inPkg = await caughtAsync(() => loadSettings({ cwd: dir, env: {} }));
+    expect(inPkg.message).toContain(`${pkg}: $.agent-mcp-gateway.callTimeoutMs: must be greater than 0`);
+    expect(inPkg.details).toEqual({ file: pkg, path: '$.agent-mcp-gateway.callTimeoutMs' });
+  });
+
+  it('bad JSON or YAML in a settings file → CONFIG_INVALID with the file', async () => {
+    const rc = await write('.agent-mcp-gatewayrc.json', '{"logLevel": }');
+    const error = await caughtAsync(() => loadSettings({ cwd: dir, env: {} }));
+    expect(error).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file: rc } });
+    expect(error.message).toContain(`${rc}:1:14: invalid JSON`);
+    await rm(rc);
+
+    const yaml = await write('.agent-mcp-gatewayrc.yaml', 'logLevel: [unclosed\n');
+    const yamlError = await caughtAsync(() => loadSettings({ cwd: dir, env: {} }));
+    expect(yamlError).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file: yaml } });
+    expect(yamlError.message).toContain(yaml);
+  });
+
+  it('resolves relative paths against cwd and ~ against home', async () => {
+    await write('.agent-mcp-gatewayrc.json', { tokenDir: 'tokens', auditLog: '~/audit.log' });
+    const { settings } = await loadSettings({ cwd: dir, env: {}, home: '/home/u' });
+    expect(settings.tokenDir).toBe(join(dir, 'tokens'));
+    expect(settings.auditLog).toBe('/home/u/audit.log');
+  });
+
+  it('GATEWAY_* variables override the file', async () => {
+    await write('.agent-mcp-gatewayrc.json', { logLevel: 'warn', debug: false, http: { port: 7000 } });
+    const env = {
+      GATEWAY_LOG_LEVEL: 'DEBUG',
+      GATEWAY_DEBUG: 'yes',
+      GATEWAY_INIT_STRATEGY: 'lazy',
+      GATEWAY_DEFAULT_AGENT: 'researcher',
+      GATEWAY_TOKEN_STORE: 'auto',
+      GATEWAY_TOKEN_DIR: '/var/tokens',
+      GATEWAY_AUDIT_LOG: 'audit.jsonl',
+      GATEWAY_TRANSPORT: 'http',
+      GATEWAY_HOST: '0.0.0.0',
+    };
+    const { settings } = await loadSettings({ cwd: dir, env });
+    expect(settings).toMatchObject({
+      logLevel: 'debug',
+      debug: true,
+      initStrategy: 'lazy',
+      defaultAgent: 'researcher',
+      tokenStore: 'auto',
+      tokenDir: '/var/tokens',
+      auditLog: join(dir, 'audit.jsonl'),
+      transport: 'http',
+      http: { host: '0.0.0.0', port: 7000 },
+    });
+  });
+
+  it.each([
+    ['GATEWAY_DEBUG', '1', { debug: true }],
+    ['GATEWAY_DEBUG', 'TRUE', { debug: true }],
+    ['GATEWAY_DEBUG', 'no', { debug: false }],
+    ['GATEWAY_PORT', '0', { http: { host: '127.0.0.1', port: 0 } }],
+    ['GATEWAY_PORT', '8443', { http: { host: '127.0.0.1', port: 8443 } }],
+    ['GATEWAY_TRANSPORT', 'stdio', { transport: 'stdio' }],
+    ['GATEWAY_LOG_LEVEL', '', { logLevel: 'info' }],
+  ])('%s=%j', (variable, value, expected) => {
+    expect(applyEnvOverrides(GatewaySettingsSchema.parse({}), { [variable]: value })).toMatchObject(expected);
+  });
+
+  it.each([
+    ['GATEWAY_LOG_LEVEL', 'verbose', 'expected one of "error", "warn", "info", "debug"'],
+    ['GATEWAY_DEBUG', 'maybe', 'expected 1, true, yes or on'],
+    ['GATEWAY_INIT_STRATEGY', 'sometimes', 'expected one of "eager", "lazy"'],
+    ['GATEWAY_DEFAULT_AGENT', 'no spaces', 'agent ids may only hold'],
+    ['GATEWAY_TOKEN_STORE', 'vault', 'expected one of "fs", "keychain", "auto"'],
+    ['GATEWAY_TRANSPORT', 'ws', 'expected one of "stdio", "http"'],
+    ['GATEWAY_PORT', '70000', 'port number'],
+    ['GATEWAY_PORT', 'eighty', 'port number'],
+  ])('%s=%j → CONFIG_INVALID naming the variable', async (variable, value, expected) => {
+    const error = await caughtAsync(() => loadSettings({ cwd: dir, env: { [variable]: value } }));
+    expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(error.message).toContain(`${variable}=${JSON.stringify(value)}`);
+    expect(error.message).toContain(expected);
+    expect(error.details).toEqual({ path: variable });
+  });
+});
+
+describe('loadGatewayConfig', () => {
+  let cwd: string;
+  let home: string;
+  beforeEach(async () => {
+    cwd = join(dir, 'project');
+    home = join(dir, 'home');
+    await mkdir(cwd, { recursive: true });
+    await mkdir(home, { recursive: true });
+  });
+
+  it('no servers file → CONFIG_NOT_FOUND listing the places searched', async () => {
+    const error = await caughtAsync(() => loadGatewayConfig({ cwd, env: {}, home }));
+    expect(error.code).toBe(ErrorCodes.CONFIG_NOT_FOUND);
+    expect(error.message).toContain(join(cwd, '.mcp.json'));
+    expect(error.message).toContain(join(home, '.config/agent-mcp-gateway/.mcp.json'));
+    expect(error.message).toContain(join(cwd, 'config/.mcp.json'));
+    expect(error.message).toContain('GATEWAY_MCP_CONFIG');
+  });
+
+  it('loads servers, rules and settings, with sources and warnings', async () => {
+    const config = await write('project/.mcp.json', {
+      mcpServers: { gh: { url: 'https://h/mcp', headers: { Authorization: 'Bearer ${T}' }, extra: 1 } },
+    });
+    const rules = await write('home/.config/agent-mcp-gateway/.mcp-gateway-rules.json', { agents: { default: {} } });
+    const settings = await write('project/.agent-mcp-gatewayrc.json', { logLevel: 'warn' });
+    const loaded = await loadGatewayConfig({ cwd, env: { T: 'tok' }, home });
+    expect(loaded.servers).toHaveLength(1);
+    expect(loaded.servers[0]?.headers).toEqual({ Authorization: 'Bearer tok' });
+    expect(loaded.rules).toEqual({ agents: { default: {} } });
+    expect(loaded.settings.logLevel).toBe('warn');
+    expect(loaded.sources).toEqual({ config, rules, settings });
+    expect(loaded.warnings).toEqual([`${config}: $.mcpServers.gh.extra: unknown key "extra" is ignored`]);
+  });
+
+  it('rules are optional; explicit paths win', async () => {
+    await write('project/.mcp.json', { mcpServers: {} });
+    const other = await write('other.json', { servers: { a: { command: 'x' } } });
+    const loaded = await loadGatewayConfig({ configPath: other, cwd, env: {}, home });
+    expect(loaded.rules).toBeUndefined();
+    expect(loaded.sources).toEqual({ config: other });
+    expect(loaded.servers.map((s) => s.name)).toEqual(['a']);
+  });
+
+  it('an invalid rules file fails the load with file and path', async () => {
+    await write('project/.mcp.json', { mcpServers: {} });
+    const rules = await write('project/.mcp-gateway-rules.json', { agents: [] });
+    const error = await caughtAsync(() => loadGatewayConfig({ cwd, env: {}, home }));
+    expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(error.message).toContain(`${rules}: $.agents: expected an object, got an array`);
+  });
+
+  it('a --rules path that does not exist is CONFIG_NOT_FOUND', async () => {
+    await write('project/.mcp.json', { mcpServers: {} });
+    const error = await caughtAsync(() => loadGatewayConfig({ rulesPath: 'nope.json', cwd, env: {}, home }));
+    expect(error.code).toBe(ErrorCodes.CONFIG_NOT_FOUND);
+    expect(error.details.file).toBe(join(cwd, 'nope.json'));
+  });
+});

@@ -1,0 +1,271 @@
+import process from 'node:process';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { CallToolRequestSchema, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+
+/** Version reported in the demo server's `serverInfo`. */
+export const DEMO_SERVER_VERSION = '0.1.0';
+
+export interface DemoServerOptions {
+  /** `serverInfo.name` reported to clients. Default `demo`. */
+  name?: string;
+  /**
+   * Where diagnostic lines (such as `sleep aborted`) go. Default: a line on
+   * `process.stderr`, which stdio clients can watch.
+   */
+  log?: (line: string) => void;
+}
+
+/** Names of the tools registered by {@link createDemoServer} (not counting `extra_<n>` tools added at runtime). */
+export const DEMO_TOOL_NAMES = [
+  'echo',
+  'add',
+  'sleep',
+  'fail',
+  'throw',
+  'large',
+  'progress',
+  'crash',
+  'env',
+  'pid',
+  'add_tool',
+] as const;
+
+const LARGE_PATTERN = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+function text(value: string): { content: [{ type: 'text'; text: string }] } {
+  return { content: [{ type: 'text', text: value }] };
+}
+
+/**
+ * Waits `ms` milliseconds, or until `signal` aborts. Resolves `true` when the
+ * full time elapsed and `false` when it was cut short.
+ */
+function delay(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve(false);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * `McpServer` turns every exception thrown by a tool callback, even an
+ * `McpError` (except code UrlElicitationRequired), into an `isError: true` result. To let a tool answer with a real
+ * JSON-RPC error, the tool records the error here (keyed by the request's
+ * `extra` object, which the SDK hands unchanged from the `tools/call` handler
+ * to the tool callback) and the wrapped `tools/call` handler rethrows it.
+ */
+const protocolErrors = new WeakMap<object, Error>();
+
+/**
+ * An error the SDK's Protocol turns into a JSON-RPC error response with this
+ * exact `code` and `message`. (An `McpError` would do too, but its message is
+ * already prefixed "MCP error <code>: ", and the client prefixes it again.)
+ */
+function jsonRpcError(code: number, message: string): Error & { code: number } {
+  return Object.assign(new Error(message), { code });
+}
+
+function surfaceProtocolErrors(mcp: McpServer): void {
+  const server = mcp.server;
+  const register = server.setRequestHandler.bind(server);
+  type Register = typeof server.setRequestHandler;
+  const patched = (schema: Parameters<Register>[0], handler: Parameters<Register>[1]): void => {
+    if (schema !== CallToolRequestSchema) {
+      register(schema, handler);
+      return;
+    }
+    register(schema, async (request, extra) => {
+      const result = await handler(request, extra);
+      const error = protocolErrors.get(extra);
+      if (error) {
+        protocolErrors.delete(extra);
+        throw error;
+      }
+      return result;
+    });
+  };
+  server.setRequestHandler = patched as Register;
+}
+
+/**
+ * Creates an MCP server with deterministic demo tools for exercising clients
+ * and gateways (timeouts, cancellation, progress, errors, crashes, large
+ * payloads, environment pass-through and `tools/list_changed`).
+ *
+ * The server is not connected; connect it to a transport yourself (the
+ * `mcp-test-stdio-server` bin connects it to stdio).
+ *
+ * Note: the `crash` tool calls `process.exit`, so only call it when the server
+ * runs in its own process.
+ */
+export function createDemoServer(options: DemoServerOptions = {}): McpServer {
+  const log = options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
+  const mcp = new McpServer({ name: options.name ?? 'demo', version: DEMO_SERVER_VERSION });
+  // Must run before the first registerTool, which installs the tools/call handler.
+  surfaceProtocolErrors(mcp);
+
+  mcp.registerTool(
+    'echo',
+    {
+      description: 'Echoes `text` back, as text content and as structuredContent `{ text }`.',
+      inputSchema: { text: z.string().describe('Text to echo back.') },
+      outputSchema: { text: z.string().describe('The text that was sent.') },
+    },
+    ({ text: value }) => ({ ...text(value), structuredContent: { text: value } }),
+  );
+
+  mcp.registerTool(
+    'add',
+    {
+      description: 'Adds two numbers and returns the sum as text.',
+      inputSchema: { a: z.number().describe('First addend.'), b: z.number().describe('Second addend.') },
+    },
+    ({ a, b }) => text(String(a + b)),
+  );
+
+  mcp.registerTool(
+    'sleep',
+    {
+      description:
+        'Writes "sleep started <ms>" to stderr, waits `ms` milliseconds, then returns "slept <ms>". If the request is cancelled ' +
+        '(notifications/cancelled) it stops waiting at once and writes the line "sleep aborted" to stderr ' +
+        '("sleep interrupted: connection closed" if the connection closed instead).',
+      inputSchema: { ms: z.number().int().min(0).describe('How long to wait, in milliseconds.') },
+    },
+    async ({ ms }, extra) => {
+      log(`sleep started ${ms}`); // lets a test act while the call is in flight, without guessing a delay
+      const completed = await delay(ms, extra.signal);
+      if (!completed) {
+        // The SDK also aborts in-flight handlers when the connection closes. By the time this
+        // continuation runs the transport is detached, which tells the two cases apart, so
+        // "sleep aborted" really means the request was cancelled.
+        log(mcp.isConnected() ? 'sleep aborted' : 'sleep interrupted: connection closed');
+        // The SDK does not send a response for a cancelled request; this is only for completeness.
+        return { ...text('sleep aborted'), isError: true };
+      }
+      return text(`slept ${ms}`);
+    },
+  );
+
+  mcp.registerTool(
+    'fail',
+    {
+      description: 'Returns a tool error result (`isError: true`) with `message` as its text.',
+      inputSchema: { message: z.string().optional().describe('Error text. Default "demo failure".') },
+    },
+    ({ message }) => ({ ...text(message ?? 'demo failure'), isError: true }),
+  );
+
+  mcp.registerTool(
+    'throw',
+    {
+      description:
+        'Fails the request itself with a JSON-RPC error (code -32603, InternalError) carrying ' +
+        '`message`, instead of returning an isError result.',
+      inputSchema: { message: z.string().optional().describe('Error message. Default "demo protocol error".') },
+    },
+    ({ message }, extra) => {
+      const error = jsonRpcError(ErrorCode.InternalError, message ?? 'demo protocol error');
+      protocolErrors.set(extra, error);
+      throw error;
+    },
+  );
+
+  mcp.registerTool(
+    'large',
+    {
+      description:
+        'Returns one text content of exactly `bytes` ASCII characters (a repeating a-z0-9 pattern), ' +
+        'so its length in characters equals its length in UTF-8 bytes.',
+      inputSchema: { bytes: z.number().int().min(0).describe('Length of the returned text.') },
+    },
+    ({ bytes }) => {
+      const repeated = LARGE_PATTERN.repeat(Math.ceil(bytes / LARGE_PATTERN.length));
+      return text(repeated.slice(0, bytes));
+    },
+  );
+
+  mcp.registerTool(
+    'progress',
+    {
+      description:
+        'Sends one notifications/progress per step (progress 1..steps, total steps) when the request ' +
+        'carries a progressToken, waiting `delayMs` between steps, then returns "done <steps>".',
+      inputSchema: {
+        steps: z.number().int().min(0).describe('Number of progress notifications to send.'),
+        delayMs: z.number().int().min(0).optional().describe('Pause after each step, in milliseconds. Default 0.'),
+      },
+    },
+    async ({ steps, delayMs }, extra) => {
+      const progressToken = extra._meta?.progressToken;
+      for (let step = 1; step <= steps; step++) {
+        if (progressToken !== undefined) {
+          await extra.sendNotification({
+            method: 'notifications/progress',
+            params: { progressToken, progress: step, total: steps, message: `step ${step}/${steps}` },
+          });
+        }
+        if (delayMs && !(await delay(delayMs, extra.signal))) {
+          return { ...text(`aborted after ${step} of ${steps}`), isError: true };
+        }
+      }
+      return text(`done ${steps}`);
+    },
+  );
+
+  mcp.registerTool(
+    'crash',
+    {
+      description: 'Makes the server process exit immediately with exit code `code` (default 1), without answering.',
+      inputSchema: { code: z.number().int().min(0).max(255).optional().describe('Process exit code. Default 1.') },
+    },
+    ({ code }) => {
+      process.exit(code ?? 1);
+    },
+  );
+
+  mcp.registerTool(
+    'env',
+    {
+      description: 'Returns the value of the environment variable `name` in the server process, or "<unset>".',
+      inputSchema: { name: z.string().min(1).describe('Environment variable name.') },
+    },
+    ({ name }) => text(process.env[name] ?? '<unset>'),
+  );
+
+  mcp.registerTool(
+    'pid',
+    { description: 'Returns the process id of the server process as text.' },
+    () => text(String(process.pid)),
+  );
+
+  let added = 0;
+  mcp.registerTool(
+    'add_tool',
+    {
+      description:
+        'Registers one more tool, extra_<n> (n = 1, 2, ...), which returns its own name; the server then ' +
+        'sends notifications/tools/list_changed. Returns the new tool name.',
+    },
+    () => {
+      added += 1;
+      const name = `extra_${added}`;
+      mcp.registerTool(name, { description: `Tool added at runtime by add_tool; returns "${name}".` }, () => text(name));
+      return text(name);
+    },
+  );
+
+  return mcp;
+}

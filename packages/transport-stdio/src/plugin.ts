@@ -1,0 +1,51 @@
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { ConnectContext, Gateway, GatewayPlugin, TransportFactory } from '@agent-mcp-gateway/core';
+import { BoundedLineLogger, type BoundedLineLoggerOptions } from './stderr.js';
+
+export interface StdioTransportOptions {
+  /** Extra variable names inherited from the gateway's environment (besides HOME, PATH, …). */
+  readonly inheritEnv?: readonly string[];
+  readonly stderr?: BoundedLineLoggerOptions;
+}
+
+/**
+ * Answers `resolveTransport` for servers with a `command`: each connection
+ * spawns the child through the SDK's `StdioClientTransport` (whose close is
+ * stdin end → SIGTERM → SIGKILL, 2 s apart).
+ */
+export class StdioTransportPlugin implements GatewayPlugin {
+  readonly name = 'StdioTransportPlugin';
+  constructor(private readonly options: StdioTransportOptions = {}) {}
+
+  apply(gateway: Gateway): void {
+    gateway.hooks.resolveTransport.tap(this.name, (spec) => {
+      if (spec.transport !== 'stdio' || !spec.command) return undefined;
+      return this.factory();
+    });
+  }
+
+  private factory(): TransportFactory {
+    return {
+      kind: 'stdio',
+      create: async ({ spec, auth, logger }: ConnectContext) => {
+        const inherited: Record<string, string> = getDefaultEnvironment();
+        for (const name of this.options.inheritEnv ?? []) {
+          const value = process.env[name];
+          if (value !== undefined) inherited[name] = value;
+        }
+        const authEnv = (await auth.env?.()) ?? {};
+        const transport = new StdioClientTransport({
+          command: spec.command as string,
+          args: [...spec.args],
+          env: { ...inherited, ...spec.env, ...authEnv },
+          ...(spec.cwd !== undefined && { cwd: spec.cwd }),
+          stderr: 'pipe',
+        });
+        const stderr = transport.stderr;
+        if (stderr) new BoundedLineLogger(logger, this.options.stderr).attach(stderr);
+        logger.debug(`Starting ${spec.command} ${spec.args.join(' ')}`);
+        return transport;
+      },
+    };
+  }
+}
