@@ -117,6 +117,7 @@ export class DownstreamServer {
         ...(options.signal && { signal: options.signal }),
         ...(options.onprogress && { onprogress: options.onprogress }),
       });
+      this.failures = 0; // a server that answers is healthy: a later crash restarts at once
       return result as CallToolResult;
     } catch (error) {
       throw this.mapCallError(error, tool, options.timeoutMs);

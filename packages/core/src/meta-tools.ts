@@ -122,10 +122,12 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
             },
           );
           if (forwarded) {
-            // The SDK client handles a response before notifications read in the same chunk
-            // (typescript-sdk#2580) and would drop our progress: let them go out first.
-            await forwarded;
+            // SDK clients handle a response before the notifications read in the same chunk
+            // (typescript-sdk#2580), ours towards the downstream included: let late progress in,
+            // send it, and leave the client a moment to read it before the response goes out.
             await new Promise((resolve) => setImmediate(resolve));
+            await forwarded;
+            await new Promise((resolve) => setTimeout(resolve, 2));
           }
           return result;
         }

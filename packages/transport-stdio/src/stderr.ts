@@ -69,7 +69,8 @@ export class BoundedLineLogger {
       this.linesInWindow = 0;
     }
     if (++this.linesInWindow > this.maxLines) {
-      this.dropped++;
+      // Report the drop when the window ends even if the child then falls silent.
+      if (this.dropped++ === 0) setTimeout(() => this.reportDropped(), this.windowMs - (now - this.windowStart)).unref();
       return;
     }
     const cut = line.length > this.maxLineLength ? `${line.slice(0, this.maxLineLength)}… (${line.length - this.maxLineLength} more characters)` : line;

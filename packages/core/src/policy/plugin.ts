@@ -54,6 +54,11 @@ export class PolicyPlugin {
       return ctx;
     });
 
+    hooks.authorizeServer.tap(tap, (agent, server) => {
+      const decision = this.engine?.serverDecision(agent, server);
+      if (decision && !decision.allowed) throw errors.deniedServer(agent, server, decision.rule);
+    });
+
     hooks.filterServers.tap(tap, (servers, { agent }) => {
       const engine = this.engine;
       return engine ? servers.filter((s) => engine.serverDecision(agent, s.name).allowed) : servers;
