@@ -1,4 +1,4 @@
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -21,6 +21,8 @@ export async function runInit(args: CliArgs, env: NodeJS.ProcessEnv = process.en
       continue;
     }
     await writeFile(file, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+    // `mode` applies only when the file is created: an overwritten file keeps its old (maybe readable) mode.
+    await chmod(file, 0o600);
     process.stdout.write(`Wrote ${file}\n`);
   }
   return failed ? 1 : 0;

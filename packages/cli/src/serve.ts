@@ -1,5 +1,5 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { Gateway, SecretRedactor, createGatewayServer, createLogger } from '@agent-mcp-gateway/core';
+import { Gateway, GatewayError, SecretRedactor, createGatewayServer, createLogger } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
 import { loadConfigFor } from './context.js';
 import { defaultPlugins, loadPlugins } from './plugins.js';
@@ -11,6 +11,11 @@ const SHUTDOWN_LIMIT_MS = 6_000;
 export async function runServe(args: CliArgs): Promise<number> {
   const config = await loadConfigFor(args);
   const settings = config.settings;
+  if (settings.transport !== 'stdio') {
+    throw new GatewayError('CONFIG_INVALID', `Serving over '${settings.transport}' is not available yet; this version serves over stdio only`, {
+      path: 'transport',
+    });
+  }
   const redactor = new SecretRedactor();
   const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, redactor });
   const plugins = [...defaultPlugins(), ...(await loadPlugins(settings.plugins, process.cwd()))];

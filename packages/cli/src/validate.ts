@@ -9,7 +9,8 @@ export async function runValidate(args: CliArgs): Promise<number> {
   if (config.rules) {
     const engine = new PolicyEngine(config.rules, { defaultAgent: config.settings.defaultAgent });
     const prefix = config.sources.rules ? `${config.sources.rules}: ` : '';
-    warnings.push(...engine.warnings(config.servers.map((s) => s.name)).map((w) => prefix + w));
+    // The engine's paths are relative (`agents.x.allow…`); print them rooted, like every other config path.
+    warnings.push(...engine.warnings(config.servers.map((s) => s.name)).map((w) => `${prefix}$.${w}`));
   }
   for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
   const agents = config.rules ? Object.keys(config.rules.agents).length : 0;

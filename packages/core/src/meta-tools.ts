@@ -25,14 +25,14 @@ const inputs = {
     server: serverName,
     names: z.string().optional().describe('Comma-separated tool names'),
     pattern: z.string().optional().describe('Glob on tool names (* and ?)'),
-    max_schema_tokens: z.number().int().positive().optional().describe('Token budget; stops at the first tool that would exceed it'),
+    max_schema_tokens: z.number().int().min(1).max(1_000_000).optional().describe('Token budget; stops at the first tool that would exceed it'),
   }),
   execute_tool: z.object({
     agent_id: agentId,
     server: serverName,
     tool: z.string().min(1).describe('Tool name from get_server_tools'),
     args: z.record(z.string(), z.unknown()).optional().describe("Arguments matching the tool's inputSchema"),
-    timeout_ms: z.number().int().positive().optional(),
+    timeout_ms: z.number().int().min(1).max(3_600_000).optional().describe('Call timeout'),
   }),
   get_gateway_status: z.object({ agent_id: agentId }),
 };
@@ -50,8 +50,14 @@ const descriptions: Record<MetaToolName, string> = {
 
 function toolDefinition(name: MetaToolName): Tool {
   const schema = z.toJSONSchema(inputs[name], { io: 'input' }) as Record<string, unknown>;
+  // Every token here is paid by every agent on every turn: drop what says nothing to a model.
   delete schema.$schema;
   delete schema.additionalProperties;
+  const args = (schema.properties as Record<string, Record<string, unknown>> | undefined)?.args;
+  if (args) {
+    delete args.propertyNames;
+    delete args.additionalProperties;
+  }
   return { name, description: descriptions[name], inputSchema: schema as Tool['inputSchema'] };
 }
 
