@@ -146,18 +146,20 @@ export class DownstreamServer {
       if (!this.factory) throw errors.noTransport(this.name);
       this.auth = (await hooks.resolveAuth.promise(this.spec, null, ctx)) ?? noAuth;
       const transport = await this.factory.create({ spec: this.spec, auth: this.auth, logger, signal: this.abort.signal });
-      client = new Client({ name: 'agent-mcp-gateway', version: GATEWAY_VERSION }, { capabilities: {} });
+      const opened = new Client({ name: 'agent-mcp-gateway', version: GATEWAY_VERSION }, { capabilities: {} });
+      client = opened;
       client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-        this.refreshTools().then(
+        if (this.client !== opened) return; // still opening (its first listing is coming) or stale
+        this.refreshTools(opened).then(
           () => logger.info(`Tools changed: ${this.toolList?.length ?? 0} tools`),
           (error: unknown) => logger.warn('Could not refresh tools after list_changed', { error }),
         );
       });
-      const opened = client;
       client.onclose = () => this.onClientClosed(opened);
       await client.connect(transport, { timeout: this.options.connectTimeoutMs });
+      await this.refreshTools(client);
+      // Published only now: a concurrent connect() must not see a client whose tools are not listed yet.
       this.client = client;
-      await this.refreshTools();
       this.lastErrorValue = undefined;
       this.setState('ready');
       logger.info(`Connected (${this.toolList?.length ?? 0} tools)`);
@@ -172,9 +174,7 @@ export class DownstreamServer {
     }
   }
 
-  private async refreshTools(): Promise<void> {
-    const client = this.client;
-    if (!client) return;
+  private async refreshTools(client: Client): Promise<void> {
     const tools: Tool[] = [];
     let cursor: string | undefined;
     do {
