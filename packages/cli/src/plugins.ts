@@ -2,11 +2,13 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GatewayError, type GatewayPlugin } from '@agent-mcp-gateway/core';
+import { HeadersAuthPlugin } from '@agent-mcp-gateway/auth-headers';
+import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import { StdioTransportPlugin } from '@agent-mcp-gateway/transport-stdio';
 
 /** The first-party plugins every gateway started by the CLI has. */
 export function defaultPlugins(): GatewayPlugin[] {
-  return [new StdioTransportPlugin()];
+  return [new StdioTransportPlugin(), new HttpTransportPlugin(), new HeadersAuthPlugin()];
 }
 
 type PluginEntry = string | [string, Record<string, unknown>];

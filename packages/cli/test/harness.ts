@@ -53,10 +53,13 @@ export interface StartOptions {
   readonly rules?: unknown;
   readonly args?: readonly string[];
   readonly env?: Record<string, string>;
+  /** Extra files written into the gateway's working folder (settings, plugins). */
+  readonly files?: Record<string, string>;
 }
 
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const files = await writeConfig(options.servers, options.rules);
+  for (const [name, content] of Object.entries(options.files ?? {})) await writeFile(join(files.dir, name), content);
   const args = [binPath, '--config', files.config, ...(files.rules ? ['--rules', files.rules] : []), ...(options.args ?? [])];
   const transport = new StdioClientTransport({
     command: process.execPath,

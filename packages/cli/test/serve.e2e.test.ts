@@ -221,6 +221,11 @@ describe('the gateway served over stdio (built CLI, SDK client)', () => {
     expect(broken.code).toBe('SERVER_UNAVAILABLE');
     expect(broken.message).toMatch(/ENOENT/);
     expect(errorOf(await g.call('get_server_tools', { server: 'dying' })).code).toBe('SERVER_UNAVAILABLE');
+    // it keeps dying at start: after the immediate retry, restarts back off and calls fail fast meanwhile
+    expect(errorOf(await g.call('get_server_tools', { server: 'dying' })).code).toBe('SERVER_UNAVAILABLE');
+    const backingOff = errorOf(await g.call('get_server_tools', { server: 'dying' }));
+    expect(backingOff).toMatchObject({ code: 'SERVER_UNAVAILABLE', server: 'dying' });
+    expect(backingOff.message).toMatch(/next restart attempt in \d+ s/);
   });
 
   it('keeps a chatty child from flooding the log', async () => {

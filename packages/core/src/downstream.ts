@@ -7,11 +7,12 @@ import {
   type Progress,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import { findAuthChallenge } from './auth-challenge.js';
 import { noAuth } from './auth-none.js';
-import { GatewayError, errors, isGatewayError } from './errors.js';
+import { ErrorCodes, GatewayError, errors, isGatewayError } from './errors.js';
 import type { GatewayHooks } from './hooks.js';
 import type { Logger } from './logger.js';
-import type { AuthStrategy, ServerInfo, ServerSpec, ServerState, TransportFactory } from './types.js';
+import type { AuthChallenge, AuthStrategy, ServerInfo, ServerSpec, ServerState, TransportFactory } from './types.js';
 import { GATEWAY_VERSION } from './version.js';
 
 export interface DownstreamOptions {
@@ -44,6 +45,9 @@ export class DownstreamServer {
   private connecting: Promise<Client> | undefined;
   private factory: TransportFactory | undefined;
   private auth: AuthStrategy = noAuth;
+  /** The strategy chosen by resolveAuth (first with no challenge, then per challenge); kept across reconnects. */
+  private resolvedAuth: AuthStrategy | undefined;
+  private prepared: Promise<void> | undefined;
   private toolList: Tool[] | undefined;
   private toolNames = new Set<string>();
   private failures = 0;
@@ -86,6 +90,28 @@ export class DownstreamServer {
     };
   }
 
+  /**
+   * Resolves the transport and the initial auth strategy (no network), so
+   * that status shows them before the first connection. Failures are kept in
+   * the state and reported again by `connect()`.
+   */
+  prepare(): Promise<void> {
+    this.prepared ??= this.resolveParts().catch((error: unknown) => {
+      const coded = isGatewayError(error) ? error : errors.serverUnavailable(this.name, describe(error));
+      this.recordFailure(coded.message);
+      this.options.logger.warn(coded.message);
+    });
+    return this.prepared;
+  }
+
+  private async resolveParts(): Promise<void> {
+    if (this.stateValue === 'disabled') return;
+    const ctx = { logger: this.options.logger, signal: this.abort.signal };
+    this.factory = await this.options.hooks.resolveTransport.promise(this.spec, ctx);
+    if (!this.factory) throw errors.noTransport(this.name);
+    this.auth = this.resolvedAuth = (await this.options.hooks.resolveAuth.promise(this.spec, null, ctx)) ?? noAuth;
+  }
+
   /** Connects if needed and returns the live client. Throws coded errors only. */
   async connect(): Promise<Client> {
     if (this.client) return this.client;
@@ -109,19 +135,40 @@ export class DownstreamServer {
   }
 
   async callTool(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult> {
+    try {
+      return await this.callOnce(tool, args, options);
+    } catch (error) {
+      // Refused before the tool ran (session forgotten, credential refused): reconnect and retry once.
+      if (isGatewayError(error) || !(await this.recoverFrom(error))) throw this.mapCallError(error, tool, options.timeoutMs);
+      try {
+        return await this.callOnce(tool, args, options);
+      } catch (again) {
+        throw this.mapCallError(again, tool, options.timeoutMs);
+      }
+    }
+  }
+
+  private async callOnce(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult> {
     const client = await this.connect();
     if (!this.toolNames.has(tool)) throw errors.toolNotFound(this.name, tool);
-    try {
-      const result = await client.callTool({ name: tool, arguments: args }, undefined, {
-        timeout: options.timeoutMs,
-        ...(options.signal && { signal: options.signal }),
-        ...(options.onprogress && { onprogress: options.onprogress }),
-      });
-      this.failures = 0; // a server that answers is healthy: a later crash restarts at once
-      return result as CallToolResult;
-    } catch (error) {
-      throw this.mapCallError(error, tool, options.timeoutMs);
-    }
+    const result = await client.callTool({ name: tool, arguments: args }, undefined, {
+      timeout: options.timeoutMs,
+      ...(options.signal && { signal: options.signal }),
+      ...(options.onprogress && { onprogress: options.onprogress }),
+    });
+    this.failures = 0; // a server that answers is healthy: a later crash restarts at once
+    return result as CallToolResult;
+  }
+
+  /** True when the connection was dropped so that the next attempt starts afresh. */
+  private async recoverFrom(error: unknown): Promise<boolean> {
+    const expired = this.factory?.isSessionExpired?.(error) === true;
+    if (expired) this.options.logger.info('Session expired; re-initialising');
+    else if (!(await this.adoptStrategyFor(error))) return false;
+    const client = this.client;
+    this.client = undefined;
+    await client?.close().catch(() => undefined);
+    return true;
   }
 
   /** Closes the connection (the child process, for stdio). Idempotent. */
@@ -137,41 +184,99 @@ export class DownstreamServer {
     if (wait > 0) {
       throw errors.serverUnavailable(this.name, `${this.lastErrorValue ?? 'it failed'}; next restart attempt in ${Math.ceil(wait / 1000)} s`);
     }
+    await this.prepare();
     this.setState('connecting');
-    const { hooks, logger } = this.options;
-    const ctx = { logger, signal: this.abort.signal };
-    let client: Client | undefined;
+    const logger = this.options.logger;
     try {
-      this.factory ??= await hooks.resolveTransport.promise(this.spec, ctx);
       if (!this.factory) throw errors.noTransport(this.name);
-      this.auth = (await hooks.resolveAuth.promise(this.spec, null, ctx)) ?? noAuth;
-      const transport = await this.factory.create({ spec: this.spec, auth: this.auth, logger, signal: this.abort.signal });
-      const opened = new Client({ name: 'agent-mcp-gateway', version: GATEWAY_VERSION }, { capabilities: {} });
-      client = opened;
-      client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-        if (this.client !== opened) return; // still opening (its first listing is coming) or stale
-        this.refreshTools(opened).then(
-          () => logger.info(`Tools changed: ${this.toolList?.length ?? 0} tools`),
-          (error: unknown) => logger.warn('Could not refresh tools after list_changed', { error }),
-        );
-      });
-      client.onclose = () => this.onClientClosed(opened);
-      await client.connect(transport, { timeout: this.options.connectTimeoutMs });
-      await this.refreshTools(client);
-      // Published only now: a concurrent connect() must not see a client whose tools are not listed yet.
-      this.client = client;
-      this.lastErrorValue = undefined;
-      this.setState('ready');
-      logger.info(`Connected (${this.toolList?.length ?? 0} tools)`);
-      return client;
+      this.auth = this.resolvedAuth ?? noAuth;
+      try {
+        return await this.openWith(this.factory);
+      } catch (error) {
+        // A 401/403 the current strategy cannot fix: maybe another one can (resolveAuth with the challenge).
+        if (!(await this.adoptStrategyFor(error))) throw error;
+        return await this.openWith(this.factory);
+      }
     } catch (error) {
-      this.client = undefined;
-      await client?.close().catch(() => undefined);
-      const coded = isGatewayError(error) ? error : errors.serverUnavailable(this.name, describe(error));
-      this.recordFailure(coded.message);
+      const coded = this.codedConnectError(error);
+      if (coded.code === ErrorCodes.AUTH_REQUIRED) {
+        this.lastErrorValue = coded.message;
+        this.setState('auth_required');
+      } else {
+        this.recordFailure(coded.message);
+      }
       logger.warn(`Connection failed: ${coded.message}`);
       throw coded;
     }
+  }
+
+  private async openWith(factory: TransportFactory): Promise<Client> {
+    const logger = this.options.logger;
+    const transport = await factory.create({ spec: this.spec, auth: this.auth, logger, signal: this.abort.signal });
+    const client = new Client({ name: 'agent-mcp-gateway', version: GATEWAY_VERSION }, { capabilities: {} });
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      if (this.client !== client) return; // still opening (its first listing is coming) or stale
+      this.refreshTools(client).then(
+        () => logger.info(`Tools changed: ${this.toolList?.length ?? 0} tools`),
+        (error: unknown) => logger.warn('Could not refresh tools after list_changed', { error }),
+      );
+    });
+    client.onclose = () => this.onClientClosed(client);
+    try {
+      // The SDK's timeout covers `initialize` only, not the transport's start(): bound both, and give up on close().
+      await this.untilConnectDeadline(client.connect(transport, { timeout: this.options.connectTimeoutMs }));
+      await this.refreshTools(client);
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      throw error;
+    }
+    // Published only now: a concurrent connect() must not see a client whose tools are not listed yet.
+    this.client = client;
+    this.lastErrorValue = undefined;
+    this.setState('ready');
+    logger.info(`Connected (${this.toolList?.length ?? 0} tools, auth: ${this.auth.kind})`);
+    return client;
+  }
+
+  /**
+   * On an auth challenge, asks `resolveAuth(spec, challenge)` for a strategy
+   * that can answer it. True when a different one was adopted (retry once).
+   */
+  private async adoptStrategyFor(error: unknown): Promise<boolean> {
+    const challenge = findAuthChallenge(error);
+    if (!challenge) return false;
+    const ctx = { logger: this.options.logger, signal: this.abort.signal };
+    const next = await this.options.hooks.resolveAuth.promise(this.spec, challenge, ctx);
+    if (!next) throw errors.authRequired(this.name, undefined, describeChallenge(challenge));
+    if (next === this.auth) return false;
+    this.options.logger.info(`Server answered ${describeChallenge(challenge)}; switching auth from ${this.auth.kind} to ${next.kind}`);
+    this.auth = this.resolvedAuth = next;
+    return true;
+  }
+
+  private codedConnectError(error: unknown): GatewayError {
+    if (isGatewayError(error)) return error;
+    const challenge = findAuthChallenge(error);
+    if (challenge) return errors.authFailed(this.name, `the server still refuses: ${describeChallenge(challenge)}`);
+    return errors.serverUnavailable(this.name, describe(error));
+  }
+
+  /** `work`, or a rejection once `connectTimeoutMs` has passed or the server is being closed. */
+  private untilConnectDeadline<T>(work: Promise<T>): Promise<T> {
+    const ms = this.options.connectTimeoutMs;
+    const signal = this.abort.signal;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`it did not connect within ${ms} ms`)), ms);
+      onAbort = () => reject(new Error('the gateway is shutting down'));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    return Promise.race([work, deadline]).finally(() => {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    });
   }
 
   private async refreshTools(client: Client): Promise<void> {
@@ -228,6 +333,14 @@ export class DownstreamServer {
     }
     return errors.downstream(this.name, tool, describe(error));
   }
+}
+
+function describeChallenge(c: AuthChallenge): string {
+  const parts = [`HTTP ${c.status}`];
+  if (c.scheme) parts.push(`${c.scheme} challenge`);
+  if (c.error) parts.push(`error=${c.error}`);
+  if (c.scope) parts.push(`scope="${c.scope}"`);
+  return parts.join(', ');
 }
 
 function describe(error: unknown): string {

@@ -81,12 +81,14 @@ export const errors = {
     new GatewayError(ErrorCodes.FALLBACK_AGENT_NOT_IN_RULES, `No agent_id was given and the fallback agent '${agent}' (GATEWAY_DEFAULT_AGENT) is not defined in the rules`, { agent }),
   noFallback: (why: string) =>
     new GatewayError(ErrorCodes.NO_FALLBACK_CONFIGURED, `No agent_id was given and ${why}; pass agent_id, set GATEWAY_DEFAULT_AGENT, or define an agent named 'default'`),
-  authRequired: (server: string, authorizationUrl?: string) =>
+  authRequired: (server: string, authorizationUrl?: string, challenge?: string) =>
     new GatewayError(
       ErrorCodes.AUTH_REQUIRED,
       authorizationUrl
         ? `Server '${server}' needs a login: open ${authorizationUrl} to sign in, then retry`
-        : `Server '${server}' needs a login: run 'agent-mcp-gateway auth login ${server}'`,
+        : challenge
+          ? `Server '${server}' requires authorization (${challenge}) and no auth plugin can provide it`
+          : `Server '${server}' needs a login: run 'agent-mcp-gateway auth login ${server}'`,
       authorizationUrl ? { server, authorizationUrl } : { server },
     ),
   authFailed: (server: string, reason: string) =>

@@ -105,10 +105,12 @@ export class Gateway {
         }),
       );
     }
-    if (this.configValue.settings.initStrategy === 'eager') {
-      for (const server of this.downstreams.values()) {
-        if (server.state !== 'disabled') server.connect().catch(() => undefined); // failures are logged and kept in state
-      }
+    // Neither resolving (plugins) nor connecting (network) holds up the start: both run in the background.
+    const eager = this.configValue.settings.initStrategy === 'eager';
+    for (const server of this.downstreams.values()) {
+      if (server.state === 'disabled') continue;
+      if (eager) server.connect().catch(() => undefined); // failures are logged and kept in the state
+      else void server.prepare();
     }
   }
 

@@ -18,6 +18,7 @@ export type { ErrorCode, GatewayErrorDetails } from './errors.js';
 export { LOG_LEVELS, SecretRedactor, createLogger, silentLogger } from './logger.js';
 export type { LogLevel, Logger, LoggerOptions } from './logger.js';
 export { noAuth } from './auth-none.js';
+export { AuthChallengeError, findAuthChallenge, parseWwwAuthenticate } from './auth-challenge.js';
 export { GATEWAY_VERSION } from './version.js';
 export { PolicyEngine } from './policy/engine.js';
 export { PolicyPlugin } from './policy/plugin.js';

@@ -17,8 +17,8 @@ export interface Logger {
 const REDACTED = '[REDACTED]';
 /** Keys whose values are secrets whatever they hold. */
 const SECRET_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key|.*(token|secret|password|passwd|credential)s?)$/i;
-/** Values that look like credentials even when nobody registered them. */
-const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g;
+/** Values that look like credentials even when nobody registered them (auth schemes are case-insensitive). */
+const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{12,}/gi;
 
 /**
  * Knows every secret value the gateway handles (header values, env values,
@@ -51,7 +51,8 @@ export class SecretRedactor {
       return REDACTED;
     }
     if (typeof value === 'string') return this.redactString(value);
-    if (depth > 8 || value === null || typeof value !== 'object') return value;
+    if (value === null || typeof value !== 'object') return value;
+    if (depth > 8) return '[TRUNCATED]'; // deeper values are not inspected, so they may not be shown either
     if (value instanceof Error) {
       return { name: value.name, message: this.redactString(value.message), ...('code' in value ? { code: (value as { code: unknown }).code } : {}) };
     }

@@ -140,6 +140,11 @@ export interface TransportFactory {
   readonly kind: TransportKind | string;
   /** A fresh, not yet started transport (the kernel's SDK Client starts it). */
   create(ctx: ConnectContext): Promise<Transport>;
+  /**
+   * True when `error` means the server forgot the session (Streamable HTTP:
+   * 404 on a session id): the kernel then re-initialises and retries once.
+   */
+  isSessionExpired?(error: unknown): boolean;
 }
 
 /** Who is asking: the outcome of the `resolveAgent` chain. */

@@ -265,7 +265,7 @@ describe('loadServers: errors name the file and the JSON path', () => {
 });
 
 describe('loadServers: variables', () => {
-  it('expands ${VAR} and ${VAR:-default} in entries; secret values are the expanded ones', () => {
+  it('expands ${VAR} and ${VAR:-default} in entries; configured values and what variables put in are secrets', () => {
     const text = servers({
       gh: {
         url: '${GH_URL:-https://api.github.com/mcp}',
@@ -277,12 +277,14 @@ describe('loadServers: variables', () => {
     expect(specs[0]).toMatchObject({
       url: 'https://api.github.com/mcp',
       headers: { Authorization: 'Bearer abc123', 'X-Empty': '' },
-      secretValues: ['Bearer abc123'],
+      secretValues: ['Bearer abc123', 'abc123'],
     });
     expect(specs[1]).toMatchObject({
       command: 'node',
       args: ['/home/u/srv.js', '${secret:api-key}'],
       env: { KEY: 'dev-key' },
+      // a value taken from the environment may be a key passed in args: it is redacted too
+      secretValues: ['dev-key', '/home/u'],
     });
   });
 

@@ -14,6 +14,11 @@ export interface DemoServerOptions {
    * `process.stderr`, which stdio clients can watch.
    */
   log?: (line: string) => void;
+  /**
+   * What the `crash` tool does with its exit code. Default `process.exit`, which
+   * is only right when the server runs in its own process.
+   */
+  exit?: (code: number) => void;
 }
 
 /** Names of the tools registered by {@link createDemoServer} (not counting `extra_<n>` tools added at runtime). */
@@ -107,11 +112,12 @@ function surfaceProtocolErrors(mcp: McpServer): void {
  * The server is not connected; connect it to a transport yourself (the
  * `mcp-test-stdio-server` bin connects it to stdio).
  *
- * Note: the `crash` tool calls `process.exit`, so only call it when the server
- * runs in its own process.
+ * Note: by default the `crash` tool calls `process.exit`, so only call it when
+ * the server runs in its own process (or pass `exit`).
  */
 export function createDemoServer(options: DemoServerOptions = {}): McpServer {
   const log = options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
+  const exit = options.exit ?? ((code: number): void => process.exit(code));
   const mcp = new McpServer({ name: options.name ?? 'demo', version: DEMO_SERVER_VERSION });
   // Must run before the first registerTool, which installs the tools/call handler.
   surfaceProtocolErrors(mcp);
@@ -232,7 +238,9 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
       inputSchema: { code: z.number().int().min(0).max(255).optional().describe('Process exit code. Default 1.') },
     },
     ({ code }) => {
-      process.exit(code ?? 1);
+      exit(code ?? 1);
+      // Only reached when `exit` returned (an in-process host); the host normally drops the connection first.
+      return { ...text('crashed'), isError: true };
     },
   );
 

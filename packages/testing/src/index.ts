@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 
 export { createDemoServer, DEMO_SERVER_VERSION, DEMO_TOOL_NAMES } from './demo-server.js';
 export type { DemoServerOptions } from './demo-server.js';
+export { startHttpMcpServer } from './http-server.js';
+export type { HttpMcpServer, HttpMcpServerMode, HttpMcpServerOptions, RecordedRequest } from './http-server.js';
 
 /**
  * When this module is loaded from source (`src/index.ts`, e.g. by Vitest) the

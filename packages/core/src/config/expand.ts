@@ -37,6 +37,8 @@ export interface ExpandOptions {
    * left unexpanded. Used for disabled servers, whose entries need not be complete.
    */
   onMissing?: (variable: string, path: string) => void;
+  /** Called with each value a variable put into the config (the caller treats them as secrets). */
+  onExpanded?: (variable: string, value: string, path: string) => void;
 }
 
 function lookup(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
@@ -59,6 +61,7 @@ export function expandString(
   if (!text.includes('${')) return text;
   return text.replace(REFERENCE, (whole, name: string, fallback: string | undefined) => {
     const value = lookup(env, name);
+    if (value !== undefined && value !== '') options.onExpanded?.(name, value, path);
     if (fallback !== undefined) return value === undefined || value === '' ? fallback : value;
     if (value !== undefined) return value;
     if (options.onMissing) {

@@ -151,7 +151,8 @@ export function loadServers(file: string, env: Env): LoadedServers {
 /** {@link loadServers} on text already read (`file` is used for messages and relative `cwd`s). */
 export function parseServers(text: string, file: string, env: Env): LoadedServers {
   const warnings: string[] = [];
-  const raw = expandServerEntries(parseJsonText(text, file), env, file, warnings);
+  const expanded = new Map<string, string[]>();
+  const raw = expandServerEntries(parseJsonText(text, file), env, file, warnings, expanded);
   const parsed = McpConfigFileSchema.safeParse(raw, { error: readableZodErrorMap });
   if (!parsed.success) throw configInvalidFromZod(file, parsed.error.issues);
   const key = parsed.data.mcpServers !== undefined ? 'mcpServers' : 'servers';
@@ -160,7 +161,7 @@ export function parseServers(text: string, file: string, env: Env): LoadedServer
   const servers = Object.entries(entries).map(([name, entry]) => {
     const path = appendJsonPath(`$.${key}`, name);
     warnings.push(...entryWarnings(entry, file, path));
-    return toServerSpec(name, entry, baseDir);
+    return toServerSpec(name, entry, baseDir, expanded.get(name));
   });
   return { servers, warnings };
 }
@@ -169,7 +170,7 @@ export function parseServers(text: string, file: string, env: Env): LoadedServer
  * Expands variables inside the server entries only: other top-level keys belong
  * to other clients (VS Code's `inputs`) and are none of our business.
  */
-function expandServerEntries(doc: unknown, env: Env, file: string, warnings: string[]): unknown {
+function expandServerEntries(doc: unknown, env: Env, file: string, warnings: string[], expanded: Map<string, string[]>): unknown {
   if (!isPlainObject(doc)) return doc;
   const out: Record<string, unknown> = Object.fromEntries(Object.entries(doc));
   for (const key of ['mcpServers', 'servers'] as const) {
@@ -183,7 +184,11 @@ function expandServerEntries(doc: unknown, env: Env, file: string, warnings: str
           ? (variable: string, at: string) =>
               warnings.push(`${file}: ${at}: environment variable ${variable} is not set; left unexpanded because server '${name}' is disabled`)
           : undefined;
-        return [name, expandVariables(entry, env, file, path, onMissing ? { onMissing } : {})];
+        // Whatever came from the environment may be a credential (an API key in `args`, a token in a URL).
+        const values: string[] = [];
+        expanded.set(name, values);
+        const onExpanded = (_variable: string, value: string) => values.push(value);
+        return [name, expandVariables(entry, env, file, path, onMissing ? { onMissing, onExpanded } : { onExpanded })];
       }),
     );
   }
@@ -214,16 +219,17 @@ function entryWarnings(entry: ServerEntry, file: string, path: string): string[]
  * A validated entry → the kernel's `ServerSpec`. Fields that the transport does
  * not use are dropped (and were warned about), so a plugin never acts on them.
  * A relative `cwd` is resolved against the config file's folder, like every
- * other path written in a file.
+ * other path written in a file. `expandedValues` (what `${VAR}`s put in the
+ * entry) join the secrets: the redactor blanks them wherever they appear.
  */
-export function toServerSpec(name: string, entry: ServerEntry, baseDir: string): ServerSpec {
+export function toServerSpec(name: string, entry: ServerEntry, baseDir: string, expandedValues: readonly string[] = []): ServerSpec {
   const declared = entry.type ?? entry.transport;
   const transport = declared !== undefined ? normalizeTransport(declared) : entry.command !== undefined ? 'stdio' : 'http';
   const stdio = transport === 'stdio';
   const env = stdio ? { ...entry.env } : {};
   const headers = stdio ? {} : { ...entry.headers };
   const auth: AuthConfig | undefined = entry.auth;
-  const secrets = [...Object.values(env), ...Object.values(headers)];
+  const secrets = [...Object.values(env), ...Object.values(headers), ...expandedValues];
   if (typeof auth === 'object' && auth.clientSecret !== undefined) secrets.push(auth.clientSecret);
   return {
     name,

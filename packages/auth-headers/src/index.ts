@@ -1,0 +1,10 @@
+/**
+ * @agent-mcp-gateway/auth-headers — static credentials: configured HTTP
+ * headers (personal access tokens, API keys) and stdio env API keys.
+ *
+ * ```ts
+ * const gateway = new Gateway({ config, plugins: [new HttpTransportPlugin(), new HeadersAuthPlugin()] });
+ * ```
+ */
+export { HeadersAuthPlugin } from './plugin.js';
+export { StaticCredentialsStrategy } from './strategy.js';

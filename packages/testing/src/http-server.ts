@@ -1,0 +1,402 @@
+/**
+ * Real HTTP MCP servers for tests of HTTP downstreams: the demo server (see
+ * ./demo-server.ts) behind the SDK's Streamable HTTP and/or legacy HTTP+SSE
+ * server transports, on plain `node:http`, listening on 127.0.0.1 only.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { createDemoServer } from './demo-server.js';
+
+/** Which MCP HTTP transport(s) {@link startHttpMcpServer} serves. */
+export type HttpMcpServerMode = 'streamable' | 'sse' | 'both';
+
+export interface HttpMcpServerOptions {
+  /** `serverInfo.name` of every session's demo server. Default `demo`. */
+  name?: string;
+  /** Port on 127.0.0.1. Default 0 (an ephemeral port; read it from `port`/`url`). */
+  port?: number;
+  /** Path of the MCP endpoint. Default `/mcp`. */
+  path?: string;
+  /**
+   * - `streamable` (default): Streamable HTTP (stateful sessions) on `path`.
+   * - `sse`: legacy HTTP+SSE (protocol 2024-11-05): GET `path` opens the stream, POST
+   *   `/messages?sessionId=…` delivers messages; POST `path` answers 405.
+   * - `both`: Streamable HTTP on `path`, legacy HTTP+SSE on `/sse` + `/messages`.
+   */
+  mode?: HttpMcpServerMode;
+  /**
+   * When set, every request to an MCP endpoint must carry `Authorization: Bearer <token>`
+   * with this token (or one the function accepts); otherwise 401 with a `WWW-Authenticate`
+   * challenge.
+   */
+  bearer?: string | ((token: string) => boolean);
+  /**
+   * Headers every request to an MCP endpoint must carry with exactly these values
+   * (names are case-insensitive); otherwise 400. Checked after `bearer`.
+   */
+  requiredHeaders?: Record<string, string>;
+  /** When set, added as `resource_metadata="…"` to the 401 challenge (RFC 9728). */
+  resourceMetadataUrl?: string;
+  /** Receives the demo tools' diagnostic lines (e.g. `sleep started 500`). Default: discarded. */
+  log?: (line: string) => void;
+}
+
+/** One HTTP request the server received. */
+export interface RecordedRequest {
+  method: string;
+  /** URL path without the query string, e.g. `/mcp` or `/messages`. */
+  path: string;
+  /** Query string including the leading `?`, or `''`. */
+  search: string;
+  /** Request headers; names lower-cased, repeated headers joined with `, `. */
+  headers: Record<string, string>;
+  /** Response status, set once the response headers are sent (0 until then). */
+  status: number;
+}
+
+export interface HttpMcpServer {
+  /** The MCP endpoint, e.g. `http://127.0.0.1:PORT/mcp` (in `sse` mode the SSE stream URL). */
+  url: string;
+  /** The legacy SSE stream URL (`sse`: same as `url`; `both`: `…/sse`; `streamable`: undefined). */
+  sseUrl?: string;
+  port: number;
+  /** Every request received so far, oldest first, including rejected ones. */
+  requests: RecordedRequest[];
+  /**
+   * Forgets and closes every session (as a restarted server would), so the next request
+   * carrying an old session id gets 404 (Streamable HTTP) and open streams end.
+   */
+  expireSessions(): void;
+  /** Closes every session and transport, drops all connections and stops listening. */
+  close(): Promise<void>;
+}
+
+/** Path of the legacy transport's message endpoint. */
+const MESSAGES_PATH = '/messages';
+/** Path of the legacy SSE stream in `both` mode. */
+const BOTH_SSE_PATH = '/sse';
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+interface Session {
+  server: McpServer;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(status, { 'Content-Type': 'application/json', ...headers }).end(JSON.stringify(body));
+}
+
+/** A JSON-RPC error response without an id, as the SDK's transports send for HTTP-level failures. */
+function sendJsonRpcError(res: ServerResponse, status: number, code: number, message: string, headers?: Record<string, string>): void {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `Payload Too Large: body exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw new HttpError(400, 'Parse error: Invalid JSON');
+  }
+}
+
+function flattenHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if any. */
+function bearerToken(req: IncomingMessage): string | undefined {
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(headerValue(req, 'authorization') ?? '');
+  return match?.[1];
+}
+
+/** Records the status of `res` as soon as its headers go out (every path ends in `writeHead`). */
+function recordStatus(res: ServerResponse, record: RecordedRequest): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    record.status = this.statusCode;
+    return result;
+  } as ServerResponse['writeHead'];
+  res.once('close', () => {
+    if (record.status === 0 && res.headersSent) record.status = res.statusCode;
+  });
+}
+
+/**
+ * Starts a real HTTP MCP server (the demo server, one instance per session) on
+ * 127.0.0.1. See {@link HttpMcpServerOptions} for the modes and checks.
+ *
+ * The demo `crash` tool does not exit the process here: it drops every connection
+ * and forgets every session, as if the server had crashed and restarted.
+ */
+export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Promise<HttpMcpServer> {
+  const mode = options.mode ?? 'streamable';
+  const mcpPath = options.path ?? '/mcp';
+  if (!mcpPath.startsWith('/')) throw new TypeError(`path must start with "/": ${mcpPath}`);
+  const ssePath = mode === 'sse' ? mcpPath : mode === 'both' ? BOTH_SSE_PATH : undefined;
+  const streamablePath = mode === 'sse' ? undefined : mcpPath;
+  const messagesPath = ssePath === undefined ? undefined : MESSAGES_PATH;
+  const taken = [streamablePath, ssePath, messagesPath].filter((p) => p !== undefined);
+  if (new Set(taken).size !== taken.length) {
+    throw new TypeError(`path ${mcpPath} collides with the legacy SSE endpoints (${BOTH_SSE_PATH}, ${MESSAGES_PATH})`);
+  }
+  const log = options.log ?? ((): void => {});
+  const requiredHeaders = Object.entries(options.requiredHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
+  const tokenOk =
+    options.bearer === undefined
+      ? undefined
+      : typeof options.bearer === 'string'
+        ? ((expected: string) => (token: string) => token === expected)(options.bearer)
+        : options.bearer;
+
+  const requests: RecordedRequest[] = [];
+  /** Streamable HTTP sessions by `mcp-session-id`. */
+  const streamableSessions = new Map<string, Session & { transport: StreamableHTTPServerTransport }>();
+  /** Legacy SSE sessions by the `sessionId` query parameter. */
+  const sseSessions = new Map<string, Session & { transport: SSEServerTransport }>();
+  /** Every connected demo server, including those of not (yet) initialised transports. */
+  const live = new Set<Session>();
+  const closing = new Set<Promise<void>>();
+
+  function track(session: Session): Session {
+    live.add(session);
+    return session;
+  }
+
+  function closeSession(session: Session): void {
+    if (!live.delete(session)) return;
+    const done = session
+      .close()
+      .catch(() => {})
+      .finally(() => closing.delete(done));
+    closing.add(done);
+  }
+
+  function expireSessions(): void {
+    streamableSessions.clear();
+    sseSessions.clear();
+    for (const session of [...live]) closeSession(session);
+  }
+
+  const newDemoServer = (): McpServer =>
+    createDemoServer({
+      name: options.name ?? 'demo',
+      log,
+      exit: () => {
+        expireSessions();
+        httpServer.closeAllConnections();
+      },
+    });
+
+  function checkAuth(req: IncomingMessage, res: ServerResponse): boolean {
+    if (tokenOk === undefined) return true;
+    const token = bearerToken(req);
+    if (token !== undefined && tokenOk(token)) return true;
+    let challenge = 'Bearer realm="mcp"';
+    if (token !== undefined) challenge += ', error="invalid_token"';
+    if (options.resourceMetadataUrl !== undefined) challenge += `, resource_metadata="${options.resourceMetadataUrl}"`;
+    sendJson(
+      res,
+      401,
+      token === undefined
+        ? { error: 'unauthorized', error_description: 'Bearer token required' }
+        : { error: 'invalid_token', error_description: 'The access token is invalid' },
+      { 'WWW-Authenticate': challenge },
+    );
+    return false;
+  }
+
+  function checkRequiredHeaders(req: IncomingMessage, res: ServerResponse): boolean {
+    for (const [name, value] of requiredHeaders) {
+      if (headerValue(req, name) !== value) {
+        sendJson(res, 400, { error: 'missing_header', error_description: `Required header ${name} is missing or wrong`, header: name });
+        return false;
+      }
+    }
+    return true;
+  }
+
+  async function handleStreamable(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? '';
+    if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
+      sendJsonRpcError(res, 405, -32000, 'Method not allowed.', { Allow: 'GET, POST, DELETE' });
+      return;
+    }
+    const body = method === 'POST' ? await readJsonBody(req) : undefined;
+    const sessionId = headerValue(req, 'mcp-session-id');
+    if (sessionId !== undefined) {
+      const session = streamableSessions.get(sessionId);
+      if (!session) {
+        sendJsonRpcError(res, 404, -32001, 'Session not found');
+        return;
+      }
+      await session.transport.handleRequest(req, res, body);
+      return;
+    }
+    const initializing = method === 'POST' && (Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body));
+    if (!initializing) {
+      sendJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+      return;
+    }
+    const server = newDemoServer();
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        streamableSessions.set(id, session);
+      },
+    });
+    const session = { server, transport, close: () => server.close() };
+    track(session);
+    transport.onclose = () => {
+      const id = transport.sessionId;
+      if (id !== undefined && streamableSessions.get(id) === session) streamableSessions.delete(id);
+      live.delete(session);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+    // The transport refused the initialize (e.g. 406 for a bad Accept header): nothing can reach it.
+    if (transport.sessionId === undefined) closeSession(session);
+  }
+
+  async function handleSseStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'POST' || req.method === 'DELETE') {
+      // Tells a Streamable HTTP client to fall back to the legacy transport.
+      sendJsonRpcError(res, 405, -32000, 'Method not allowed: this endpoint serves the HTTP+SSE transport (GET).', { Allow: 'GET' });
+      return;
+    }
+    if (req.method !== 'GET') {
+      sendJsonRpcError(res, 405, -32000, 'Method not allowed.', { Allow: 'GET' });
+      return;
+    }
+    const server = newDemoServer();
+    const transport = new SSEServerTransport(MESSAGES_PATH, res);
+    const session = { server, transport, close: () => server.close() };
+    track(session);
+    sseSessions.set(transport.sessionId, session);
+    transport.onclose = () => {
+      if (sseSessions.get(transport.sessionId) === session) sseSessions.delete(transport.sessionId);
+      live.delete(session);
+    };
+    await server.connect(transport); // writes the headers and the endpoint event
+  }
+
+  async function handleSseMessage(req: IncomingMessage, res: ServerResponse, search: URLSearchParams): Promise<void> {
+    if (req.method !== 'POST') {
+      sendJsonRpcError(res, 405, -32000, 'Method not allowed.', { Allow: 'POST' });
+      return;
+    }
+    const session = sseSessions.get(search.get('sessionId') ?? '');
+    if (!session) {
+      sendJsonRpcError(res, 404, -32001, 'Session not found');
+      return;
+    }
+    const body = await readJsonBody(req);
+    await session.transport.handlePostMessage(req, res, body);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const record: RecordedRequest = {
+      method: req.method ?? '',
+      path: target.pathname,
+      search: target.search,
+      headers: flattenHeaders(req),
+      status: 0,
+    };
+    requests.push(record);
+    recordStatus(res, record);
+
+    const route =
+      target.pathname === streamablePath
+        ? 'streamable'
+        : target.pathname === ssePath
+          ? 'sse'
+          : target.pathname === messagesPath
+            ? 'messages'
+            : undefined;
+    if (route === undefined) {
+      sendJson(res, 404, { error: 'not_found', error_description: `No MCP endpoint at ${target.pathname}` });
+      return;
+    }
+    if (!checkAuth(req, res) || !checkRequiredHeaders(req, res)) return;
+    try {
+      if (route === 'streamable') await handleStreamable(req, res);
+      else if (route === 'sse') await handleSseStream(req, res);
+      else await handleSseMessage(req, res, target.searchParams);
+    } catch (error) {
+      if (error instanceof HttpError) {
+        sendJsonRpcError(res, error.status, error.status === 400 ? -32700 : -32000, error.message);
+      } else if (!res.headersSent) {
+        sendJsonRpcError(res, 500, -32603, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+      } else {
+        res.destroy(error instanceof Error ? error : undefined);
+      }
+    }
+  }
+
+  const httpServer: Server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port ?? 0, '127.0.0.1', () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      expireSessions();
+      await Promise.allSettled([...closing]);
+      httpServer.closeAllConnections();
+      await stopped;
+    })();
+    return closed;
+  };
+
+  return {
+    url: `${origin}${mcpPath}`,
+    ...(ssePath !== undefined ? { sseUrl: `${origin}${ssePath}` } : {}),
+    port,
+    requests,
+    expireSessions,
+    close,
+  };
+}

@@ -1,0 +1,111 @@
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { FetchLike, Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import { AuthChallengeError, findAuthChallenge, type AuthChallenge, type Logger } from '@agent-mcp-gateway/core';
+
+export interface HttpDownstreamTransportOptions {
+  readonly url: URL;
+  /** `sse`: legacy HTTP+SSE only; `http`: Streamable HTTP, falling back to SSE when `initialize` is refused with 4xx. */
+  readonly mode: 'http' | 'sse';
+  readonly fetch: FetchLike;
+  readonly logger: Logger;
+  /** The last auth refusal the fetch saw, if any (the SSE transport wraps fetch errors and loses it). */
+  readonly lastRefusal?: () => AuthChallenge | undefined;
+}
+
+/**
+ * One downstream connection over HTTP. Speaks Streamable HTTP and, per the
+ * spec's backwards-compatibility section, switches to the legacy HTTP+SSE
+ * transport when the server refuses the `initialize` POST with a 4xx other
+ * than 401/403 (those are auth, handled by the fetch).
+ */
+export class HttpDownstreamTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+  private inner: Transport;
+  private fellBack = false;
+  private started = false;
+
+  constructor(private readonly options: HttpDownstreamTransportOptions) {
+    this.inner = options.mode === 'sse' ? this.sse() : new StreamableHTTPClientTransport(options.url, { fetch: options.fetch });
+    this.wire(this.inner);
+  }
+
+  /** `http` or `sse`: what this connection ended up speaking. */
+  get protocol(): 'http' | 'sse' {
+    return this.options.mode === 'sse' || this.fellBack ? 'sse' : 'http';
+  }
+
+  get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+
+  setProtocolVersion(version: string): void {
+    this.inner.setProtocolVersion?.(version);
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    await this.inner.start().catch((error: unknown) => {
+      throw this.withChallenge(error);
+    });
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    try {
+      await this.inner.send(message, options);
+    } catch (error) {
+      if (!this.shouldFallBack(message, error)) throw this.withChallenge(error);
+      this.options.logger.info(`Streamable HTTP refused (${(error as StreamableHTTPError).code}); falling back to legacy SSE`);
+      const old = this.inner;
+      old.onclose = undefined;
+      old.onerror = undefined;
+      old.onmessage = undefined;
+      await old.close().catch(() => undefined);
+      this.fellBack = true;
+      this.inner = this.sse();
+      this.wire(this.inner);
+      try {
+        if (this.started) await this.inner.start();
+        await this.inner.send(message, options);
+      } catch (sseError) {
+        throw this.withChallenge(sseError);
+      }
+    }
+  }
+
+  /** Makes sure an auth refusal reaches the kernel as an AuthChallengeError, however the SDK wrapped it. */
+  private withChallenge(error: unknown): unknown {
+    if (findAuthChallenge(error)) return error;
+    const challenge = this.options.lastRefusal?.();
+    return challenge ? Object.assign(new AuthChallengeError(challenge), { cause: error }) : error;
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close();
+  }
+
+  private shouldFallBack(message: JSONRPCMessage, error: unknown): boolean {
+    if (this.options.mode !== 'http' || this.fellBack) return false;
+    if (!('method' in message) || message.method !== 'initialize') return false;
+    const code = error instanceof StreamableHTTPError ? error.code : undefined;
+    return code !== undefined && code >= 400 && code < 500 && code !== 401 && code !== 403;
+  }
+
+  private sse(): SSEClientTransport {
+    return new SSEClientTransport(this.options.url, { fetch: this.options.fetch });
+  }
+
+  private wire(inner: Transport): void {
+    inner.onclose = () => this.onclose?.();
+    inner.onerror = (error) => this.onerror?.(error);
+    inner.onmessage = (message, extra) => this.onmessage?.(message, extra);
+  }
+}
+
+/** Streamable HTTP: the server forgot our session (404 on a request carrying its id). */
+export function isSessionExpired(error: unknown): boolean {
+  return error instanceof StreamableHTTPError && error.code === 404;
+}
