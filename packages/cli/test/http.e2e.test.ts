@@ -98,14 +98,20 @@ describe('HTTP downstreams and automatic auth selection', () => {
     expect(patServer.requests.every((r) => r.headers.authorization === 'Bearer wrong-token-0000000000')).toBe(true);
   });
 
-  it('a 401 Bearer challenge with no credentials configured leaves the server in auth_required', async () => {
-    const protectedServer = await http({ name: 'oauthy', bearer: 'whatever', resourceMetadataUrl: 'http://127.0.0.1:1/.well-known/oauth-protected-resource/mcp' });
-    const g = await gateway({ servers: { notion: { url: protectedServer.url } } });
+  it('a 401 Bearer challenge from a server whose OAuth cannot work fails that server alone, saying why', async () => {
+    // The challenge brings OAuth in; this server has no metadata, no authorization server, no registration.
+    const broken = await http({ name: 'broken', bearer: 'whatever', resourceMetadataUrl: 'http://127.0.0.1:1/.well-known/oauth-protected-resource/mcp' });
+    const openServer = await http({ name: 'open' });
+    const g = await gateway({ servers: { notion: { url: broken.url }, open: { url: openServer.url } }, env: { BROWSER: 'none' } });
     const error = errorOf(await g.call('get_server_tools', { server: 'notion' }));
-    expect(error).toMatchObject({ code: 'AUTH_REQUIRED', server: 'notion' });
-    expect(error.message).toMatch(/HTTP 401, Bearer challenge/);
+    expect(error).toMatchObject({ code: 'AUTH_FAILED', server: 'notion' });
+    expect(error.message).toMatch(/client registration refused/);
     const listed = json<Listed>(await g.call('list_servers', { include_metadata: true }));
-    expect(listed.servers[0]?.state).toBe('auth_required');
+    expect(listed.servers.map((s) => [s.name, s.state])).toEqual([
+      ['notion', 'error'],
+      ['open', 'ready'],
+    ]);
+    expect(json(await g.call('execute_tool', { server: 'open', tool: 'echo', args: { text: 'fine' } }))).toEqual({ text: 'fine' });
   });
 
   it('a third-party plugin tapping resolveAuth wins for its servers, loaded from the settings', async () => {

@@ -48,6 +48,7 @@ export class DownstreamServer {
   /** The strategy chosen by resolveAuth (first with no challenge, then per challenge); kept across reconnects. */
   private resolvedAuth: AuthStrategy | undefined;
   private prepared: Promise<void> | undefined;
+  private readonly watched = new WeakSet<AuthStrategy>();
   private toolList: Tool[] | undefined;
   private toolNames = new Set<string>();
   private failures = 0;
@@ -110,6 +111,7 @@ export class DownstreamServer {
     this.factory = await this.options.hooks.resolveTransport.promise(this.spec, ctx);
     if (!this.factory) throw errors.noTransport(this.name);
     this.auth = this.resolvedAuth = (await this.options.hooks.resolveAuth.promise(this.spec, null, ctx)) ?? noAuth;
+    this.watchAuth(this.auth);
   }
 
   /** Connects if needed and returns the live client. Throws coded errors only. */
@@ -251,7 +253,19 @@ export class DownstreamServer {
     if (next === this.auth) return false;
     this.options.logger.info(`Server answered ${describeChallenge(challenge)}; switching auth from ${this.auth.kind} to ${next.kind}`);
     this.auth = this.resolvedAuth = next;
+    this.watchAuth(next);
     return true;
+  }
+
+  /** When a strategy gets credentials (a login finished), a server waiting on it reconnects by itself. */
+  private watchAuth(strategy: AuthStrategy): void {
+    if (!strategy.watch || this.watched.has(strategy)) return;
+    this.watched.add(strategy);
+    strategy.watch((status) => {
+      if (status.state !== 'ok' || this.stateValue !== 'auth_required' || this.abort.signal.aborted) return;
+      this.options.logger.info('Credentials arrived; connecting');
+      this.connect().catch(() => undefined); // the outcome is kept in the state
+    });
   }
 
   private codedConnectError(error: unknown): GatewayError {

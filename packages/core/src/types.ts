@@ -30,7 +30,15 @@ export type AuthConfig =
       clientMetadataUrl?: string;
       tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
     }
-  | { type: 'client_credentials'; clientId: string; clientSecret?: string; scopes?: string[] };
+  | {
+      type: 'client_credentials';
+      clientId: string;
+      clientSecret?: string;
+      scopes?: string[];
+      tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+      privateKey?: string;
+      signingAlgorithm?: string;
+    };
 
 /**
  * One downstream server as the kernel sees it: a `.mcp.json` entry after
@@ -93,28 +101,56 @@ export interface AuthStrategy {
   /** A 401 / 403 arrived: can this strategy fix it (then the request is retried once)? */
   onChallenge(challenge: AuthChallenge): Promise<'retry' | 'fail'>;
   status(): AuthStatus;
+  /** Tells the kernel when credentials arrive (a login finished), so a waiting server reconnects. */
+  watch?(listener: (status: AuthStatus) => void): () => void;
 }
 
 export type StoreKey = string;
 
+/** OAuth tokens as stored (`tokens.json`); `expires_at` is epoch seconds. */
+export interface StoredTokens {
+  access_token: string;
+  refresh_token?: string;
+  expires_at?: number;
+  token_type?: string;
+  scope?: string;
+}
+
+/** A client registration (`client.json`), kept per issuer: another issuer means registering again. */
+export interface StoredClient {
+  issuer: string;
+  client_id: string;
+  client_secret?: string;
+  /** Epoch seconds; 0 or absent: never expires. */
+  client_secret_expires_at?: number;
+  redirect_uris?: string[];
+  token_endpoint_auth_method?: string;
+  /** How it was obtained. */
+  source: 'dcr' | 'cimd' | 'preregistered';
+}
+
+/** Everything stored for one server under one key. */
 export interface StoredAuth {
-  tokens?: {
-    access_token: string;
-    refresh_token?: string;
-    expires_at?: number;
-    token_type?: string;
-    scope?: string;
-  };
-  client?: Record<string, unknown>;
+  /** Which server this is, for people and `auth status`. */
+  server?: { name: string; url: string };
+  tokens?: StoredTokens;
+  client?: StoredClient;
+  /** Cached discovery results (protected resource and authorization server metadata). */
   discovery?: Record<string, unknown>;
 }
 
 export interface StoreEntrySummary {
-  key: StoreKey;
-  server?: string;
-  hasTokens: boolean;
-  expiresAt?: number;
-  location: string;
+  readonly key: StoreKey;
+  readonly server?: { name: string; url: string };
+  readonly hasTokens: boolean;
+  readonly hasRefreshToken: boolean;
+  /** Epoch seconds. */
+  readonly expiresAt?: number;
+  readonly scope?: string;
+  /** Where it lives: a folder path, or e.g. `keychain:agent-mcp-gateway/<key>`. */
+  readonly location: string;
+  /** Set when the entry exists but could not be read (corrupt file): reported, treated as absent. */
+  readonly problem?: string;
 }
 
 /** Persistence for credentials. Implementations: store-fs, store-keychain. */

@@ -231,6 +231,7 @@ export function toServerSpec(name: string, entry: ServerEntry, baseDir: string, 
   const auth: AuthConfig | undefined = entry.auth;
   const secrets = [...Object.values(env), ...Object.values(headers), ...expandedValues];
   if (typeof auth === 'object' && auth.clientSecret !== undefined) secrets.push(auth.clientSecret);
+  if (typeof auth === 'object' && auth.type === 'client_credentials' && auth.privateKey !== undefined) secrets.push(auth.privateKey);
   return {
     name,
     transport,

@@ -66,6 +66,11 @@ const ClientCredentialsAuthSchema = z.strictObject({
   clientId: NonEmptyString,
   clientSecret: NonEmptyString.optional(),
   scopes: z.array(NonEmptyString).optional(),
+  tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
+  /** PKCS#8 PEM private key for `private_key_jwt` (use `${VAR}`: it is a secret). */
+  privateKey: NonEmptyString.optional(),
+  /** JWS algorithm of `privateKey` (default: RS256, or ES256 for EC keys). */
+  signingAlgorithm: NonEmptyString.optional(),
 });
 
 /**

@@ -1,0 +1,158 @@
+import * as oauth from 'oauth4webapi';
+import { errors, type AuthChallenge } from '@agent-mcp-gateway/core';
+import { isLoopback, requireSecureUrl } from './urls.js';
+
+/** What the protected resource (the MCP server) says about itself (RFC 9728). */
+export interface ResourceInfo {
+  /** The `resource` to send (RFC 8707): the metadata's, else the server's canonical URL. */
+  readonly resource: string;
+  readonly authorizationServer: string;
+  readonly scopesSupported?: readonly string[];
+  /** False when the server has no RFC 9728 metadata (2025-03-26 servers): the AS is the server's origin. */
+  readonly fromMetadata: boolean;
+}
+
+export type FetchFn = typeof fetch;
+
+const TIMEOUT_MS = 15_000;
+
+async function get(fetchFn: FetchFn, url: URL): Promise<Response | undefined> {
+  try {
+    return await fetchFn(url, {
+      headers: { accept: 'application/json', 'mcp-protocol-version': '2025-11-25' },
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+      redirect: 'manual',
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * RFC 9728 discovery in the MCP spec's order: the challenge's
+ * `resource_metadata`, else the path-aware well-known URL, else the root one.
+ * No metadata anywhere → the 2025-03-26 convention (the server's origin is the AS).
+ */
+export async function discoverResource(server: string, serverUrl: string, challenge: AuthChallenge | null, fetchFn: FetchFn = fetch): Promise<ResourceInfo> {
+  const base = new URL(serverUrl);
+  const candidates: URL[] = [];
+  if (challenge?.resourceMetadata) candidates.push(requireSecureUrl(server, challenge.resourceMetadata, 'resource metadata URL'));
+  const path = base.pathname.replace(/\/$/, '');
+  if (path && path !== '/') candidates.push(new URL(`/.well-known/oauth-protected-resource${path}`, base));
+  candidates.push(new URL('/.well-known/oauth-protected-resource', base));
+
+  for (const url of candidates) {
+    requireSecureUrl(server, url.href, 'resource metadata URL');
+    const response = await get(fetchFn, url);
+    if (!response?.ok) {
+      await response?.body?.cancel().catch(() => undefined);
+      continue;
+    }
+    const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+    const servers = body?.authorization_servers;
+    if (!body || !Array.isArray(servers) || typeof servers[0] !== 'string') continue;
+    const resource = typeof body.resource === 'string' ? body.resource : canonical(base);
+    if (!resourceCovers(resource, base)) {
+      throw errors.authFailed(server, `the protected resource metadata names resource ${resource}, which does not cover ${canonical(base)}`);
+    }
+    const scopes = Array.isArray(body.scopes_supported) ? body.scopes_supported.filter((s): s is string => typeof s === 'string') : undefined;
+    return {
+      resource,
+      authorizationServer: requireSecureUrl(server, servers[0], 'authorization server').href,
+      ...(scopes && { scopesSupported: scopes }),
+      fromMetadata: true,
+    };
+  }
+  return { resource: canonical(base), authorizationServer: base.origin, fromMetadata: false };
+}
+
+/** `https://host/mcp/` and `https://host/mcp` are one resource; the fragment never counts. */
+function canonical(url: URL): string {
+  const u = new URL(url);
+  u.hash = '';
+  return u.href;
+}
+
+/** The metadata's resource must be the server's URL or a prefix of it on the same origin (RFC 9728 §3.3, MCP). */
+function resourceCovers(resource: string, server: URL): boolean {
+  let r: URL;
+  try {
+    r = new URL(resource);
+  } catch {
+    return false;
+  }
+  if (r.origin !== server.origin) return false;
+  const rp = r.pathname.replace(/\/$/, '');
+  const sp = server.pathname.replace(/\/$/, '');
+  return sp === rp || sp.startsWith(`${rp}/`) || rp === '';
+}
+
+/**
+ * RFC 8414 / OIDC discovery in the MCP spec's order (path-insertion variants
+ * first for issuers with a path). The issuer in the document must equal the
+ * one asked for (RFC 8414 §3.3) — a mismatch is refused, never tolerated.
+ */
+export async function discoverAuthorizationServer(
+  server: string,
+  issuer: string,
+  legacy: boolean,
+  fetchFn: FetchFn = fetch,
+): Promise<oauth.AuthorizationServer> {
+  const issuerUrl = requireSecureUrl(server, issuer, 'authorization server');
+  const path = issuerUrl.pathname.replace(/\/$/, '');
+  const candidates =
+    path && path !== '/'
+      ? [
+          `/.well-known/oauth-authorization-server${path}`,
+          `/.well-known/openid-configuration${path}`,
+          `${path}/.well-known/openid-configuration`,
+        ]
+      : ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
+  const expected = new URL(issuer);
+  let refusal: string | undefined;
+  for (const candidate of candidates) {
+    const response = await get(fetchFn, new URL(candidate, issuerUrl.origin));
+    if (!response?.ok) {
+      await response?.body?.cancel().catch(() => undefined);
+      continue;
+    }
+    try {
+      return await oauth.processDiscoveryResponse(expected, response);
+    } catch (error) {
+      refusal = error instanceof Error ? error.message : String(error);
+    }
+  }
+  if (refusal) throw errors.authFailed(server, `authorization server metadata of ${issuer} refused: ${refusal}`);
+  if (legacy) {
+    // 2025-03-26 servers without metadata: the default endpoints on the server's origin.
+    const origin = issuerUrl.origin;
+    return {
+      issuer: origin,
+      authorization_endpoint: `${origin}/authorize`,
+      token_endpoint: `${origin}/token`,
+      registration_endpoint: `${origin}/register`,
+      code_challenge_methods_supported: ['S256'],
+    };
+  }
+  throw errors.authFailed(server, `no authorization server metadata found for ${issuer}`);
+}
+
+/** PKCE with S256 is mandatory: an AS that does not advertise it is refused. */
+export function requireS256(server: string, as: oauth.AuthorizationServer): void {
+  if (!as.code_challenge_methods_supported?.includes('S256')) {
+    throw errors.authFailed(server, `authorization server ${as.issuer} does not support PKCE with S256`);
+  }
+}
+
+/** Every endpoint we will call must be https or loopback. */
+export function requireSecureEndpoints(server: string, as: oauth.AuthorizationServer): void {
+  for (const key of ['authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'revocation_endpoint'] as const) {
+    const value = as[key];
+    if (typeof value === 'string') requireSecureUrl(server, value, key.replace('_', ' '));
+  }
+}
+
+/** True when every endpoint is on a loopback host: plain http is then allowed. */
+export function allLoopback(as: oauth.AuthorizationServer): boolean {
+  return [as.issuer, as.authorization_endpoint, as.token_endpoint].every((u) => u === undefined || isLoopback(u));
+}

@@ -1,0 +1,106 @@
+import {
+  MemoryTokenStore,
+  serverStoreKey,
+  type AuthChallenge,
+  type Gateway,
+  type GatewayPlugin,
+  type ResolveContext,
+  type ServerSpec,
+  type TokenStore,
+} from '@agent-mcp-gateway/core';
+import type { FetchFn } from './discovery.js';
+import { OAuthStrategy } from './strategy.js';
+
+export interface OAuthPluginOptions {
+  /** Where `BROWSER` and `GATEWAY_OAUTH_CALLBACK_PORT` are read (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** How long a browser login may take (default 5 minutes). */
+  readonly loginTimeoutMs?: number;
+  /** Name the gateway registers under at authorization servers. */
+  readonly clientName?: string;
+  readonly fetch?: FetchFn;
+}
+
+/**
+ * Brings OAuth in through `resolveAuth`:
+ * - before connecting, for servers that force it (`auth: "oauth"` or an object) or that have tokens
+ *   stored from an earlier login (no 401 round trip on every start);
+ * - on a 401 with a Bearer challenge, for any remote server that does not configure its own
+ *   `Authorization` header (that header disables OAuth for the server, and says so in the log).
+ * One strategy per server, so a repeated challenge finds the same one (and the kernel stops).
+ */
+export class OAuthPlugin implements GatewayPlugin {
+  readonly name = 'OAuthPlugin';
+  private readonly strategies = new Map<string, OAuthStrategy>();
+  private readonly announced = new Set<string>();
+  private gateway: Gateway | undefined;
+
+  constructor(private readonly options: OAuthPluginOptions = {}) {}
+
+  apply(gateway: Gateway): void {
+    this.gateway = gateway;
+    gateway.hooks.resolveAuth.tapPromise(this.name, async (spec, challenge, ctx) => {
+      if (spec.transport === 'stdio' || !spec.url || spec.auth === 'none' || spec.auth === 'headers') return undefined;
+      if (hasAuthorizationHeader(spec)) {
+        if (!this.announced.has(spec.name)) {
+          this.announced.add(spec.name);
+          ctx.logger.info(`OAuth disabled for ${spec.name}: a configured Authorization header is used`);
+        }
+        return undefined;
+      }
+      if (challenge === null) {
+        if (spec.auth !== undefined) return this.strategyFor(spec, ctx);
+        const store = await this.storeFor(spec, ctx);
+        const stored = await store.get(serverStoreKey(spec.url)).catch(() => undefined);
+        return stored?.tokens ? this.strategyFor(spec, ctx, store) : undefined;
+      }
+      if (!isBearerChallenge(challenge)) return undefined;
+      const strategy = await this.strategyFor(spec, ctx);
+      strategy.noteChallenge(challenge);
+      return strategy;
+    });
+  }
+
+  /** The strategy of a server, made on first need (the CLI's `auth login` uses it too). */
+  async strategyFor(spec: ServerSpec, ctx: ResolveContext, store?: TokenStore): Promise<OAuthStrategy> {
+    const existing = this.strategies.get(spec.name);
+    if (existing) return existing;
+    const env = this.options.env ?? process.env;
+    const forced = typeof spec.auth === 'object' && spec.auth.type === 'oauth' ? spec.auth : undefined;
+    const envPort = Number(env.GATEWAY_OAUTH_CALLBACK_PORT);
+    const callbackPort = forced?.callbackPort ?? (Number.isInteger(envPort) && envPort > 0 ? envPort : undefined);
+    const strategy = new OAuthStrategy({
+      spec,
+      store: store ?? (await this.storeFor(spec, ctx)),
+      logger: ctx.logger,
+      env,
+      ...(callbackPort !== undefined && { callbackPort }),
+      loginTimeoutMs: this.options.loginTimeoutMs ?? 300_000,
+      clientName: this.options.clientName ?? 'agent-mcp-gateway',
+      ...(this.options.fetch && { fetch: this.options.fetch }),
+    });
+    this.strategies.set(spec.name, this.strategies.get(spec.name) ?? strategy);
+    return this.strategies.get(spec.name) as OAuthStrategy;
+  }
+
+  private async storeFor(spec: ServerSpec, ctx: ResolveContext): Promise<TokenStore> {
+    const store = await this.gateway?.hooks.resolveTokenStore.promise(spec, ctx);
+    if (store) return store;
+    if (!this.announced.has(`store:${spec.name}`)) {
+      this.announced.add(`store:${spec.name}`);
+      ctx.logger.warn(`No token store plugin answered for ${spec.name}: OAuth tokens are kept in memory only`);
+    }
+    return (this.memory ??= new MemoryTokenStore());
+  }
+
+  private memory: MemoryTokenStore | undefined;
+}
+
+function hasAuthorizationHeader(spec: ServerSpec): boolean {
+  return Object.keys(spec.headers).some((name) => name.toLowerCase() === 'authorization');
+}
+
+/** A 401 that asks for a Bearer token (a 401 without any challenge is read as one too, as the 2025-03-26 spec did). */
+function isBearerChallenge(challenge: AuthChallenge): boolean {
+  return challenge.status === 401 && (challenge.scheme === '' || challenge.scheme.toLowerCase() === 'bearer');
+}

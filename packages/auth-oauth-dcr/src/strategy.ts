@@ -1,0 +1,496 @@
+import * as client from 'openid-client';
+import * as oauth from 'oauth4webapi';
+import {
+  errors,
+  isGatewayError,
+  serverStoreKey,
+  type AuthChallenge,
+  type AuthStatus,
+  type AuthStrategy,
+  type Logger,
+  type ServerSpec,
+  type StoredAuth,
+  type StoredClient,
+  type StoredTokens,
+  type TokenStore,
+} from '@agent-mcp-gateway/core';
+import { openBrowser } from './browser.js';
+import { startCallbackServer } from './callback.js';
+import {
+  allLoopback,
+  discoverAuthorizationServer,
+  discoverResource,
+  requireS256,
+  requireSecureEndpoints,
+  type FetchFn,
+  type ResourceInfo,
+} from './discovery.js';
+import { isFresh, oauthErrorCode, refreshSkewSeconds, toStoredTokens } from './tokens.js';
+
+export interface OAuthStrategyOptions {
+  readonly spec: ServerSpec;
+  readonly store: TokenStore;
+  readonly logger: Logger;
+  /** For `BROWSER`. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Fixed loopback callback port (config `callbackPort` or GATEWAY_OAUTH_CALLBACK_PORT); else ephemeral. */
+  readonly callbackPort?: number;
+  /** How long a browser login may take. */
+  readonly loginTimeoutMs: number;
+  readonly clientName: string;
+  readonly fetch?: FetchFn;
+}
+
+/** The authorization server side of one server, found once per strategy. */
+interface Session {
+  readonly info: ResourceInfo;
+  readonly as: oauth.AuthorizationServer;
+  readonly insecure: boolean;
+}
+
+interface PendingLogin {
+  readonly url: string;
+  readonly done: Promise<void>;
+}
+
+type ForcedOAuth = Extract<ServerSpec['auth'], { type: 'oauth' }>;
+type ClientCredentials = Extract<ServerSpec['auth'], { type: 'client_credentials' }>;
+
+/** Step-up re-authorizations (403 insufficient_scope) allowed before giving up. */
+const MAX_STEP_UPS = 2;
+
+/**
+ * OAuth 2.1 for one MCP server, as the MCP authorization spec (2025-11-25)
+ * asks of a client: RFC 9728 + RFC 8414 discovery, pre-registered / CIMD /
+ * dynamically registered client, PKCE S256 browser login on a loopback
+ * callback, `resource` on every request, refresh (one at a time, across
+ * processes, through the store's lock), step-up on `insufficient_scope`.
+ *
+ * A call never waits on a person: without usable tokens `headers()` starts the
+ * login in the background and throws AUTH_REQUIRED carrying the URL to open.
+ */
+export class OAuthStrategy implements AuthStrategy {
+  readonly kind = 'oauth';
+  readonly key: string;
+  private tokens: StoredTokens | undefined;
+  private lifetime: number | undefined;
+  private loaded: Promise<void> | undefined;
+  private challenge: AuthChallenge | null = null;
+  private session: Promise<Session> | undefined;
+  private login: PendingLogin | undefined;
+  private refreshing: Promise<StoredTokens | undefined> | undefined;
+  private failure: string | undefined;
+  private stepUps = 0;
+  private extraScopes = new Set<string>();
+  private readonly listeners = new Set<(status: AuthStatus) => void>();
+  private readonly name: string;
+  private readonly url: string;
+
+  constructor(private readonly options: OAuthStrategyOptions) {
+    this.name = options.spec.name;
+    this.url = options.spec.url as string;
+    this.key = serverStoreKey(this.url);
+  }
+
+  /** The challenge that brought OAuth in (its `resource_metadata` and `scope` guide discovery). */
+  noteChallenge(challenge: AuthChallenge): void {
+    if (challenge.status === 401) this.challenge = challenge;
+  }
+
+  async headers(): Promise<Record<string, string>> {
+    const tokens = await this.usableTokens();
+    return { Authorization: `Bearer ${tokens.access_token}` };
+  }
+
+  async onChallenge(challenge: AuthChallenge): Promise<'retry' | 'fail'> {
+    if (challenge.status === 403) return this.stepUp(challenge);
+    this.noteChallenge(challenge);
+    const rejected = this.tokens;
+    if (!rejected) return 'fail';
+    // Our token was refused (expired early, revoked): refresh once, else log in again.
+    this.options.logger.info(`Access token for ${this.name} refused (${challenge.error ?? 'HTTP 401'}); refreshing`);
+    const fresh = rejected.refresh_token ? await this.refresh(rejected, true) : undefined;
+    if (fresh) return 'retry';
+    this.tokens = undefined;
+    throw errors.authRequired(this.name, (await this.beginLogin()).url);
+  }
+
+  status(): AuthStatus {
+    if (this.failure) return { kind: this.kind, state: 'failed', detail: this.failure };
+    if (this.login) return { kind: this.kind, state: 'login_pending', authorizationUrl: this.login.url };
+    if (this.tokens) {
+      return {
+        kind: this.kind,
+        state: 'ok',
+        ...(this.tokens.expires_at !== undefined && { expiresAt: this.tokens.expires_at }),
+        ...(this.tokens.scope !== undefined && { scopes: this.tokens.scope.split(' ') }),
+      };
+    }
+    return { kind: this.kind, state: 'login_required' };
+  }
+
+  watch(listener: (status: AuthStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Starts a browser login now (the CLI's `auth login`); resolves with the URL and the login's end. */
+  async startLogin(): Promise<PendingLogin> {
+    await this.load();
+    return this.beginLogin();
+  }
+
+  // ---- tokens ---------------------------------------------------------------
+
+  private async usableTokens(): Promise<StoredTokens> {
+    await this.load();
+    const skew = this.tokens ? refreshSkewSeconds(this.tokens, this.lifetime) : 0;
+    if (this.tokens && isFresh(this.tokens, skew)) return this.tokens;
+    if (this.forced()?.type === 'client_credentials') return this.clientCredentials();
+    if (this.tokens?.refresh_token) {
+      const fresh = await this.refresh(this.tokens, false);
+      if (fresh) return fresh;
+    }
+    throw errors.authRequired(this.name, (await this.beginLogin()).url);
+  }
+
+  private load(): Promise<void> {
+    this.loaded ??= (async () => {
+      const stored = await this.options.store.get(this.key).catch(() => undefined);
+      this.tokens = stored?.tokens;
+    })();
+    return this.loaded;
+  }
+
+  /**
+   * One refresh at a time: in this process through a shared promise, across
+   * processes through the store's lock. The store is re-read inside the lock —
+   * another process may have refreshed (and rotated the refresh token) already.
+   */
+  private refresh(stale: StoredTokens, force: boolean): Promise<StoredTokens | undefined> {
+    this.refreshing ??= this.options.store
+      .withLock(this.key, async () => {
+        const stored = await this.options.store.get(this.key).catch(() => undefined);
+        const current = stored?.tokens;
+        if (current && current.access_token !== stale.access_token && (isFresh(current, 5) || force)) {
+          this.tokens = current;
+          return current;
+        }
+        const refreshToken = current?.refresh_token ?? stale.refresh_token;
+        if (!refreshToken) return undefined;
+        const session = await this.sessionInfo();
+        const config = this.configuration(session, stored?.client);
+        if (!config) return undefined;
+        try {
+          const response = await client.refreshTokenGrant(config, refreshToken, { resource: session.info.resource });
+          const tokens = toStoredTokens(response, refreshToken);
+          // The rotated refresh token is saved before anything else can use or lose it.
+          await this.options.store.set(this.key, { ...stored, ...this.serverEntry(), tokens });
+          this.accept(tokens, response.expires_in);
+          this.options.logger.info(`Tokens refreshed for ${this.name}`);
+          return tokens;
+        } catch (error) {
+          const code = oauthErrorCode(error);
+          if (code === 'invalid_grant' || code === 'invalid_client') {
+            this.options.logger.warn(`Refresh token for ${this.name} no longer valid (${code}); a new login is needed`);
+            const { tokens: _dropped, ...rest } = stored ?? {};
+            const keep: StoredAuth = code === 'invalid_client' ? { ...rest, client: undefined } : rest;
+            await this.options.store.set(this.key, keep);
+            this.tokens = undefined;
+            return undefined;
+          }
+          throw errors.authFailed(this.name, `token refresh failed: ${describe(error)}`);
+        }
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+
+  private async clientCredentials(): Promise<StoredTokens> {
+    const forced = this.forced() as ClientCredentials;
+    this.refreshing ??= (async () => {
+      const session = await this.sessionInfo();
+      const config = new client.Configuration(session.as, forced.clientId, undefined, await clientCredentialsAuth(forced));
+      if (session.insecure) client.allowInsecureRequests(config);
+      const scope = forced.scopes?.join(' ') ?? this.scopeFor(session);
+      const params: Record<string, string> = { resource: session.info.resource, ...(scope && { scope }) };
+      try {
+        const response = await client.clientCredentialsGrant(config, params);
+        const tokens = toStoredTokens(response);
+        await this.options.store.set(this.key, { ...this.serverEntry(), tokens });
+        this.accept(tokens, response.expires_in);
+        this.options.logger.info(`Tokens cached for ${this.name} (client credentials)`);
+        return tokens;
+      } catch (error) {
+        throw errors.authFailed(this.name, `client credentials grant refused: ${describe(error)}`);
+      }
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+    const tokens = await this.refreshing;
+    if (!tokens) throw errors.authFailed(this.name, 'no token');
+    return tokens;
+  }
+
+  private accept(tokens: StoredTokens, lifetime: number | undefined): void {
+    this.tokens = tokens;
+    this.lifetime = lifetime;
+    this.failure = undefined;
+  }
+
+  // ---- login -----------------------------------------------------------------
+
+  private async stepUp(challenge: AuthChallenge): Promise<'retry' | 'fail'> {
+    if (challenge.error !== 'insufficient_scope' || this.stepUps >= MAX_STEP_UPS) {
+      this.options.logger.warn(`Server ${this.name} still asks for more scope after ${this.stepUps} step-up(s); giving up`);
+      return 'fail';
+    }
+    this.stepUps++;
+    for (const scope of challenge.scope?.split(' ') ?? []) if (scope) this.extraScopes.add(scope);
+    this.options.logger.info(`Server ${this.name} needs more scope (${challenge.scope ?? 'unspecified'}); asking for a new authorization`);
+    if (this.forced()?.type === 'client_credentials') {
+      this.tokens = undefined;
+      await this.clientCredentials();
+      return 'retry';
+    }
+    this.tokens = undefined;
+    throw errors.authRequired(this.name, (await this.beginLogin()).url);
+  }
+
+  /** Starts a login unless one is pending; resolves once the URL to open is known. */
+  private async beginLogin(): Promise<PendingLogin> {
+    if (this.login) return this.login;
+    try {
+      const login = await this.prepareLogin();
+      this.login = login;
+      this.notify();
+      return login;
+    } catch (error) {
+      this.failure = isGatewayError(error) ? error.message : describe(error);
+      throw isGatewayError(error) ? error : errors.authFailed(this.name, describe(error));
+    }
+  }
+
+  private async prepareLogin(): Promise<PendingLogin> {
+    const { logger } = this.options;
+    const session = await this.sessionInfo();
+    const stored = await this.options.store.get(this.key).catch(() => undefined);
+    const state = client.randomState();
+    const preferredPort = this.options.callbackPort ?? portOf(stored?.client?.redirect_uris?.[0]);
+    const callback = await startCallbackServer({ port: preferredPort, expectedState: state, timeoutMs: this.options.loginTimeoutMs }).catch(
+      (error: unknown) => {
+        if (this.options.callbackPort !== undefined || preferredPort === undefined) throw error;
+        return startCallbackServer({ expectedState: state, timeoutMs: this.options.loginTimeoutMs }); // the remembered port is taken
+      },
+    );
+    try {
+      const registered = await this.ensureClient(session, stored, callback.redirectUri);
+      const config = this.configuration(session, registered) as client.Configuration;
+      const verifier = client.randomPKCECodeVerifier();
+      const scope = this.scopeFor(session);
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: callback.redirectUri,
+        response_type: 'code',
+        state,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        resource: session.info.resource,
+        ...(scope && { scope }),
+      }).href;
+      logger.info(`OAuth flow initiated for ${this.name}`);
+      await openBrowser(url, this.options.env, logger);
+      const done = this.finishLogin(callback.result, config, verifier, state, session).finally(() => {
+        this.login = undefined;
+        this.notify();
+      });
+      done.catch(() => undefined);
+      return { url, done };
+    } catch (error) {
+      callback.close();
+      throw error;
+    }
+  }
+
+  private async finishLogin(result: Promise<URL>, config: client.Configuration, verifier: string, state: string, session: Session): Promise<void> {
+    const { logger } = this.options;
+    try {
+      const callbackUrl = await result;
+      logger.info(`OAuth callback received for ${this.name}`);
+      const error = callbackUrl.searchParams.get('error');
+      if (error) throw errors.authFailed(this.name, `the authorization server refused the login: ${error}`);
+      const response = await client.authorizationCodeGrant(
+        config,
+        callbackUrl,
+        { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: false },
+        { resource: session.info.resource },
+      );
+      const tokens = toStoredTokens(response);
+      await this.options.store.withLock(this.key, async () => {
+        const stored = await this.options.store.get(this.key).catch(() => undefined);
+        await this.options.store.set(this.key, { ...stored, ...this.serverEntry(), tokens });
+      });
+      this.accept(tokens, response.expires_in);
+      this.extraScopes.clear();
+      logger.info(`Tokens cached for ${this.name}`);
+    } catch (error) {
+      this.failure = `login failed: ${isGatewayError(error) ? error.message : describe(error)}`;
+      logger.warn(`OAuth login for ${this.name} failed: ${isGatewayError(error) ? error.message : describe(error)}`);
+      throw error;
+    }
+  }
+
+  /** Client identity in the spec's order: pre-registered, Client ID Metadata Document, stored DCR, new DCR. */
+  private async ensureClient(session: Session, stored: StoredAuth | undefined, redirectUri: string): Promise<StoredClient> {
+    const forced = this.forced() as ForcedOAuth | undefined;
+    const issuer = session.as.issuer;
+    if (forced?.clientId) {
+      return {
+        issuer,
+        client_id: forced.clientId,
+        ...(forced.clientSecret !== undefined && { client_secret: forced.clientSecret }),
+        token_endpoint_auth_method: forced.tokenEndpointAuthMethod ?? (forced.clientSecret ? 'client_secret_basic' : 'none'),
+        source: 'preregistered',
+      };
+    }
+    if (forced?.clientMetadataUrl && session.as.client_id_metadata_document_supported === true) {
+      return { issuer, client_id: forced.clientMetadataUrl, token_endpoint_auth_method: 'none', source: 'cimd' };
+    }
+    const known = stored?.client;
+    if (known && known.issuer === issuer && known.source === 'dcr' && known.redirect_uris?.includes(redirectUri) && !secretExpired(known)) {
+      return known;
+    }
+    if (!session.as.registration_endpoint) {
+      throw errors.authFailed(this.name, `authorization server ${issuer} offers no dynamic client registration; set auth.clientId for this server`);
+    }
+    const requestOptions = session.insecure ? { [oauth.allowInsecureRequests]: true } : {};
+    let registered: oauth.OmitSymbolProperties<oauth.Client>;
+    try {
+      const response = await oauth.dynamicClientRegistrationRequest(
+        session.as,
+        {
+          client_name: this.options.clientName,
+          redirect_uris: [redirectUri],
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          token_endpoint_auth_method: 'none',
+          application_type: 'native',
+        },
+        requestOptions,
+      );
+      registered = await oauth.processDynamicClientRegistrationResponse(response);
+    } catch (error) {
+      throw errors.authFailed(this.name, `client registration refused by ${issuer}: ${describe(error)}`);
+    }
+    const created: StoredClient = {
+      issuer,
+      client_id: registered.client_id,
+      ...(typeof registered.client_secret === 'string' && { client_secret: registered.client_secret }),
+      ...(typeof registered.client_secret_expires_at === 'number' && { client_secret_expires_at: registered.client_secret_expires_at }),
+      redirect_uris: [redirectUri],
+      token_endpoint_auth_method: typeof registered.token_endpoint_auth_method === 'string' ? registered.token_endpoint_auth_method : 'none',
+      source: 'dcr',
+    };
+    await this.options.store.withLock(this.key, async () => {
+      const current = await this.options.store.get(this.key).catch(() => undefined);
+      await this.options.store.set(this.key, { ...current, ...this.serverEntry(), client: created });
+    });
+    this.options.logger.info(`Registered client for ${this.name} at ${issuer}`);
+    return created;
+  }
+
+  private configuration(session: Session, registered: StoredClient | undefined): client.Configuration | undefined {
+    const forced = this.forced() as ForcedOAuth | undefined;
+    const identity =
+      forced?.clientId !== undefined
+        ? { client_id: forced.clientId, client_secret: forced.clientSecret, method: forced.tokenEndpointAuthMethod ?? (forced.clientSecret ? 'client_secret_basic' : 'none') }
+        : registered
+          ? { client_id: registered.client_id, client_secret: registered.client_secret, method: registered.token_endpoint_auth_method ?? 'none' }
+          : undefined;
+    if (!identity) return undefined;
+    const auth =
+      identity.method === 'client_secret_post'
+        ? client.ClientSecretPost(identity.client_secret)
+        : identity.method === 'client_secret_basic' && identity.client_secret
+          ? client.ClientSecretBasic(identity.client_secret)
+          : client.None();
+    const config = new client.Configuration(session.as, identity.client_id, undefined, auth);
+    if (session.insecure) client.allowInsecureRequests(config);
+    return config;
+  }
+
+  private sessionInfo(): Promise<Session> {
+    this.session ??= (async () => {
+      const info = await discoverResource(this.name, this.url, this.challenge, this.options.fetch);
+      const as = await discoverAuthorizationServer(this.name, info.authorizationServer, !info.fromMetadata, this.options.fetch);
+      requireS256(this.name, as);
+      requireSecureEndpoints(this.name, as);
+      return { info, as, insecure: allLoopback(as) };
+    })();
+    this.session.catch(() => {
+      this.session = undefined; // a failed discovery is retried on the next attempt
+    });
+    return this.session;
+  }
+
+  /** Scope: configured, else the challenge's, else the resource's `scopes_supported`, else omitted; plus step-up scopes. */
+  private scopeFor(session: Session): string | undefined {
+    const forced = this.forced();
+    const base =
+      (forced && 'scopes' in forced && forced.scopes?.join(' ')) ||
+      this.challenge?.scope ||
+      session.info.scopesSupported?.join(' ') ||
+      '';
+    const all = new Set([...base.split(' ').filter(Boolean), ...this.extraScopes]);
+    return all.size ? [...all].join(' ') : undefined;
+  }
+
+  private forced(): ForcedOAuth | ClientCredentials | undefined {
+    const auth = this.options.spec.auth;
+    return typeof auth === 'object' ? auth : undefined;
+  }
+
+  private serverEntry(): Pick<StoredAuth, 'server'> {
+    return { server: { name: this.name, url: this.url } };
+  }
+
+  private notify(): void {
+    const status = this.status();
+    for (const listener of this.listeners) listener(status);
+  }
+}
+
+async function clientCredentialsAuth(forced: ClientCredentials): Promise<client.ClientAuth> {
+  switch (forced.tokenEndpointAuthMethod) {
+    case 'client_secret_post':
+      return client.ClientSecretPost(forced.clientSecret);
+    case 'private_key_jwt': {
+      if (!forced.privateKey) throw errors.authFailed(forced.clientId, 'private_key_jwt needs auth.privateKey');
+      const { importPKCS8 } = await import('./keys.js');
+      return client.PrivateKeyJwt(await importPKCS8(forced.privateKey, forced.signingAlgorithm));
+    }
+    default:
+      return client.ClientSecretBasic(forced.clientSecret);
+  }
+}
+
+function secretExpired(c: StoredClient): boolean {
+  return c.client_secret_expires_at !== undefined && c.client_secret_expires_at !== 0 && c.client_secret_expires_at < Date.now() / 1000;
+}
+
+function portOf(uri: string | undefined): number | undefined {
+  if (!uri) return undefined;
+  try {
+    const port = Number(new URL(uri).port);
+    return port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describe(error: unknown): string {
+  const code = oauthErrorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}
