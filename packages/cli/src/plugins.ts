@@ -4,13 +4,14 @@ import { pathToFileURL } from 'node:url';
 import { GatewayError, type GatewayPlugin } from '@agent-mcp-gateway/core';
 import { HeadersAuthPlugin } from '@agent-mcp-gateway/auth-headers';
 import { OAuthPlugin } from '@agent-mcp-gateway/auth-oauth-dcr';
+import { FsTokenStorePlugin } from '@agent-mcp-gateway/store-fs';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import { StdioTransportPlugin } from '@agent-mcp-gateway/transport-stdio';
 
 /** The first-party plugins every gateway started by the CLI has. */
 export function defaultPlugins(): GatewayPlugin[] {
   // OAuth before headers: it logs when a configured Authorization header disables it for a server.
-  return [new StdioTransportPlugin(), new HttpTransportPlugin(), new OAuthPlugin(), new HeadersAuthPlugin()];
+  return [new StdioTransportPlugin(), new HttpTransportPlugin(), new OAuthPlugin(), new HeadersAuthPlugin(), new FsTokenStorePlugin()];
 }
 
 type PluginEntry = string | [string, Record<string, unknown>];

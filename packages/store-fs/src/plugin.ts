@@ -1,0 +1,32 @@
+import type { Gateway, GatewayPlugin } from '@agent-mcp-gateway/core';
+import { FsTokenStore, defaultTokenDir } from './store.js';
+
+export interface FsTokenStorePluginOptions {
+  /** Default: the `tokenDir` setting, else `${GATEWAY_TOKEN_DIR:-~/.config/agent-mcp-gateway/oauth}`. */
+  readonly dir?: string;
+}
+
+/**
+ * Answers `resolveTokenStore` with one shared `FsTokenStore` when the token
+ * store setting is `fs` (the default). Corrupt files and lock waits go to the log.
+ */
+export class FsTokenStorePlugin implements GatewayPlugin {
+  readonly name = 'FsTokenStorePlugin';
+  private store: FsTokenStore | undefined;
+
+  constructor(private readonly options: FsTokenStorePluginOptions = {}) {}
+
+  apply(gateway: Gateway): void {
+    const logger = gateway.logger.child({ plugin: this.name });
+    gateway.hooks.resolveTokenStore.tap(this.name, () => {
+      const settings = gateway.config.settings;
+      if (settings.tokenStore !== 'fs') return undefined;
+      this.store ??= new FsTokenStore({
+        dir: this.options.dir ?? settings.tokenDir ?? defaultTokenDir(),
+        onWarning: (message) => logger.warn(message),
+        onLockWait: (folder) => logger.info(`Waiting for another gateway process to release ${folder}`),
+      });
+      return this.store;
+    });
+  }
+}

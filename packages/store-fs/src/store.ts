@@ -1,0 +1,212 @@
+import { mkdir, readdir, realpath, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { StoreEntrySummary, StoreKey, StoredAuth, TokenStore } from '@agent-mcp-gateway/core';
+import { DIR_MODE, checkDir, errorCode, readJsonFile, removeFile, sweepLeftovers, writeFileAtomic } from './files.js';
+import { withFileLock } from './lock.js';
+import { PARTS, type PartName, describeIssues } from './schemas.js';
+
+export interface FsTokenStoreOptions {
+  /** The store folder; default `defaultTokenDir()`: `${GATEWAY_TOKEN_DIR:-~/.config/agent-mcp-gateway/oauth}`. */
+  dir?: string;
+  /**
+   * Told about what the store fixed or skipped: corrupt or unreadable files
+   * (treated as absent), permissions tightened, leftover temp files removed, a
+   * lock lost. Messages name paths, never file content.
+   */
+  onWarning?: (message: string) => void;
+  /** Called once per `withLock` that finds the key locked by another process and starts waiting. */
+  onLockWait?: (folder: string) => void;
+  /** Longest wait for a lock, in this process's queue and for other processes together. Default 30 000 ms. */
+  lockTimeoutMs?: number;
+  /** A lock whose holder stopped refreshing it this long ago is taken over (minimum 2 000). Default 10 000 ms. */
+  lockStaleMs?: number;
+}
+
+/** `${GATEWAY_TOKEN_DIR:-~/.config/agent-mcp-gateway/oauth}`, a leading `~` expanded, made absolute. */
+export function defaultTokenDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
+  const fromEnv = env.GATEWAY_TOKEN_DIR?.trim();
+  if (!fromEnv) return join(home, '.config', 'agent-mcp-gateway', 'oauth');
+  if (fromEnv === '~') return home;
+  if (fromEnv.startsWith('~/') || fromEnv.startsWith('~\\')) return join(home, fromEnv.slice(2));
+  return resolve(fromEnv);
+}
+
+/** Filename-safe, not hidden, and not a lock folder's name (`<key>.lock`). */
+const KEY_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
+
+function assertKey(key: StoreKey): void {
+  if (typeof key !== 'string' || !KEY_RE.test(key) || key.endsWith('.lock')) {
+    throw new TypeError(`Invalid store key ${JSON.stringify(String(key).slice(0, 80))}: letters, digits, '.', '_', '-' only`);
+  }
+}
+
+interface ReadEntry {
+  auth: StoredAuth;
+  any: boolean;
+  problems: string[];
+}
+
+/**
+ * The default `TokenStore`: one folder per key under `dir`, one JSON file per
+ * part (`tokens.json`, `client.json`, `discovery.json`, `server.json`), folders
+ * 0700, files 0600, atomic writes, and a lock across processes.
+ */
+export class FsTokenStore implements TokenStore {
+  readonly kind = 'fs';
+  readonly dir: string;
+  private readonly warnFn: ((message: string) => void) | undefined;
+  private readonly onLockWait: ((folder: string) => void) | undefined;
+  private readonly lockTimeoutMs: number;
+  private readonly lockStaleMs: number;
+  /** Last reported problem per file, so a corrupt file is reported once, not on every read. */
+  private readonly reported = new Map<string, string>();
+
+  constructor(options: FsTokenStoreOptions = {}) {
+    this.dir = resolve(options.dir ?? defaultTokenDir());
+    this.warnFn = options.onWarning;
+    this.onLockWait = options.onLockWait;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
+    this.lockStaleMs = Math.max(options.lockStaleMs ?? 10_000, 2_000);
+  }
+
+  /** The folder holding `key`'s files. */
+  folderFor(key: StoreKey): string {
+    assertKey(key);
+    return join(this.dir, key);
+  }
+
+  async get(key: StoreKey): Promise<StoredAuth | undefined> {
+    const folder = this.folderFor(key);
+    if (!(await this.checkStoreDir()) || !(await checkDir(folder, this.warn))) return undefined;
+    await sweepLeftovers(folder, this.warn);
+    const entry = await this.readEntry(folder);
+    return entry.any ? entry.auth : undefined;
+  }
+
+  /**
+   * Replace `key`'s entry with `value`: each part present is written atomically,
+   * each part absent is removed. Parts are validated first; nothing is written
+   * when one does not fit.
+   */
+  async set(key: StoreKey, value: StoredAuth): Promise<void> {
+    const folder = this.folderFor(key);
+    const texts = new Map<PartName, string>();
+    for (const { part, schema } of PARTS) {
+      const v = value[part];
+      if (v === undefined) continue;
+      const parsed = schema.safeParse(v);
+      if (!parsed.success) throw new TypeError(`FsTokenStore.set(${key}): ${part} does not fit (${describeIssues(parsed.error)})`);
+      texts.set(part, `${JSON.stringify(parsed.data, null, 2)}\n`);
+    }
+    await this.ensureStoreDir();
+    await mkdir(folder, { mode: DIR_MODE }).catch((err: unknown) => {
+      if (errorCode(err) !== 'EEXIST') throw err;
+    });
+    await checkDir(folder, this.warn);
+    await sweepLeftovers(folder, this.warn);
+    for (const { part, file } of PARTS) {
+      const path = join(folder, file);
+      const text = texts.get(part);
+      if (text === undefined) await removeFile(path);
+      else await writeFileAtomic(path, text);
+      this.reported.delete(path);
+    }
+  }
+
+  async delete(key: StoreKey): Promise<void> {
+    const folder = this.folderFor(key);
+    await rm(folder, { recursive: true, force: true });
+    for (const { file } of PARTS) this.reported.delete(join(folder, file));
+  }
+
+  async list(): Promise<StoreEntrySummary[]> {
+    if (!(await this.checkStoreDir())) return [];
+    const entries = await readdir(this.dir, { withFileTypes: true });
+    const out: StoreEntrySummary[] = [];
+    for (const dirent of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const key = dirent.name;
+      if (!KEY_RE.test(key) || key.endsWith('.lock')) continue;
+      if (!dirent.isDirectory() && !dirent.isSymbolicLink()) continue;
+      const folder = join(this.dir, key);
+      try {
+        if (!(await checkDir(folder, this.warn))) continue;
+      } catch {
+        continue; // a symlink to something that is not a folder
+      }
+      await sweepLeftovers(folder, this.warn);
+      const { auth, any, problems } = await this.readEntry(folder);
+      if (!any && problems.length === 0) continue;
+      out.push({
+        key,
+        ...(auth.server ? { server: auth.server } : {}),
+        hasTokens: auth.tokens !== undefined,
+        hasRefreshToken: Boolean(auth.tokens?.refresh_token),
+        ...(auth.tokens?.expires_at !== undefined ? { expiresAt: auth.tokens.expires_at } : {}),
+        ...(auth.tokens?.scope !== undefined ? { scope: auth.tokens.scope } : {}),
+        location: folder,
+        ...(problems.length ? { problem: problems.join('; ') } : {}),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Run `fn` with `key` locked across this process and others (see README).
+   * Not reentrant: a nested `withLock` on the same key throws. Waits at most
+   * `lockTimeoutMs`, then throws an Error naming the key folder.
+   */
+  async withLock<T>(key: StoreKey, fn: () => Promise<T>): Promise<T> {
+    const folder = this.folderFor(key);
+    await this.ensureStoreDir();
+    const target = join(await realpath(this.dir), key);
+    return withFileLock(
+      {
+        folder,
+        target,
+        timeoutMs: this.lockTimeoutMs,
+        staleMs: this.lockStaleMs,
+        warn: this.warn,
+        ...(this.onLockWait ? { onWait: this.onLockWait } : {}),
+      },
+      fn,
+    );
+  }
+
+  private readonly warn = (message: string): void => {
+    this.warnFn?.(message);
+  };
+
+  private async checkStoreDir(): Promise<boolean> {
+    return checkDir(this.dir, this.warn);
+  }
+
+  private async ensureStoreDir(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: DIR_MODE });
+    await checkDir(this.dir, this.warn);
+  }
+
+  private async readEntry(folder: string): Promise<ReadEntry> {
+    const auth: Record<string, unknown> = {};
+    const problems: string[] = [];
+    const results = await Promise.all(PARTS.map((p) => readJsonFile(join(folder, p.file), p.schema, this.warn)));
+    PARTS.forEach(({ part, file }, i) => {
+      const r = results[i];
+      const path = join(folder, file);
+      if (!r || r.state === 'absent') {
+        this.reported.delete(path);
+      } else if (r.state === 'ok') {
+        this.reported.delete(path);
+        auth[part] = r.value;
+      } else {
+        problems.push(`${file}: ${r.reason}`);
+        const sig = `${r.reason}|${r.signature}`;
+        if (this.reported.get(path) !== sig) {
+          this.reported.set(path, sig);
+          this.warn(`${path}: ${r.reason}; treated as absent`);
+        }
+      }
+    });
+    return { auth: auth as StoredAuth, any: Object.keys(auth).length > 0, problems };
+  }
+}
