@@ -32,9 +32,10 @@ export interface HttpMcpServerOptions {
   /**
    * When set, every request to an MCP endpoint must carry `Authorization: Bearer <token>`
    * with this token (or one the function accepts); otherwise 401 with a `WWW-Authenticate`
-   * challenge.
+   * challenge. A function may also answer with a {@link BearerRejection} (e.g. 403
+   * `insufficient_scope`), and may be async.
    */
-  bearer?: string | ((token: string) => boolean);
+  bearer?: string | ((token: string, request: BearerRequest) => BearerVerdict | Promise<BearerVerdict>);
   /**
    * Headers every request to an MCP endpoint must carry with exactly these values
    * (names are case-insensitive); otherwise 400. Checked after `bearer`.
@@ -42,8 +43,51 @@ export interface HttpMcpServerOptions {
   requiredHeaders?: Record<string, string>;
   /** When set, added as `resource_metadata="…"` to the 401 challenge (RFC 9728). */
   resourceMetadataUrl?: string;
+  /**
+   * Serve RFC 9728 protected resource metadata for the MCP endpoint (`resource` = `url`) and
+   * put its URL into every challenge (instead of `resourceMetadataUrl`).
+   */
+  protectedResource?: ProtectedResourceOptions;
   /** Receives the demo tools' diagnostic lines (e.g. `sleep started 500`). Default: discarded. */
   log?: (line: string) => void;
+}
+
+/** What a `bearer` function learns about the request. */
+export interface BearerRequest {
+  /** The parsed JSON-RPC message (or batch) of a POST; undefined for GET and DELETE. */
+  message: unknown;
+  /** The MCP endpoint URL, i.e. the resource this server is (the expected token audience). */
+  resource: string;
+}
+
+/** A refusal by a `bearer` function: 401 (`invalid_token` by default) or 403 (`insufficient_scope` by default). */
+export interface BearerRejection {
+  status: 401 | 403;
+  /** `error` of the challenge and body. */
+  error?: string;
+  /** `scope` of the challenge: the scopes the request needs. */
+  scope?: string;
+  /** `error_description` of the body. */
+  description?: string;
+}
+
+/** `true` lets the request through; `false` is a plain 401 `invalid_token`. */
+export type BearerVerdict = boolean | BearerRejection;
+
+/** RFC 9728 metadata served by {@link startHttpMcpServer}. */
+export interface ProtectedResourceOptions {
+  /** `authorization_servers`: issuer URLs. */
+  authorizationServers: string[];
+  /** `scopes_supported`; omitted from the document when undefined or empty. */
+  scopesSupported?: string[];
+  /** `scope` added to every 401 challenge (the scopes a client should ask for). Default: none. */
+  challengeScope?: string;
+  /**
+   * Where the document is served: `path` = `/.well-known/oauth-protected-resource<MCP path>`,
+   * `root` = `/.well-known/oauth-protected-resource`, `both` (default). The challenge points
+   * at the path-aware URL unless only `root` is served.
+   */
+  serveAt?: 'both' | 'path' | 'root';
 }
 
 /** One HTTP request the server received. */
@@ -64,6 +108,8 @@ export interface HttpMcpServer {
   url: string;
   /** The legacy SSE stream URL (`sse`: same as `url`; `both`: `…/sse`; `streamable`: undefined). */
   sseUrl?: string;
+  /** URL of the RFC 9728 metadata named in challenges (with `protectedResource`, or as given in `resourceMetadataUrl`). */
+  resourceMetadataUrl?: string;
   port: number;
   /** Every request received so far, oldest first, including rejected ones. */
   requests: RecordedRequest[];
@@ -76,6 +122,8 @@ export interface HttpMcpServer {
   close(): Promise<void>;
 }
 
+/** RFC 9728 well-known prefix; the path-aware variant appends the resource's path. */
+const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource';
 /** Path of the legacy transport's message endpoint. */
 const MESSAGES_PATH = '/messages';
 /** Path of the legacy SSE stream in `both` mode. */
@@ -176,12 +224,22 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
   }
   const log = options.log ?? ((): void => {});
   const requiredHeaders = Object.entries(options.requiredHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
-  const tokenOk =
-    options.bearer === undefined
+  const bearer = options.bearer;
+  const verify =
+    bearer === undefined
       ? undefined
-      : typeof options.bearer === 'string'
-        ? ((expected: string) => (token: string) => token === expected)(options.bearer)
-        : options.bearer;
+      : typeof bearer === 'string'
+        ? (token: string): BearerVerdict => token === bearer
+        : bearer;
+  const protectedResource = options.protectedResource;
+  const serveAt = protectedResource?.serveAt ?? 'both';
+  const metadataPaths =
+    protectedResource === undefined
+      ? []
+      : [
+          ...(serveAt === 'root' ? [] : [`${PROTECTED_RESOURCE_PATH}${mcpPath}`]),
+          ...(serveAt === 'path' ? [] : [PROTECTED_RESOURCE_PATH]),
+        ];
 
   const requests: RecordedRequest[] = [];
   /** Streamable HTTP sessions by `mcp-session-id`. */
@@ -222,22 +280,36 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
       },
     });
 
-  function checkAuth(req: IncomingMessage, res: ServerResponse): boolean {
-    if (tokenOk === undefined) return true;
+  async function checkAuth(req: IncomingMessage, res: ServerResponse, message: unknown): Promise<boolean> {
+    if (verify === undefined) return true;
     const token = bearerToken(req);
-    if (token !== undefined && tokenOk(token)) return true;
+    const verdict = token === undefined ? undefined : await verify(token, { message, resource: url });
+    if (verdict === true) return true;
+    const rejection: BearerRejection = typeof verdict === 'object' ? verdict : { status: 401 };
+    const error = rejection.error ?? (rejection.status === 403 ? 'insufficient_scope' : token === undefined ? undefined : 'invalid_token');
+    const scope = rejection.scope ?? (rejection.status === 401 ? protectedResource?.challengeScope : undefined);
     let challenge = 'Bearer realm="mcp"';
-    if (token !== undefined) challenge += ', error="invalid_token"';
-    if (options.resourceMetadataUrl !== undefined) challenge += `, resource_metadata="${options.resourceMetadataUrl}"`;
-    sendJson(
-      res,
-      401,
-      token === undefined
-        ? { error: 'unauthorized', error_description: 'Bearer token required' }
-        : { error: 'invalid_token', error_description: 'The access token is invalid' },
-      { 'WWW-Authenticate': challenge },
-    );
+    if (error !== undefined) challenge += `, error="${error}"`;
+    if (scope !== undefined) challenge += `, scope="${scope}"`;
+    if (resourceMetadataUrl !== undefined) challenge += `, resource_metadata="${resourceMetadataUrl}"`;
+    const description =
+      rejection.description ??
+      (error === undefined
+        ? 'Bearer token required'
+        : error === 'insufficient_scope'
+          ? 'The access token lacks a required scope'
+          : 'The access token is invalid');
+    sendJson(res, rejection.status, { error: error ?? 'unauthorized', error_description: description }, { 'WWW-Authenticate': challenge });
     return false;
+  }
+
+  function sendResourceMetadata(res: ServerResponse): void {
+    sendJson(res, 200, {
+      resource: url,
+      authorization_servers: protectedResource?.authorizationServers ?? [],
+      ...(protectedResource?.scopesSupported?.length ? { scopes_supported: protectedResource.scopesSupported } : {}),
+      bearer_methods_supported: ['header'],
+    });
   }
 
   function checkRequiredHeaders(req: IncomingMessage, res: ServerResponse): boolean {
@@ -250,13 +322,12 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
     return true;
   }
 
-  async function handleStreamable(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handleStreamable(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
     const method = req.method ?? '';
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       sendJsonRpcError(res, 405, -32000, 'Method not allowed.', { Allow: 'GET, POST, DELETE' });
       return;
     }
-    const body = method === 'POST' ? await readJsonBody(req) : undefined;
     const sessionId = headerValue(req, 'mcp-session-id');
     if (sessionId !== undefined) {
       const session = streamableSessions.get(sessionId);
@@ -314,7 +385,7 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
     await server.connect(transport); // writes the headers and the endpoint event
   }
 
-  async function handleSseMessage(req: IncomingMessage, res: ServerResponse, search: URLSearchParams): Promise<void> {
+  async function handleSseMessage(req: IncomingMessage, res: ServerResponse, search: URLSearchParams, body: unknown): Promise<void> {
     if (req.method !== 'POST') {
       sendJsonRpcError(res, 405, -32000, 'Method not allowed.', { Allow: 'POST' });
       return;
@@ -324,7 +395,6 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
       sendJsonRpcError(res, 404, -32001, 'Session not found');
       return;
     }
-    const body = await readJsonBody(req);
     await session.transport.handlePostMessage(req, res, body);
   }
 
@@ -349,14 +419,27 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
             ? 'messages'
             : undefined;
     if (route === undefined) {
-      sendJson(res, 404, { error: 'not_found', error_description: `No MCP endpoint at ${target.pathname}` });
+      if (metadataPaths.includes(target.pathname) && req.method === 'GET') sendResourceMetadata(res);
+      else sendJson(res, 404, { error: 'not_found', error_description: `No MCP endpoint at ${target.pathname}` });
       return;
     }
-    if (!checkAuth(req, res) || !checkRequiredHeaders(req, res)) return;
+    // Read before the checks, so a bearer function can see the JSON-RPC method; a bad body
+    // is only reported to a request that passed them.
+    let body: unknown;
+    let bodyError: unknown;
+    if (req.method === 'POST' && route !== 'sse') {
+      try {
+        body = await readJsonBody(req);
+      } catch (error) {
+        bodyError = error;
+      }
+    }
     try {
-      if (route === 'streamable') await handleStreamable(req, res);
+      if (!(await checkAuth(req, res, body)) || !checkRequiredHeaders(req, res)) return;
+      if (bodyError !== undefined) throw bodyError;
+      if (route === 'streamable') await handleStreamable(req, res, body);
       else if (route === 'sse') await handleSseStream(req, res);
-      else await handleSseMessage(req, res, target.searchParams);
+      else await handleSseMessage(req, res, target.searchParams, body);
     } catch (error) {
       if (error instanceof HttpError) {
         sendJsonRpcError(res, error.status, error.status === 400 ? -32700 : -32000, error.message);
@@ -378,6 +461,8 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
   });
   const { port } = httpServer.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
+  const url = `${origin}${mcpPath}`;
+  const resourceMetadataUrl = metadataPaths[0] !== undefined ? `${origin}${metadataPaths[0]}` : options.resourceMetadataUrl;
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -392,8 +477,9 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
   };
 
   return {
-    url: `${origin}${mcpPath}`,
+    url,
     ...(ssePath !== undefined ? { sseUrl: `${origin}${ssePath}` } : {}),
+    ...(resourceMetadataUrl !== undefined ? { resourceMetadataUrl } : {}),
     port,
     requests,
     expireSessions,

@@ -1,9 +1,31 @@
+import { chmodSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export { createDemoServer, DEMO_SERVER_VERSION, DEMO_TOOL_NAMES } from './demo-server.js';
 export type { DemoServerOptions } from './demo-server.js';
 export { startHttpMcpServer } from './http-server.js';
-export type { HttpMcpServer, HttpMcpServerMode, HttpMcpServerOptions, RecordedRequest } from './http-server.js';
+export type {
+  BearerRejection,
+  BearerRequest,
+  BearerVerdict,
+  HttpMcpServer,
+  HttpMcpServerMode,
+  HttpMcpServerOptions,
+  ProtectedResourceOptions,
+  RecordedRequest,
+} from './http-server.js';
+export { DEFAULT_OAUTH_SCOPES, startAuthorizationServer } from './oauth-server.js';
+export type {
+  AccessTokenClaims,
+  AuthorizationServer,
+  AuthorizationServerOptions,
+  AuthorizationServerRequest,
+  OAuthClientMetadata,
+} from './oauth-server.js';
+export { startProtectedMcpServer } from './protected-server.js';
+export type { ProtectedMcpServer, ProtectedMcpServerOptions } from './protected-server.js';
+export { completeLogin } from './headless-browser.js';
+export type { CompletedLogin, CompleteLoginOptions } from './headless-browser.js';
 
 /**
  * When this module is loaded from source (`src/index.ts`, e.g. by Vitest) the
@@ -19,3 +41,17 @@ const loadedFromSource = /\.[cm]?ts$/.test(new URL(import.meta.url).pathname);
 export const stdioServerPath: string = fileURLToPath(
   new URL(loadedFromSource ? '../dist/stdio-server.js' : './stdio-server.js', import.meta.url),
 );
+
+/** Absolute path of the compiled `mcp-test-browser` (`dist/browser-bin.js`). */
+export const testBrowserPath: string = fileURLToPath(
+  new URL(loadedFromSource ? '../dist/browser-bin.js' : './browser-bin.js', import.meta.url),
+);
+
+/**
+ * {@link testBrowserPath}, made executable first (the compiler does not set the bit), so
+ * it can be run directly, e.g. as `BROWSER`. Throws when the package is not built.
+ */
+export function testBrowserCommand(): string {
+  if ((statSync(testBrowserPath).mode & 0o111) !== 0o111) chmodSync(testBrowserPath, 0o755);
+  return testBrowserPath;
+}

@@ -295,6 +295,47 @@ describe('startHttpMcpServer, bearer auth', () => {
   });
 });
 
+describe('startHttpMcpServer, bearer verdicts and protected resource metadata', () => {
+  it('hands the bearer function the JSON-RPC message and the resource, and answers its rejections', async () => {
+    const seen: unknown[] = [];
+    const server = await start({
+      bearer: async (token, { message, resource }) => {
+        seen.push({ token, method: (message as { method?: string }).method, resource });
+        return token === 'reader' ? { status: 403, scope: 'write' } : token === 'ok';
+      },
+      protectedResource: { authorizationServers: ['http://127.0.0.1:1'], serveAt: 'path', challengeScope: 'read' },
+    });
+    expect(server.resourceMetadataUrl).toBe(`http://127.0.0.1:${server.port}/.well-known/oauth-protected-resource/mcp`);
+
+    const forbidden = await postToolsList(server.url, { Authorization: 'Bearer reader' });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.headers.get('www-authenticate')).toBe(
+      `Bearer realm="mcp", error="insufficient_scope", scope="write", resource_metadata="${server.resourceMetadataUrl}"`,
+    );
+    expect(await forbidden.json()).toMatchObject({ error: 'insufficient_scope' });
+    expect(seen).toEqual([{ token: 'reader', method: 'tools/list', resource: server.url }]);
+
+    const none = await postToolsList(server.url);
+    expect(none.headers.get('www-authenticate')).toBe(`Bearer realm="mcp", scope="read", resource_metadata="${server.resourceMetadataUrl}"`);
+    await none.body?.cancel();
+
+    const metadata = await within(fetch(server.resourceMetadataUrl ?? ''), 'metadata');
+    expect(await metadata.json()).toEqual({
+      resource: server.url,
+      authorization_servers: ['http://127.0.0.1:1'],
+      bearer_methods_supported: ['header'],
+    });
+    const root = await within(fetch(`http://127.0.0.1:${server.port}/.well-known/oauth-protected-resource`), 'root metadata');
+    expect(root.status).toBe(404);
+    await root.body?.cancel();
+
+    const { client } = await connect(
+      new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { Authorization: 'Bearer ok' } } }),
+    );
+    expect(await echo(client, 'verdict')).toEqual({ text: 'verdict' });
+  });
+});
+
 describe('startHttpMcpServer, required headers', () => {
   it('answers 400 when a required header is missing or wrong, and serves clients that send it', async () => {
     const server = await start({ requiredHeaders: { 'X-Api-Key': 'k1' } });
