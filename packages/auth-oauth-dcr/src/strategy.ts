@@ -16,6 +16,7 @@ import {
 } from '@agent-mcp-gateway/core';
 import { openBrowser } from './browser.js';
 import { startCallbackServer } from './callback.js';
+import { clientSecretBasic, processRegistrationResponse } from './client-auth.js';
 import {
   allLoopback,
   discoverAuthorizationServer,
@@ -109,7 +110,7 @@ export class OAuthStrategy implements AuthStrategy {
     if (!rejected) return 'fail';
     // Our token was refused (expired early, revoked): refresh once, else log in again.
     this.options.logger.info(`Access token for ${this.name} refused (${challenge.error ?? 'HTTP 401'}); refreshing`);
-    const fresh = rejected.refresh_token ? await this.refresh(rejected, true) : undefined;
+    const fresh = rejected.refresh_token ? await this.refresh(rejected) : undefined;
     if (fresh) return 'retry';
     this.tokens = undefined;
     throw errors.authRequired(this.name, (await this.beginLogin()).url);
@@ -148,7 +149,7 @@ export class OAuthStrategy implements AuthStrategy {
     if (this.tokens && isFresh(this.tokens, skew)) return this.tokens;
     if (this.forced()?.type === 'client_credentials') return this.clientCredentials();
     if (this.tokens?.refresh_token) {
-      const fresh = await this.refresh(this.tokens, false);
+      const fresh = await this.refresh(this.tokens);
       if (fresh) return fresh;
     }
     throw errors.authRequired(this.name, (await this.beginLogin()).url);
@@ -167,12 +168,13 @@ export class OAuthStrategy implements AuthStrategy {
    * processes through the store's lock. The store is re-read inside the lock —
    * another process may have refreshed (and rotated the refresh token) already.
    */
-  private refresh(stale: StoredTokens, force: boolean): Promise<StoredTokens | undefined> {
+  private refresh(stale: StoredTokens): Promise<StoredTokens | undefined> {
     this.refreshing ??= this.options.store
       .withLock(this.key, async () => {
         const stored = await this.options.store.get(this.key).catch(() => undefined);
         const current = stored?.tokens;
-        if (current && current.access_token !== stale.access_token && (isFresh(current, 5) || force)) {
+        // Another process (or an earlier section here) refreshed while we waited: use its tokens.
+        if (current && current.access_token !== stale.access_token && isFresh(current, 0)) {
           this.tokens = current;
           return current;
         }
@@ -379,7 +381,7 @@ export class OAuthStrategy implements AuthStrategy {
         },
         requestOptions,
       );
-      registered = await oauth.processDynamicClientRegistrationResponse(response);
+      registered = await processRegistrationResponse(response);
     } catch (error) {
       throw errors.authFailed(this.name, `client registration refused by ${issuer}: ${describe(error)}`);
     }
@@ -413,7 +415,7 @@ export class OAuthStrategy implements AuthStrategy {
       identity.method === 'client_secret_post'
         ? client.ClientSecretPost(identity.client_secret)
         : identity.method === 'client_secret_basic' && identity.client_secret
-          ? client.ClientSecretBasic(identity.client_secret)
+          ? clientSecretBasic(identity.client_secret)
           : client.None();
     const config = new client.Configuration(session.as, identity.client_id, undefined, auth);
     if (session.insecure) client.allowInsecureRequests(config);
@@ -471,7 +473,7 @@ async function clientCredentialsAuth(forced: ClientCredentials): Promise<client.
       return client.PrivateKeyJwt(await importPKCS8(forced.privateKey, forced.signingAlgorithm));
     }
     default:
-      return client.ClientSecretBasic(forced.clientSecret);
+      return clientSecretBasic(forced.clientSecret);
   }
 }
 
