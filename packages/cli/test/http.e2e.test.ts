@@ -96,6 +96,7 @@ describe('HTTP downstreams and automatic auth selection', () => {
     expect(listed.servers.find((s) => s.name === 'github')?.state).toBe('error');
     // it never fell back to another strategy: every request carried the configured header
     expect(patServer.requests.every((r) => r.headers.authorization === 'Bearer wrong-token-0000000000')).toBe(true);
+    expect(g.stderr()).toContain('OAuth disabled for github: a configured Authorization header is used');
   });
 
   it('a 401 Bearer challenge from a server whose OAuth cannot work fails that server alone, saying why', async () => {

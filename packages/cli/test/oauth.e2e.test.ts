@@ -50,7 +50,8 @@ describe('OAuth downstreams through the CLI', () => {
     const open = later(await startHttpMcpServer({ name: 'open' }));
     const tokenDir = await tempDir();
     const env = { BROWSER: testBrowserCommand(), GATEWAY_TOKEN_DIR: tokenDir, GATEWAY_INIT_STRATEGY: 'lazy' };
-    const servers = { notion: { url: notion.url }, open: { url: open.url } };
+    // a custom header that is not a credential: kept alongside OAuth
+    const servers = { notion: { url: notion.url, headers: { 'X-Team': 'gateway' } }, open: { url: open.url } };
     const echo = (g: RunningGateway, text: string) => g.call('execute_tool', { server: 'notion', tool: 'echo', args: { text } });
 
     // 1. first call: a login is needed; the call does not wait for it
@@ -82,6 +83,7 @@ describe('OAuth downstreams through the CLI', () => {
     const seen = notion.requests.filter((r) => r.path === '/mcp' && r.status === 200).map((r) => r.headers.authorization);
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.every((h) => h?.startsWith('Bearer '))).toBe(true);
+    expect(notion.requests.filter((r) => r.path === '/mcp').every((r) => r.headers['x-team'] === 'gateway')).toBe(true);
     await g1.close();
 
     // 3. restart: no new login
