@@ -79,6 +79,7 @@ export class OAuthStrategy implements AuthStrategy {
   private challenge: AuthChallenge | null = null;
   private session: Promise<Session> | undefined;
   private login: PendingLogin | undefined;
+  private loginStarting: Promise<PendingLogin> | undefined;
   private refreshing: Promise<StoredTokens | undefined> | undefined;
   private failure: string | undefined;
   private stepUps = 0;
@@ -99,6 +100,10 @@ export class OAuthStrategy implements AuthStrategy {
   }
 
   async headers(): Promise<Record<string, string>> {
+    await this.load();
+    // Forced OAuth with nothing stored: the first request goes without a token, so that the server's 401 challenge
+    // (resource_metadata, scope) guides discovery and the login, exactly as when OAuth is brought in by a 401.
+    if (!this.tokens && !this.challenge && !this.login && this.forced()?.type !== 'client_credentials') return {};
     const tokens = await this.usableTokens();
     return { Authorization: `Bearer ${tokens.access_token}` };
   }
@@ -107,7 +112,7 @@ export class OAuthStrategy implements AuthStrategy {
     if (challenge.status === 403) return this.stepUp(challenge);
     this.noteChallenge(challenge);
     const rejected = this.tokens;
-    if (!rejected) return 'fail';
+    if (!rejected) throw errors.authRequired(this.name, (await this.beginLogin()).url);
     // Our token was refused (expired early, revoked): refresh once, else log in again.
     this.options.logger.info(`Access token for ${this.name} refused (${challenge.error ?? 'HTTP 401'}); refreshing`);
     const fresh = rejected.refresh_token ? await this.refresh(rejected) : undefined;
@@ -262,17 +267,23 @@ export class OAuthStrategy implements AuthStrategy {
   }
 
   /** Starts a login unless one is pending; resolves once the URL to open is known. */
-  private async beginLogin(): Promise<PendingLogin> {
-    if (this.login) return this.login;
-    try {
-      const login = await this.prepareLogin();
-      this.login = login;
-      this.notify();
-      return login;
-    } catch (error) {
-      this.failure = isGatewayError(error) ? error.message : describe(error);
-      throw isGatewayError(error) ? error : errors.authFailed(this.name, describe(error));
-    }
+  private beginLogin(): Promise<PendingLogin> {
+    if (this.login) return Promise.resolve(this.login);
+    // Concurrent callers share the login being prepared: one callback server, one registration, one browser.
+    this.loginStarting ??= (async () => {
+      try {
+        const login = await this.prepareLogin();
+        this.login = login;
+        this.notify();
+        return login;
+      } catch (error) {
+        this.failure = isGatewayError(error) ? error.message : describe(error);
+        throw isGatewayError(error) ? error : errors.authFailed(this.name, describe(error));
+      }
+    })().finally(() => {
+      this.loginStarting = undefined;
+    });
+    return this.loginStarting;
   }
 
   private async prepareLogin(): Promise<PendingLogin> {

@@ -1,0 +1,221 @@
+#!/usr/bin/env node
+/**
+ * Runs the client scenarios of the official MCP conformance suite
+ * (@modelcontextprotocol/conformance, pinned in the root package.json) with the
+ * gateway as the client (conformance/adapter.mjs), and compares the outcome
+ * with conformance/baseline.json.
+ *
+ *   node conformance/run.mjs [--scenario <name>]... [--jobs <n>] [--all] [--baseline <file>] [--verbose]
+ *
+ * Exit 1 when a scenario fails that the baseline does not list, or when a
+ * scenario the baseline lists passes (the baseline must stay honest), or when
+ * the baseline names a scenario the suite does not have. Results (checks.json,
+ * the adapter's stdout/stderr) are kept under .tmp/conformance/.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import process from 'node:process';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const RESULTS = join(ROOT, '.tmp', 'conformance');
+const ADAPTER = 'node conformance/adapter.mjs'; // the framework splits the command on spaces: keep it relative to ROOT
+
+/** Client scenarios that are not about the gateway's job as a client; they are not run (`--all` runs them, informational only). */
+const NOT_OURS = {
+  'elicitation-sep1034-client-defaults':
+    'answers a server-initiated elicitation/create with defaults; the gateway declares no elicitation capability downstream (it does not relay server-to-client requests to its own client), so there is nobody to ask',
+};
+
+/**
+ * Scenarios whose correct outcome is that the client refuses: the adapter then
+ * exits 1 with one of these gateway error codes, and the verdict rests on the
+ * suite's checks (which test that the refusal happened at the right point).
+ */
+const REFUSAL_EXPECTED = {
+  'auth/resource-mismatch': ['AUTH_FAILED'], // PRM names another resource: no authorization request may be made
+  'auth/scope-retry-limit': ['AUTH_REQUIRED', 'AUTH_FAILED'], // the scope is never granted: give up after at most 3 authorizations
+};
+
+/** Timing-sensitive scenarios (sse-retry measures the reconnect delay to ±200 ms): run alone, after the others. */
+const SOLO = new Set(['sse-retry']);
+
+function parseArgs(argv) {
+  const args = { scenarios: [], jobs: 4, verbose: false, all: false, baseline: join(ROOT, 'conformance', 'baseline.json') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--scenario') args.scenarios.push(argv[++i]);
+    else if (a === '--jobs') args.jobs = Math.max(1, Number(argv[++i]) || 1);
+    else if (a === '--verbose') args.verbose = true;
+    else if (a === '--baseline') args.baseline = argv[++i];
+    else if (a === '--all') args.all = true;
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: node conformance/run.mjs [--scenario <name>]... [--jobs <n>] [--all] [--baseline <file>] [--verbose]\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument: ${a}`);
+  }
+  return args;
+}
+
+function run(command, args, options = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (error) => resolve({ code: -1, stdout, stderr: `${stderr}\n${error.message}` }));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+
+async function listClientScenarios() {
+  const { code, stdout, stderr } = await run(npx, ['--no-install', 'conformance', 'list']);
+  if (code !== 0) throw new Error(`npx conformance list failed (is @modelcontextprotocol/conformance installed?):\n${stderr}`);
+  const section = stdout.split(/Client scenarios[^\n]*\n/)[1] ?? '';
+  return [...section.matchAll(/^\s+- (\S+)$/gm)].map((m) => m[1]);
+}
+
+async function findFile(dir, name) {
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const found = await findFile(path, name);
+      if (found) return found;
+    } else if (entry.name === name) return path;
+  }
+  return undefined;
+}
+
+async function runScenario(scenario) {
+  const out = join(RESULTS, scenario.replace(/\//g, '__'));
+  await rm(out, { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
+  const started = Date.now();
+  const cli = await run(npx, ['--no-install', 'conformance', 'client', '--command', ADAPTER, '--scenario', scenario, '-o', out]);
+  const seconds = (Date.now() - started) / 1000;
+  const checksFile = await findFile(out, 'checks.json');
+  const checks = checksFile ? JSON.parse(await readFile(checksFile, 'utf8')) : [];
+  const stdoutFile = checksFile && join(dirname(checksFile), 'stdout.txt');
+  const adapterStdout = stdoutFile ? await readFile(stdoutFile, 'utf8').catch(() => '') : '';
+  const resultLine = adapterStdout.trim().split('\n').reverse().find((l) => l.startsWith('RESULT '));
+  const timedOut = /CLIENT TIMED OUT|Client timed out/.test(cli.stderr);
+  const client = resultLine
+    ? resultLine === 'RESULT ok'
+      ? { ok: true, code: 'ok' }
+      : { ok: false, code: resultLine.split(' ')[2], message: resultLine.split(' ').slice(3).join(' ') }
+    : { ok: false, code: timedOut ? 'TIMEOUT' : 'NO_RESULT', message: timedOut ? 'killed by the framework' : 'the adapter printed no RESULT line' };
+  const failed = checks.filter((c) => c.status === 'FAILURE');
+  const warned = checks.filter((c) => c.status === 'WARNING');
+  const passedChecks = checks.filter((c) => c.status === 'SUCCESS').length;
+  const clientAsExpected = client.ok || (REFUSAL_EXPECTED[scenario]?.includes(client.code) ?? false);
+  const pass = checks.length > 0 && failed.length === 0 && warned.length === 0 && clientAsExpected && !timedOut;
+  const problems = [
+    ...(checksFile ? [] : ['no checks.json (the framework failed?)']),
+    ...failed.map((c) => `FAILURE ${c.name}: ${c.errorMessage ?? c.description}`),
+    ...warned.map((c) => `WARNING ${c.name}: ${c.errorMessage ?? c.description}`),
+    ...(clientAsExpected ? [] : [`client: ${client.code}${client.message ? ` ${client.message}` : ''}`]),
+  ];
+  return { scenario, pass, checks: { passed: passedChecks, failed: failed.length, warnings: warned.length }, client, problems, seconds, out, cli };
+}
+
+async function pool(items, jobs, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(jobs, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]);
+      }
+    }),
+  );
+  return results;
+}
+
+function clip(text, max = 100) {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function table(rows, headers) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const baseline = JSON.parse(await readFile(args.baseline, 'utf8'));
+  const expected = baseline.expectedFailures ?? {};
+  const known = await listClientScenarios();
+  const errors = [];
+  for (const [name, reason] of Object.entries(expected)) {
+    if (!known.includes(name)) errors.push(`baseline names ${name}, which is not a client scenario of this suite`);
+    if (typeof reason !== 'string' || reason.trim().length < 10) errors.push(`baseline entry ${name} has no written reason`);
+  }
+  for (const name of args.scenarios) if (!known.includes(name)) errors.push(`unknown scenario ${name}`);
+  if (errors.length && args.scenarios.some((s) => !known.includes(s))) throw new Error(errors.join('\n'));
+
+  const selected = args.scenarios.length ? args.scenarios : known.filter((s) => args.all || !(s in NOT_OURS));
+  const skipped = args.scenarios.length ? [] : known.filter((s) => !selected.includes(s));
+  process.stderr.write(`conformance: ${selected.length} client scenarios, ${args.jobs} at a time (results in ${relative(ROOT, RESULTS)}/)\n`);
+  await mkdir(RESULTS, { recursive: true });
+  const one = async (s) => {
+    const r = await runScenario(s);
+    const mark = r.pass ? (s in expected ? 'XPASS' : 'pass') : s in expected ? 'xfail' : 'FAIL';
+    process.stderr.write(`  ${mark} ${s} (${r.seconds.toFixed(1)} s)\n`);
+    return r;
+  };
+  const byName = new Map();
+  for (const r of await pool(selected.filter((s) => !SOLO.has(s)), args.jobs, one)) byName.set(r.scenario, r);
+  for (const s of selected.filter((s) => SOLO.has(s))) byName.set(s, await one(s)); // alone: nothing else loads the machine
+  const results = selected.map((s) => byName.get(s));
+
+  const rows = [];
+  let unexpected = 0;
+  for (const r of results) {
+    const listed = r.scenario in expected;
+    const informational = r.scenario in NOT_OURS;
+    let verdict;
+    if (r.pass) verdict = listed ? 'XPASS' : 'pass';
+    else verdict = listed ? 'xfail' : informational ? 'fail (not ours)' : 'FAIL';
+    if (!informational && (verdict === 'XPASS' || verdict === 'FAIL')) unexpected++;
+    const checks = `${r.checks.passed}/${r.checks.passed + r.checks.failed}${r.checks.warnings ? ` +${r.checks.warnings}w` : ''}`;
+    const note = listed ? 'in baseline (reason below)' : r.pass ? '' : (r.problems[0] ?? '');
+    rows.push([r.scenario, verdict, checks, r.client.code, clip(note)]);
+  }
+  for (const s of skipped) rows.push([s, 'not run', '', '', 'not about the client (reason below)']);
+  process.stdout.write(`\n${table(rows, ['scenario', 'result', 'checks', 'client', 'note'])}\n\n`);
+  const reasons = [
+    ...results.filter((r) => r.scenario in expected).map((r) => [r.scenario, expected[r.scenario]]),
+    ...known.filter((s) => s in NOT_OURS && (skipped.includes(s) || selected.includes(s))).map((s) => [s, `not about the client: ${NOT_OURS[s]}`]),
+  ];
+  for (const [name, reason] of reasons) process.stdout.write(`${name}: ${reason}\n`);
+  if (reasons.length) process.stdout.write('\n');
+
+  for (const r of results) {
+    if (r.pass || (!args.verbose && r.scenario in expected)) continue;
+    process.stdout.write(`${r.scenario}:\n${r.problems.map((p) => `  - ${p}`).join('\n')}\n  results: ${relative(ROOT, r.out)}/\n`);
+    if (args.verbose) process.stdout.write(`${r.cli.stderr}\n`);
+  }
+  const counted = results.filter((r) => !(r.scenario in NOT_OURS));
+  const passed = counted.filter((r) => r.pass).length;
+  process.stdout.write(
+    `passed ${passed}/${counted.length}; expected failures ${counted.filter((r) => !r.pass && r.scenario in expected).length}; unexpected ${unexpected}\n`,
+  );
+  for (const e of errors) process.stdout.write(`baseline: ${e}\n`);
+  if (unexpected > 0 || errors.length > 0) {
+    if (results.some((r) => r.pass && r.scenario in expected)) {
+      process.stdout.write('A scenario listed in conformance/baseline.json passes: remove it from the baseline.\n');
+    }
+    process.exitCode = 1;
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`conformance: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
