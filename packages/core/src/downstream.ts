@@ -249,7 +249,12 @@ export class DownstreamServer {
     if (!challenge) return false;
     const ctx = { logger: this.options.logger, signal: this.abort.signal };
     const next = await this.options.hooks.resolveAuth.promise(this.spec, challenge, ctx);
-    if (!next) throw errors.authRequired(this.name, undefined, describeChallenge(challenge));
+    if (!next) {
+      // Nobody can answer: with no credentials yet, authorization is required; with a strategy that
+      // already tried (say, a step-up past its cap), the server refuses what we can offer.
+      if (this.auth === noAuth) throw errors.authRequired(this.name, undefined, describeChallenge(challenge));
+      throw errors.authFailed(this.name, `the server still refuses: ${describeChallenge(challenge)}`);
+    }
     if (next === this.auth) return false;
     this.options.logger.info(`Server answered ${describeChallenge(challenge)}; switching auth from ${this.auth.kind} to ${next.kind}`);
     this.auth = this.resolvedAuth = next;
