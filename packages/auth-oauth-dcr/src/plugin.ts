@@ -39,6 +39,10 @@ export class OAuthPlugin implements GatewayPlugin {
 
   apply(gateway: Gateway): void {
     this.gateway = gateway;
+    // A pending login must not keep a loopback port (and the process) alive after the gateway closes.
+    gateway.hooks.shutdown.tap(this.name, () => {
+      for (const strategy of this.strategies.values()) strategy.close();
+    });
     gateway.hooks.resolveAuth.tapPromise(this.name, async (spec, challenge, ctx) => {
       if (spec.transport === 'stdio' || !spec.url || spec.auth === 'none' || spec.auth === 'headers') return undefined;
       if (hasAuthorizationHeader(spec)) {

@@ -52,6 +52,8 @@ interface Session {
 interface PendingLogin {
   readonly url: string;
   readonly done: Promise<void>;
+  /** Stops waiting: closes the loopback callback server. */
+  readonly cancel: () => void;
 }
 
 type ForcedOAuth = Extract<ServerSpec['auth'], { type: 'oauth' }>;
@@ -138,6 +140,11 @@ export class OAuthStrategy implements AuthStrategy {
   watch(listener: (status: AuthStatus) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Cancels a pending login (its callback server stops listening). For shutdown. */
+  close(): void {
+    this.login?.cancel();
   }
 
   /** Starts a browser login now (the CLI's `auth login`); resolves with the URL and the login's end. */
@@ -319,7 +326,7 @@ export class OAuthStrategy implements AuthStrategy {
         this.notify();
       });
       done.catch(() => undefined);
-      return { url, done };
+      return { url, done, cancel: () => callback.close() };
     } catch (error) {
       callback.close();
       throw error;

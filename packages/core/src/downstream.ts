@@ -204,6 +204,8 @@ export class DownstreamServer {
       if (coded.code === ErrorCodes.AUTH_REQUIRED) {
         this.lastErrorValue = coded.message;
         this.setState('auth_required');
+        // A login that finished before this state was set would otherwise wait for the next call.
+        if (this.auth.status().state === 'ok') setImmediate(() => this.connect().catch(() => undefined));
       } else {
         this.recordFailure(coded.message);
       }
