@@ -23,7 +23,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
-import { Gateway, GatewaySettingsSchema, MemoryTokenStore, createLogger, isGatewayError, parseServers } from '@agent-mcp-gateway/core';
+import { Gateway, GatewayError, GatewaySettingsSchema, MemoryTokenStore, createLogger, isGatewayError, parseServers } from '@agent-mcp-gateway/core';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import { HeadersAuthPlugin } from '@agent-mcp-gateway/auth-headers';
 import { OAuthPlugin } from '@agent-mcp-gateway/auth-oauth-dcr';
@@ -101,6 +101,15 @@ async function main() {
     }
     const status = strategy.status();
     if (status.state === 'failed') throw new Error(`login failed: ${status.detail}`);
+    // The finished login makes the gateway reconnect by itself: let that attempt end and judge it,
+    // instead of racing it with one more attempt of our own (the suite counts attempts).
+    while (downstream.state === 'connecting' || (downstream.state === 'auth_required' && strategy.status().state === 'ok')) {
+      if (Date.now() > deadline) throw new Error(`the reconnection after the login did not finish within ${TIMEOUT_MS} ms`);
+      await sleep(20);
+    }
+    if (downstream.state === 'error' && /^Authentication to server/.test(downstream.lastError ?? '')) {
+      throw new GatewayError('AUTH_FAILED', downstream.lastError, { server: SERVER });
+    }
   };
 
   /** Runs `op`; while it answers AUTH_REQUIRED with a login to finish (in the background, via BROWSER), waits and retries. */
