@@ -7,7 +7,6 @@
  * ```
  */
 export { OAuthPlugin, type OAuthPluginOptions } from './plugin.js';
-export { OAuthStrategy, type OAuthStrategyOptions } from './strategy.js';
-export { discoverAuthorizationServer, discoverResource, type ResourceInfo } from './discovery.js';
-export { startCallbackServer, type CallbackServer } from './callback.js';
-export { openBrowser } from './browser.js';
+// Types only: the implementation loads on demand (see plugin.ts); discovery and login are its internals.
+export type { OAuthStrategy, OAuthStrategyOptions } from './strategy.js';
+export type { ResourceInfo } from './discovery.js';

@@ -9,7 +9,9 @@ import {
   type TokenStore,
 } from '@agent-mcp-gateway/core';
 import type { FetchFn } from './discovery.js';
-import { OAuthStrategy } from './strategy.js';
+// The strategy (openid-client, oauth4webapi) is loaded on the first server that needs OAuth:
+// a gateway without OAuth servers does not pay for it in memory or start-up time.
+import type { OAuthStrategy } from './strategy.js';
 
 export interface OAuthPluginOptions {
   /** Where `BROWSER` and `GATEWAY_OAUTH_CALLBACK_PORT` are read (default: process.env). */
@@ -73,6 +75,7 @@ export class OAuthPlugin implements GatewayPlugin {
     const forced = typeof spec.auth === 'object' && spec.auth.type === 'oauth' ? spec.auth : undefined;
     const envPort = Number(env.GATEWAY_OAUTH_CALLBACK_PORT);
     const callbackPort = forced?.callbackPort ?? (Number.isInteger(envPort) && envPort > 0 ? envPort : undefined);
+    const { OAuthStrategy } = await import('./strategy.js');
     const strategy = new OAuthStrategy({
       spec,
       store: store ?? (await this.storeFor(spec, ctx)),

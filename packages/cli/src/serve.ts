@@ -6,6 +6,7 @@ import { defaultPlugins, loadPlugins } from './plugins.js';
 
 /** Upper bound for shutdown: downstream close is stdin end → SIGTERM → SIGKILL, 2 s apart. */
 const SHUTDOWN_LIMIT_MS = 6_000;
+const EAGER_CONNECT_DELAY_MS = 500;
 
 /** `serve`: the gateway over stdio. Resolves with the exit code once the client goes away. */
 export async function runServe(args: CliArgs): Promise<number> {
@@ -20,7 +21,7 @@ export async function runServe(args: CliArgs): Promise<number> {
   const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, redactor });
   const plugins = [...defaultPlugins(), ...(await loadPlugins(settings.plugins, process.cwd()))];
   const gateway = new Gateway({ config, plugins, logger, redactor });
-  await gateway.start();
+  await gateway.start({ connect: false });
 
   const server = createGatewayServer(gateway, { debug: args.debug || settings.debug });
   const transport = new StdioServerTransport();
@@ -45,6 +46,16 @@ export async function runServe(args: CliArgs): Promise<number> {
     process.stdin.once('close', () => stop('stdin closed'));
     server.onclose = () => stop('client disconnected');
   });
+  // Eager servers start once the client's handshake is done (or after a moment without one),
+  // so that spawning children does not slow down the client's first answers.
+  let connected = false;
+  const connectAll = () => {
+    if (connected) return;
+    connected = true;
+    gateway.connectAll();
+  };
+  server.oninitialized = connectAll;
+  setTimeout(connectAll, EAGER_CONNECT_DELAY_MS).unref();
   await server.connect(transport);
   logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}`);
   const code = await done;

@@ -7,6 +7,7 @@ import {
   type Progress,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { findAuthChallenge } from './auth-challenge.js';
 import { noAuth } from './auth-none.js';
 import { ErrorCodes, GatewayError, errors, isGatewayError } from './errors.js';
@@ -28,6 +29,9 @@ export interface DownstreamCallOptions {
   readonly signal?: AbortSignal;
   readonly onprogress?: (progress: Progress) => void;
 }
+
+/** Any JSON object: tool results are forwarded as they are. */
+const ForwardedResultSchema = z.looseObject({});
 
 /** Consecutive failures within this window count towards the restart backoff. */
 const FAILURE_WINDOW_MS = 60_000;
@@ -153,7 +157,9 @@ export class DownstreamServer {
   private async callOnce(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult> {
     const client = await this.connect();
     if (!this.toolNames.has(tool)) throw errors.toolNotFound(this.name, tool);
-    const result = await client.callTool({ name: tool, arguments: args }, undefined, {
+    // A plain request: the result goes back to the agent unchanged and its own client validates it,
+    // so validating it here too (Client.callTool checks it against the tool's outputSchema) is waste.
+    const result = await client.request({ method: 'tools/call', params: { name: tool, arguments: args } }, ForwardedResultSchema, {
       timeout: options.timeoutMs,
       ...(options.signal && { signal: options.signal }),
       ...(options.onprogress && { onprogress: options.onprogress }),

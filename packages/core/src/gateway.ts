@@ -76,7 +76,7 @@ export class Gateway {
    * Applies the plugins, runs `configLoaded`, and (eager init) starts every
    * server in the background: start-up never waits on a downstream.
    */
-  async start(): Promise<void> {
+  async start(options: { connect?: boolean } = {}): Promise<void> {
     if (this.started) throw new Error('Gateway.start() was already called');
     this.started = true;
     for (const plugin of this.plugins) {
@@ -106,11 +106,20 @@ export class Gateway {
       );
     }
     // Neither resolving (plugins) nor connecting (network) holds up the start: both run in the background.
-    const eager = this.configValue.settings.initStrategy === 'eager';
+    for (const server of this.downstreams.values()) if (server.state !== 'disabled') void server.prepare();
+    if (options.connect !== false) this.connectAll();
+  }
+
+  /**
+   * Eager init: starts connecting every enabled server, all at once, without
+   * waiting (failures are logged and kept in each server's state). Lazy: nothing.
+   * `start({connect: false})` leaves the moment to the caller — the CLI lets its
+   * client's handshake go first, so children do not compete with it.
+   */
+  connectAll(): void {
+    if (this.configValue.settings.initStrategy !== 'eager') return;
     for (const server of this.downstreams.values()) {
-      if (server.state === 'disabled') continue;
-      if (eager) server.connect().catch(() => undefined); // failures are logged and kept in the state
-      else void server.prepare();
+      if (server.state !== 'disabled') server.connect().catch(() => undefined);
     }
   }
 

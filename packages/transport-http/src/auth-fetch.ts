@@ -32,7 +32,13 @@ export function createAuthFetch(options: AuthFetchOptions): FetchLike {
     const headers = new Headers(baseHeaders);
     new Headers(init?.headers).forEach((value, name) => headers.set(name, value));
     for (const [name, value] of Object.entries(await auth.headers(init?.signal ?? undefined))) headers.set(name, value);
-    return fetchImpl(url, { ...init, headers });
+    const link = linkSignal(init?.signal ?? undefined);
+    try {
+      return link.release(await fetchImpl(url, { ...init, headers, signal: link.signal }));
+    } catch (error) {
+      link.unlink();
+      throw error;
+    }
   };
   return async (url, init) => {
     let response = await send(url, init);
@@ -57,4 +63,49 @@ function challengeOf(response: Response): AuthChallenge | undefined {
     if (challenge.error === 'insufficient_scope') return challenge;
   }
   return undefined;
+}
+
+/**
+ * The SDK passes one connection-wide signal to every request, and Node's fetch
+ * keeps a listener on it per request until garbage collection: thousands of
+ * calls leak listeners (MaxListenersExceededWarning) and memory. Each request
+ * gets its own signal instead, linked to the connection's one until its body
+ * is done — so closing the connection still aborts open streams.
+ */
+function linkSignal(parent: AbortSignal | undefined): { signal: AbortSignal | undefined; release(response: Response): Response; unlink(): void } {
+  if (!parent) return { signal: undefined, release: (r) => r, unlink: () => undefined };
+  const controller = new AbortController();
+  const forward = () => controller.abort(parent.reason);
+  const unlink = () => parent.removeEventListener('abort', forward);
+  if (parent.aborted) controller.abort(parent.reason);
+  else parent.addEventListener('abort', forward, { once: true });
+  return {
+    signal: controller.signal,
+    unlink,
+    release(response) {
+      if (!response.body) {
+        unlink();
+        return response;
+      }
+      // The link ends when the body is read to its end, fails, or is cancelled.
+      const reader = response.body.getReader();
+      const tracked = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          const { done, value } = await reader.read().catch((error: unknown) => {
+            unlink();
+            throw error;
+          });
+          if (done) {
+            unlink();
+            c.close();
+          } else c.enqueue(value);
+        },
+        cancel(reason) {
+          unlink();
+          return reader.cancel(reason);
+        },
+      });
+      return new Response(tracked, { status: response.status, statusText: response.statusText, headers: response.headers });
+    },
+  };
 }
