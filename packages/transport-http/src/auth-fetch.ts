@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { AuthChallengeError, parseWwwAuthenticate, type AuthChallenge, type AuthStrategy, type Logger } from '@agent-mcp-gateway/core';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 
@@ -72,8 +73,15 @@ function challengeOf(response: Response): AuthChallenge | undefined {
  * gets its own signal instead, linked to the connection's one until its body
  * is done — so closing the connection still aborts open streams.
  */
+const raised = new WeakSet<AbortSignal>();
+
 function linkSignal(parent: AbortSignal | undefined): { signal: AbortSignal | undefined; release(response: Response): Response; unlink(): void } {
   if (!parent) return { signal: undefined, release: (r) => r, unlink: () => undefined };
+  if (!raised.has(parent)) {
+    // One listener per request in flight is expected here (and removed when it ends): no warning at 11.
+    setMaxListeners(0, parent);
+    raised.add(parent);
+  }
   const controller = new AbortController();
   const forward = () => controller.abort(parent.reason);
   const unlink = () => parent.removeEventListener('abort', forward);
