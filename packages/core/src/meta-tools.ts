@@ -138,7 +138,8 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
           return result;
         }
         case 'get_gateway_status':
-          return jsonResult({ ...gateway.status(), agent });
+          // Last errors quote downstream answers, which may echo a credential: redacted like a log line.
+          return jsonResult(gateway.redactor.redact({ ...gateway.status(), agent }) as Record<string, unknown>);
       }
     } catch (error) {
       return errorResult(gateway, gateway.toGatewayError(error));
