@@ -5,12 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { createDemoServer } from './demo-server.js';
+import { listenOnLoopback } from './listen.js';
 
 /** Which MCP HTTP transport(s) {@link startHttpMcpServer} serves. */
 export type HttpMcpServerMode = 'streamable' | 'sse' | 'both';
@@ -452,14 +452,7 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
   }
 
   const httpServer: Server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(options.port ?? 0, '127.0.0.1', () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = httpServer.address() as AddressInfo;
+  const port = await listenOnLoopback(httpServer, options.port);
   const origin = `http://127.0.0.1:${port}`;
   const url = `${origin}${mcpPath}`;
   const resourceMetadataUrl = metadataPaths[0] !== undefined ? `${origin}${metadataPaths[0]}` : options.resourceMetadataUrl;

@@ -7,9 +7,9 @@
  */
 import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import Provider, { errors, type Adapter, type AdapterPayload, type ClientMetadata, type Configuration } from 'oidc-provider';
+import { listenOnLoopback } from './listen.js';
 
 /** Scopes offered by default. `openid` and `offline_access` are the OpenID ones; the rest belong to resources. */
 export const DEFAULT_OAUTH_SCOPES: readonly string[] = ['openid', 'offline_access', 'mcp:read', 'mcp:write'];
@@ -220,14 +220,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
 
   // Listen first, as the issuer must carry the real port; the provider takes requests once built.
   const httpServer: Server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(options.port ?? 0, '127.0.0.1', () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = httpServer.address() as AddressInfo;
+  const port = await listenOnLoopback(httpServer, options.port);
   const issuer = `http://127.0.0.1:${port}`;
 
   const configuration: Configuration = {
