@@ -11,7 +11,7 @@
  *   --quick         a fraction of the calls (a smoke run; numbers are noisy)
  *   --save          also write the table to bench/RESULTS.md (the committed copy; complete runs only)
  *   --render        no measuring: print the table of bench/results/latest.json again (with --save, RESULTS.md too)
- *   --only=LIST     run only these phases (comma-separated): stdio, http, startup, context
+ *   --only=LIST     run only these phases (comma-separated): stdio, http, startup, context, oauth
  *   --cpu-prof=DIR  the gateway child of the stdio/http phases runs with `node --cpu-prof`;
  *                   its profile lands in DIR (summarise with bench/profile-summary.mjs)
  *
@@ -46,7 +46,7 @@ const SAVE = argv.includes('--save');
 const RENDER = argv.includes('--render');
 const CPU_PROF = argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
 const PHASES = new Set(
-  (argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'stdio,http,startup,context').split(','),
+  (argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'stdio,http,startup,context,oauth').split(','),
 );
 
 /**
@@ -55,14 +55,16 @@ const PHASES = new Set(
  */
 const PLAN = QUICK
   ? {
-      rounds: 2, small: 150, large: 20, warmSmall: 100, warmLarge: 10, tputReps: 1, starts: 2,
+      rounds: 2, small: 150, large: 20, warmSmall: 100, warmLarge: 10, tputReps: 1, starts: 2, expiries: 1,
       tput: { stdio: { 1: 300, 8: 600, 32: 1200 }, http: { 1: 100, 8: 200, 32: 300 } },
     }
   : {
-      rounds: 4, small: 500, large: 75, warmSmall: 500, warmLarge: 30, tputReps: 3, starts: 5,
+      rounds: 4, small: 500, large: 75, warmSmall: 500, warmLarge: 30, tputReps: 3, starts: 5, expiries: 3,
       tput: { stdio: { 1: 800, 8: 2000, 32: 3000 }, http: { 1: 300, 8: 600, 32: 1000 } },
     };
 const SERVERS_AT_START = 10;
+/** Calls that arrive together at token expiry (the OAuth phase). */
+const CALLS_AT_EXPIRY = 200;
 const SMALL = 'x'.repeat(32);
 const LARGE = pattern(100 * 1024);
 
@@ -147,14 +149,14 @@ async function directHttp(url) {
  * The gateway CLI as an MCP client starts it, in a folder of its own (config,
  * an allow-all rules file so the policy engine is on the path, HOME).
  * @param {Record<string, unknown>} servers
- * @param {{ strategy?: 'eager' | 'lazy', profile?: boolean }} [options]
+ * @param {{ strategy?: 'eager' | 'lazy', profile?: boolean, env?: Record<string, string> }} [options]
  */
 async function gateway(servers, options = {}) {
   const dir = mkdtempSync(join(tmpRoot, 'gw-'));
   writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: servers }, null, 2));
   writeFileSync(join(dir, '.mcp-gateway-rules.json'), JSON.stringify({ agents: { default: { allow: { servers: ['*'] } } } }));
   /** @type {Record<string, string>} */
-  const env = { PATH: process.env.PATH ?? '', HOME: dir, GATEWAY_INIT_STRATEGY: options.strategy ?? 'eager' };
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, GATEWAY_INIT_STRATEGY: options.strategy ?? 'eager', ...options.env };
   // Node 20 refuses --cpu-prof in NODE_OPTIONS: it goes on the command line.
   const nodeArgs = options.profile && CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
   return stdioClient({ command: NODE, args: [...nodeArgs, GATEWAY_BIN, '--config', join(dir, '.mcp.json')], env, cwd: dir });
@@ -626,6 +628,92 @@ async function listAllTools(client) {
   return tools;
 }
 
+/**
+ * Requests to the authorization server when CALLS_AT_EXPIRY calls arrive together
+ * at the expiry of the access token. The fixtures of packages/testing (a real
+ * oidc-provider with refresh-token rotation, and an MCP server accepting only its
+ * JWTs) run in this process; the gateway logs in at start (eager) through the
+ * test browser (BROWSER), like packages/cli/test/oauth.e2e.test.ts.
+ *
+ * The login's token lives 2 s; the ones refreshed afterwards live REFRESHED_TTL s,
+ * so that a burst is always over before its new token expires: a second refresh
+ * within a burst can only be a refresh that was not shared, never a legitimate one.
+ */
+async function oauthExpiry() {
+  const LOGIN_TTL = 2;
+  const REFRESHED_TTL = 5;
+  // The package index loads oidc-provider: only in this phase.
+  const testing = await import('@agent-mcp-gateway/testing');
+  const as = await testing.startAuthorizationServer({ accessTokenTtl: LOGIN_TTL });
+  const closeAs = async () => {
+    cleanups.delete(closeAs);
+    await as.close();
+  };
+  cleanups.add(closeAs);
+  const resource = await testing.startProtectedMcpServer({ authorizationServer: as, name: 'notion' });
+  const closeResource = async () => {
+    cleanups.delete(closeResource);
+    await resource.close();
+  };
+  cleanups.add(closeResource);
+  const tokenDir = mkdtempSync(join(tmpRoot, 'tokens-'));
+  const gw = await gateway(
+    { notion: { url: resource.url } },
+    { strategy: 'eager', env: { BROWSER: testing.testBrowserCommand(), GATEWAY_TOKEN_DIR: tokenDir } },
+  );
+  const echo = gatewayEcho(gw.client, 'notion');
+  const t0 = now();
+  while (!/Tokens cached for notion/.test(gw.stderr())) {
+    if (now() - t0 > 30_000) throw new Error(`no login within 30 s:\n${gw.stderr()}`);
+    await sleep(20);
+  }
+  const loginMs = now() - t0;
+  as.setAccessTokenTtl(REFRESHED_TTL);
+  await echo(SMALL); // connected with the login's token
+  const logins = () => as.requests.filter((r) => r.route === 'authorization').length;
+  const loginsBefore = logins();
+  /** expires_at (epoch s) of the one stored token set */
+  const expiresAt = () => {
+    const [folder] = readdirSync(tokenDir, { withFileTypes: true }).filter((e) => e.isDirectory());
+    if (!folder) throw new Error(`no token folder in ${tokenDir}`);
+    return /** @type {number} */ (readJson(join(tokenDir, folder.name, 'tokens.json')).expires_at);
+  };
+  const runs = [];
+  for (let i = 0; i < PLAN.expiries; i++) {
+    const wait = expiresAt() * 1000 - Date.now() + 50;
+    if (wait > 0) await sleep(wait);
+    const before = { refresh: as.tokenRequests('refresh_token'), all: as.requests.length };
+    const b0 = now();
+    const answers = await Promise.allSettled(Array.from({ length: CALLS_AT_EXPIRY }, () => echo(SMALL)));
+    const burstMs = now() - b0;
+    const failed = answers.filter((a) => a.status === 'rejected');
+    runs.push({
+      refreshRequests: as.tokenRequests('refresh_token') - before.refresh,
+      asRequests: as.requests.length - before.all,
+      failedCalls: failed.length,
+      firstFailure: failed[0] && String(/** @type {PromiseRejectedResult} */ (failed[0]).reason).slice(0, 300),
+      burstMs,
+    });
+  }
+  const newLogins = logins() - loginsBefore;
+  const warnings = gw.warnings();
+  await gw.close();
+  await closeResource();
+  await closeAs();
+  return {
+    calls: CALLS_AT_EXPIRY,
+    loginTtlS: LOGIN_TTL,
+    refreshedTtlS: REFRESHED_TTL,
+    loginMs,
+    runs,
+    maxRefreshRequests: Math.max(...runs.map((r) => r.refreshRequests)),
+    maxAsRequests: Math.max(...runs.map((r) => r.asRequests)),
+    failedCalls: runs.reduce((n, r) => n + r.failedCalls, 0),
+    newLogins,
+    gatewayWarnings: warnings,
+  };
+}
+
 // ---------------------------------------------------------------- table
 
 /** Reference paths of the stdio phase: what an SDK-based relay, and any relay at all, pays. */
@@ -798,14 +886,30 @@ function rows(r) {
       ...info,
     });
   }
-  out.push({
-    metric: 'requests to the authorization server, 200 calls at token expiry',
-    baseline: '—',
-    gateway: 'not measured yet (OAuth pending)',
-    ratio: '—',
-    goal: '1',
-    met: '—',
-  });
+  const o = r.oauth;
+  if (o && typeof o === 'object') {
+    const counts = o.runs.map((/** @type {any} */ run) => run.refreshRequests).join(', ');
+    const others = o.maxAsRequests > o.maxRefreshRequests ? `; ≤ ${o.maxAsRequests} requests to the AS in all` : '';
+    const failed = o.failedCalls ? `; ${o.failedCalls} calls failed` : '';
+    const relogin = o.newLogins ? `; ${o.newLogins} new logins` : '';
+    out.push({
+      metric: `token requests (refresh_token) to the authorization server, ${o.calls} calls at token expiry (${o.runs.length} expiries)`,
+      baseline: `n/a (${o.calls} without single-flight; not measured)`,
+      gateway: `${counts}${others}${failed}${relogin}`,
+      ratio: '—',
+      goal: '1',
+      met: yes(o.maxRefreshRequests === 1 && o.runs.every((/** @type {any} */ run) => run.refreshRequests === 1) && !o.failedCalls && !o.newLogins),
+    });
+  } else {
+    out.push({
+      metric: `token requests to the authorization server, ${CALLS_AT_EXPIRY} calls at token expiry`,
+      baseline: '—',
+      gateway: 'not measured in this run',
+      ratio: '—',
+      goal: '1',
+      met: '—',
+    });
+  }
   return out;
 }
 
@@ -884,6 +988,11 @@ async function main() {
     phase('context: tools/list tokens');
     ctx = await context();
   }
+  let oauth;
+  if (PHASES.has('oauth')) {
+    phase(`OAuth: ${CALLS_AT_EXPIRY} calls at token expiry`);
+    oauth = await oauthExpiry();
+  }
   phase('done');
   const results = {
     environment: { ...env, durationS: (now() - started) / 1000, loadavgAtEnd: loadavg().map((l) => +l.toFixed(2)) },
@@ -891,7 +1000,7 @@ async function main() {
     hotPath: hot,
     startup: start,
     context: ctx,
-    oauth: 'not measured yet (OAuth pending)',
+    oauth,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify({ ...results, table: rows(results) }, null, 2)}\n`);
@@ -909,7 +1018,7 @@ function render(results) {
   console.log(`${header}\n\n${table}\n`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, 'latest.md'), `${header}\n\n${table}\n`);
-  const complete = ['stdio', 'http'].every((k) => results.hotPath[k]) && results.startup && results.context && !env.quick;
+  const complete = ['stdio', 'http'].every((k) => results.hotPath[k]) && results.startup && results.context && typeof results.oauth === 'object' && !env.quick;
   if (SAVE && !complete) console.error('--save: not a complete run (all phases, not --quick): RESULTS.md left as it was');
   if (SAVE && complete) writeFileSync(join(ROOT, 'bench/RESULTS.md'), resultsPage(header, table, results));
   console.log(`written: bench/results/latest.md${RENDER ? '' : ', latest.json'}${SAVE && complete ? ', bench/RESULTS.md' : ''}`);
@@ -938,6 +1047,9 @@ Details of this run:
 - eager: first \`list_servers\` ${runs(s.eager.runs, 'firstList')}; all ready ${runs(s.eager.runs, 'ready')}
 - RSS of one downstream test server (median of the eager runs' children): ${mbOf(s.eager.childRss)}
 - tools listed directly: ${Object.entries(r.context.perServer).map(([k, v]) => `${k} ${v} (${r.context.versions[k]})`).join(', ')}
+- OAuth: login via \`BROWSER\` ${r.oauth.loginMs.toFixed(0)} ms (token of ${r.oauth.loginTtlS} s, refreshed ones ${r.oauth.refreshedTtlS} s); \
+${r.oauth.calls} calls at each expiry answered in ${fmtList(r.oauth.runs.map((/** @type {any} */ x) => x.burstMs))} ms, \
+requests to the authorization server per burst ${r.oauth.runs.map((/** @type {any} */ x) => x.asRequests).join(', ')}
 `;
 }
 
