@@ -8,3 +8,4 @@
  */
 export { HeadersAuthPlugin } from './plugin.js';
 export { StaticCredentialsStrategy } from './strategy.js';
+export type { SecretSource } from './strategy.js';

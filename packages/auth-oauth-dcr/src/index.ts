@@ -8,5 +8,7 @@
  */
 export { OAuthPlugin, type OAuthPluginOptions } from './plugin.js';
 // Types only: the implementation loads on demand (see plugin.ts); discovery and login are its internals.
-export type { OAuthStrategy, OAuthStrategyOptions } from './strategy.js';
+export type { DeviceLogin, OAuthStrategy, OAuthStrategyOptions, PendingLogin } from './strategy.js';
 export type { ResourceInfo } from './discovery.js';
+// RFC 7009 revocation for `auth logout`; it loads openid-client on its first call.
+export { revokeTokens, type RevokeTokensOptions, type RevokeTokensResult } from './revoke.js';

@@ -69,7 +69,8 @@ export class OAuthPlugin implements GatewayPlugin {
 
   /** The strategy of a server, made on first need (the CLI's `auth login` uses it too). */
   async strategyFor(spec: ServerSpec, ctx: ResolveContext, store?: TokenStore): Promise<OAuthStrategy> {
-    const existing = this.strategies.get(spec.name);
+    const id = strategyId(spec);
+    const existing = this.strategies.get(id);
     if (existing) return existing;
     const env = this.options.env ?? process.env;
     const forced = typeof spec.auth === 'object' && spec.auth.type === 'oauth' ? spec.auth : undefined;
@@ -85,9 +86,10 @@ export class OAuthPlugin implements GatewayPlugin {
       loginTimeoutMs: this.options.loginTimeoutMs ?? 300_000,
       clientName: this.options.clientName ?? 'agent-mcp-gateway',
       ...(this.options.fetch && { fetch: this.options.fetch }),
+      onAuthEvent: (event) => this.gateway?.hooks.authEvent.call(event),
     });
-    this.strategies.set(spec.name, this.strategies.get(spec.name) ?? strategy);
-    return this.strategies.get(spec.name) as OAuthStrategy;
+    this.strategies.set(id, this.strategies.get(id) ?? strategy);
+    return this.strategies.get(id) as OAuthStrategy;
   }
 
   private async storeFor(spec: ServerSpec, ctx: ResolveContext): Promise<TokenStore> {
@@ -101,6 +103,11 @@ export class OAuthPlugin implements GatewayPlugin {
   }
 
   private memory: MemoryTokenStore | undefined;
+}
+
+/** One strategy per server as configured: a reload that changes its URL or `auth` gets a new one (the tokens stay in the store). */
+function strategyId(spec: ServerSpec): string {
+  return JSON.stringify([spec.name, spec.url, spec.auth ?? null]);
 }
 
 function hasAuthorizationHeader(spec: ServerSpec): boolean {

@@ -5,6 +5,7 @@ import {
   isGatewayError,
   serverStoreKey,
   type AuthChallenge,
+  type AuthEvent,
   type AuthStatus,
   type AuthStrategy,
   type Logger,
@@ -40,6 +41,8 @@ export interface OAuthStrategyOptions {
   readonly loginTimeoutMs: number;
   readonly clientName: string;
   readonly fetch?: FetchFn;
+  /** Told of every login, refresh and failure (the plugin passes them to the gateway's `authEvent` hook: audit). */
+  readonly onAuthEvent?: (event: AuthEvent) => void;
 }
 
 /** The authorization server side of one server, found once per strategy. */
@@ -49,11 +52,24 @@ interface Session {
   readonly insecure: boolean;
 }
 
-interface PendingLogin {
+/** A login waiting for its user. */
+export interface PendingLogin {
+  /** What the user opens: the authorization URL, or for a device login `verification_uri_complete` (else `verification_uri`). */
   readonly url: string;
+  /** Settles when the login ends: tokens saved, or refused / timed out / cancelled. */
   readonly done: Promise<void>;
-  /** Stops waiting: closes the loopback callback server. */
+  /** Stops waiting: closes the loopback callback server, or stops polling. */
   readonly cancel: () => void;
+}
+
+/** A device authorization grant (RFC 8628) waiting for its user: open `verificationUri` on any device and enter `userCode`. */
+export interface DeviceLogin extends PendingLogin {
+  readonly userCode: string;
+  readonly verificationUri: string;
+  /** The URL with the code in it, when the authorization server offers one. */
+  readonly verificationUriComplete?: string;
+  /** Epoch seconds after which the code is no longer accepted. */
+  readonly expiresAt: number;
 }
 
 type ForcedOAuth = Extract<ServerSpec['auth'], { type: 'oauth' }>;
@@ -61,6 +77,8 @@ type ClientCredentials = Extract<ServerSpec['auth'], { type: 'client_credentials
 
 /** Step-up re-authorizations (403 insufficient_scope) allowed before giving up. */
 const MAX_STEP_UPS = 2;
+
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /**
  * OAuth 2.1 for one MCP server, as the MCP authorization spec (2025-11-25)
@@ -124,8 +142,9 @@ export class OAuthStrategy implements AuthStrategy {
   }
 
   status(): AuthStatus {
-    if (this.failure) return { kind: this.kind, state: 'failed', detail: this.failure };
+    // A new login pending after a failed one is pending: that is what the user can act on.
     if (this.login) return { kind: this.kind, state: 'login_pending', authorizationUrl: this.login.url };
+    if (this.failure) return { kind: this.kind, state: 'failed', detail: this.failure };
     if (this.tokens) {
       return {
         kind: this.kind,
@@ -151,6 +170,24 @@ export class OAuthStrategy implements AuthStrategy {
   async startLogin(): Promise<PendingLogin> {
     await this.load();
     return this.beginLogin();
+  }
+
+  /**
+   * Starts a device authorization grant (RFC 8628; the CLI's `auth login --device`), for a machine
+   * without a browser: resolves once the code and the verification URI are known (and logged); the
+   * token endpoint is polled until the user has confirmed on any device, the code expires, or
+   * `cancel()`. A pending browser login is cancelled first. AUTH_FAILED when the authorization
+   * server offers no `device_authorization_endpoint`.
+   */
+  async startDeviceLogin(): Promise<DeviceLogin> {
+    await this.load();
+    const current = this.login ?? (await this.loginStarting?.catch(() => undefined));
+    if (current && 'userCode' in current) return current as DeviceLogin;
+    if (current) {
+      current.cancel();
+      await current.done.catch(() => undefined);
+    }
+    return (await this.beginLogin(() => this.prepareDeviceLogin())) as DeviceLogin;
   }
 
   // ---- tokens ---------------------------------------------------------------
@@ -202,17 +239,20 @@ export class OAuthStrategy implements AuthStrategy {
           await this.options.store.set(this.key, { ...stored, ...this.serverEntry(), tokens });
           this.accept(tokens, response.expires_in);
           this.options.logger.info(`Tokens refreshed for ${this.name}`);
+          this.event('refresh');
           return tokens;
         } catch (error) {
           const code = oauthErrorCode(error);
           if (code === 'invalid_grant' || code === 'invalid_client') {
             this.options.logger.warn(`Refresh token for ${this.name} no longer valid (${code}); a new login is needed`);
+            this.event('failure', `refresh refused (${code}); a new login is needed`);
             const { tokens: _dropped, ...rest } = stored ?? {};
             const keep: StoredAuth = code === 'invalid_client' ? { ...rest, client: undefined } : rest;
             await this.options.store.set(this.key, keep);
             this.tokens = undefined;
             return undefined;
           }
+          this.event('failure', `token refresh failed: ${describe(error)}`);
           throw errors.authFailed(this.name, `token refresh failed: ${describe(error)}`);
         }
       })
@@ -236,8 +276,10 @@ export class OAuthStrategy implements AuthStrategy {
         await this.options.store.set(this.key, { ...this.serverEntry(), tokens });
         this.accept(tokens, response.expires_in);
         this.options.logger.info(`Tokens cached for ${this.name} (client credentials)`);
+        this.event('login');
         return tokens;
       } catch (error) {
+        this.event('failure', `client credentials grant refused: ${describe(error)}`);
         throw errors.authFailed(this.name, `client credentials grant refused: ${describe(error)}`);
       }
     })().finally(() => {
@@ -246,6 +288,10 @@ export class OAuthStrategy implements AuthStrategy {
     const tokens = await this.refreshing;
     if (!tokens) throw errors.authFailed(this.name, 'no token');
     return tokens;
+  }
+
+  private event(type: AuthEvent['type'], detail?: string): void {
+    this.options.onAuthEvent?.({ server: this.name, type, kind: this.kind, ...(detail !== undefined && { detail }) });
   }
 
   private accept(tokens: StoredTokens, lifetime: number | undefined): void {
@@ -273,18 +319,19 @@ export class OAuthStrategy implements AuthStrategy {
     throw errors.authRequired(this.name, (await this.beginLogin()).url);
   }
 
-  /** Starts a login unless one is pending; resolves once the URL to open is known. */
-  private beginLogin(): Promise<PendingLogin> {
+  /** Starts a login (a browser one unless told) unless one is pending; resolves once the URL to open is known. */
+  private beginLogin(prepare: () => Promise<PendingLogin> = () => this.prepareLogin()): Promise<PendingLogin> {
     if (this.login) return Promise.resolve(this.login);
     // Concurrent callers share the login being prepared: one callback server, one registration, one browser.
     this.loginStarting ??= (async () => {
       try {
-        const login = await this.prepareLogin();
+        const login = await prepare();
         this.login = login;
         this.notify();
         return login;
       } catch (error) {
         this.failure = isGatewayError(error) ? error.message : describe(error);
+        this.event('failure', this.failure);
         throw isGatewayError(error) ? error : errors.authFailed(this.name, describe(error));
       }
     })().finally(() => {
@@ -321,31 +368,97 @@ export class OAuthStrategy implements AuthStrategy {
       }).href;
       logger.info(`OAuth flow initiated for ${this.name}`);
       await openBrowser(url, this.options.env, logger);
-      const done = this.finishLogin(callback.result, config, verifier, state, session).finally(() => {
-        this.login = undefined;
-        this.notify();
-      });
-      done.catch(() => undefined);
-      return { url, done, cancel: () => callback.close() };
+      const grant = this.exchangeCode(callback.result, config, verifier, state, session);
+      return this.pending({ url, cancel: () => callback.close() }, grant);
     } catch (error) {
       callback.close();
       throw error;
     }
   }
 
-  private async finishLogin(result: Promise<URL>, config: client.Configuration, verifier: string, state: string, session: Session): Promise<void> {
+  private async exchangeCode(result: Promise<URL>, config: client.Configuration, verifier: string, state: string, session: Session) {
+    const callbackUrl = await result;
+    this.options.logger.info(`OAuth callback received for ${this.name}`);
+    const error = callbackUrl.searchParams.get('error');
+    if (error) throw errors.authFailed(this.name, `the authorization server refused the login: ${error}`);
+    return client.authorizationCodeGrant(
+      config,
+      callbackUrl,
+      { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: false },
+      { resource: session.info.resource },
+    );
+  }
+
+  /** RFC 8628: the code and URI are logged for the user; the token endpoint is polled at the server's pace. */
+  private async prepareDeviceLogin(): Promise<DeviceLogin> {
+    const { logger } = this.options;
+    const session = await this.sessionInfo();
+    if (typeof session.as.device_authorization_endpoint !== 'string') {
+      throw errors.authFailed(
+        this.name,
+        `authorization server ${session.as.issuer} offers no device authorization (RFC 8628); sign in with the URL instead (BROWSER=none prints it)`,
+      );
+    }
+    const stored = await this.options.store.get(this.key).catch(() => undefined);
+    const redirectUri = stored?.client?.redirect_uris?.[0] ?? `http://127.0.0.1${this.options.callbackPort ? `:${this.options.callbackPort}` : ''}/callback`;
+    const registered = await this.ensureClient(session, stored, redirectUri, DEVICE_CODE_GRANT);
+    const config = this.configuration(session, registered) as client.Configuration;
+    const scope = this.scopeFor(session);
+    const resource = session.info.resource;
+    let device: Awaited<ReturnType<typeof client.initiateDeviceAuthorization>>;
+    try {
+      device = await client.initiateDeviceAuthorization(config, { resource, ...(scope && { scope }) });
+    } catch (error) {
+      throw errors.authFailed(this.name, `device authorization refused by ${session.as.issuer}: ${describe(error)}`);
+    }
+    const complete = typeof device.verification_uri_complete === 'string' ? device.verification_uri_complete : undefined;
+    logger.info(`OAuth device flow initiated for ${this.name}`);
+    logger.info(
+      `To sign in to ${this.name}, open ${device.verification_uri} on any device and enter the code ${device.user_code}` +
+        (complete ? ` (or open ${complete})` : ''),
+    );
+    const stop = new AbortController();
+    const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(device.expires_in * 1000)]);
+    const poll = client.pollDeviceAuthorizationGrant(config, device, { resource }, { signal }).catch((error: unknown) => {
+      const code = oauthErrorCode(error);
+      if (stop.signal.aborted) throw new Error('the login was cancelled');
+      if (signal.aborted || code === 'expired_token') throw errors.authFailed(this.name, 'the device code expired before the login was confirmed');
+      if (code === 'access_denied') throw errors.authFailed(this.name, 'the authorization server refused the login: access_denied');
+      throw error;
+    });
+    // openid-client notices the abort only between its waits (up to 5 s): a cancelled login ends now.
+    const cancelled = new Promise<never>((_, reject) => {
+      stop.signal.addEventListener('abort', () => reject(new Error('the login was cancelled')), { once: true });
+    });
+    const grant = Promise.race([poll, cancelled]);
+    poll.catch(() => undefined);
+    return this.pending(
+      {
+        url: complete ?? device.verification_uri,
+        userCode: device.user_code,
+        verificationUri: device.verification_uri,
+        ...(complete && { verificationUriComplete: complete }),
+        expiresAt: Math.floor(Date.now() / 1000) + device.expires_in,
+        cancel: () => stop.abort(),
+      },
+      grant,
+    );
+  }
+
+  /** A login made visible (status, AUTH_REQUIRED) until `grant` settles; its tokens are saved the same way whatever the grant. */
+  private pending<T extends Omit<PendingLogin, 'done'>>(login: T, grant: Promise<client.TokenEndpointResponse>): T & PendingLogin {
+    const done = this.saveLogin(grant).finally(() => {
+      this.login = undefined;
+      this.notify();
+    });
+    done.catch(() => undefined);
+    return { ...login, done };
+  }
+
+  private async saveLogin(grant: Promise<client.TokenEndpointResponse>): Promise<void> {
     const { logger } = this.options;
     try {
-      const callbackUrl = await result;
-      logger.info(`OAuth callback received for ${this.name}`);
-      const error = callbackUrl.searchParams.get('error');
-      if (error) throw errors.authFailed(this.name, `the authorization server refused the login: ${error}`);
-      const response = await client.authorizationCodeGrant(
-        config,
-        callbackUrl,
-        { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: false },
-        { resource: session.info.resource },
-      );
+      const response = await grant;
       const tokens = toStoredTokens(response);
       await this.options.store.withLock(this.key, async () => {
         const stored = await this.options.store.get(this.key).catch(() => undefined);
@@ -354,15 +467,20 @@ export class OAuthStrategy implements AuthStrategy {
       this.accept(tokens, response.expires_in);
       this.extraScopes.clear();
       logger.info(`Tokens cached for ${this.name}`);
+      this.event('login');
     } catch (error) {
       this.failure = `login failed: ${isGatewayError(error) ? error.message : describe(error)}`;
+      this.event('failure', this.failure);
       logger.warn(`OAuth login for ${this.name} failed: ${isGatewayError(error) ? error.message : describe(error)}`);
       throw error;
     }
   }
 
-  /** Client identity in the spec's order: pre-registered, Client ID Metadata Document, stored DCR, new DCR. */
-  private async ensureClient(session: Session, stored: StoredAuth | undefined, redirectUri: string): Promise<StoredClient> {
+  /**
+   * Client identity in the spec's order: pre-registered, Client ID Metadata Document, stored DCR, new DCR.
+   * A stored registration is reused for the same redirect URI, or, when `grant` is asked for, when it has that grant.
+   */
+  private async ensureClient(session: Session, stored: StoredAuth | undefined, redirectUri: string, grant?: string): Promise<StoredClient> {
     const forced = this.forced() as ForcedOAuth | undefined;
     const issuer = session.as.issuer;
     if (forced?.clientId) {
@@ -378,13 +496,15 @@ export class OAuthStrategy implements AuthStrategy {
       return { issuer, client_id: forced.clientMetadataUrl, token_endpoint_auth_method: 'none', source: 'cimd' };
     }
     const known = stored?.client;
-    if (known && known.issuer === issuer && known.source === 'dcr' && known.redirect_uris?.includes(redirectUri) && !secretExpired(known)) {
-      return known;
-    }
+    const fits = grant ? known?.grant_types?.includes(grant) : known?.redirect_uris?.includes(redirectUri);
+    if (known && fits && known.issuer === issuer && known.source === 'dcr' && !secretExpired(known)) return known;
     if (!session.as.registration_endpoint) {
       throw errors.authFailed(this.name, `authorization server ${issuer} offers no dynamic client registration; set auth.clientId for this server`);
     }
     const requestOptions = session.insecure ? { [oauth.allowInsecureRequests]: true } : {};
+    // The device grant when the server offers it, so that one registration serves `auth login --device` too.
+    const grantTypes = ['authorization_code', 'refresh_token'];
+    if (grant === DEVICE_CODE_GRANT || session.as.grant_types_supported?.includes(DEVICE_CODE_GRANT)) grantTypes.push(DEVICE_CODE_GRANT);
     let registered: oauth.OmitSymbolProperties<oauth.Client>;
     try {
       const response = await oauth.dynamicClientRegistrationRequest(
@@ -392,7 +512,7 @@ export class OAuthStrategy implements AuthStrategy {
         {
           client_name: this.options.clientName,
           redirect_uris: [redirectUri],
-          grant_types: ['authorization_code', 'refresh_token'],
+          grant_types: grantTypes,
           response_types: ['code'],
           token_endpoint_auth_method: 'none',
           application_type: 'native',
@@ -410,6 +530,7 @@ export class OAuthStrategy implements AuthStrategy {
       ...(typeof registered.client_secret_expires_at === 'number' && { client_secret_expires_at: registered.client_secret_expires_at }),
       redirect_uris: [redirectUri],
       token_endpoint_auth_method: typeof registered.token_endpoint_auth_method === 'string' ? registered.token_endpoint_auth_method : 'none',
+      grant_types: Array.isArray(registered.grant_types) ? (registered.grant_types as string[]) : grantTypes,
       source: 'dcr',
     };
     await this.options.store.withLock(this.key, async () => {

@@ -1,7 +1,12 @@
 import { GATEWAY_VERSION, isGatewayError } from '@agent-mcp-gateway/core';
 import { USAGE, UsageError, parseCliArgs } from './args.js';
+import { runAuth } from './auth.js';
 import { runInit } from './init.js';
+import { runMigrate } from './migrate.js';
+import { runSecret } from './secret.js';
 import { runServe } from './serve.js';
+import { runServers } from './servers.js';
+import { runCall, runTools } from './tools.js';
 import { runValidate } from './validate.js';
 
 /** Runs the command line; resolves to the exit code (0 ok, 1 error, 2 usage). */
@@ -32,6 +37,16 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runInit(args);
       case 'validate':
         return await runValidate(args);
+      case 'servers':
+        return await runServers(args);
+      case 'tools':
+        return await runTools(args);
+      case 'call':
+        return await runCall(args);
+      case 'auth':
+        return args.operands[0] === 'migrate' ? await runMigrate(args) : await runAuth(args);
+      case 'secret':
+        return await runSecret(args);
     }
   } catch (error) {
     if (isGatewayError(error)) {

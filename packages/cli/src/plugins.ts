@@ -3,15 +3,24 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GatewayError, type GatewayPlugin } from '@agent-mcp-gateway/core';
 import { HeadersAuthPlugin } from '@agent-mcp-gateway/auth-headers';
-import { OAuthPlugin } from '@agent-mcp-gateway/auth-oauth-dcr';
+import { OAuthPlugin, type OAuthPluginOptions } from '@agent-mcp-gateway/auth-oauth-dcr';
 import { FsTokenStorePlugin } from '@agent-mcp-gateway/store-fs';
+import { KeychainTokenStorePlugin } from '@agent-mcp-gateway/store-keychain';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import { StdioTransportPlugin } from '@agent-mcp-gateway/transport-stdio';
 
-/** The first-party plugins every gateway started by the CLI has. */
-export function defaultPlugins(): GatewayPlugin[] {
+/** The first-party plugins every gateway started by the CLI has (`oauth`: e.g. an env with `BROWSER=none`). */
+export function defaultPlugins(options: { oauth?: OAuthPluginOptions } = {}): GatewayPlugin[] {
   // OAuth before headers: it logs when a configured Authorization header disables it for a server.
-  return [new StdioTransportPlugin(), new HttpTransportPlugin(), new OAuthPlugin(), new HeadersAuthPlugin(), new FsTokenStorePlugin()];
+  // Keychain before files: it answers `keychain`, and `auto` when the keychain is reachable; files answer the rest.
+  return [
+    new StdioTransportPlugin(),
+    new HttpTransportPlugin(),
+    new OAuthPlugin(options.oauth),
+    new HeadersAuthPlugin(),
+    new KeychainTokenStorePlugin(),
+    new FsTokenStorePlugin(),
+  ];
 }
 
 type PluginEntry = string | [string, Record<string, unknown>];

@@ -1,5 +1,5 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { Gateway, GatewayError, SecretRedactor, createGatewayServer, createLogger } from '@agent-mcp-gateway/core';
+import { AuditPlugin, Gateway, GatewayError, SecretRedactor, createGatewayServer, createLogger, watchConfig } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
 import { loadConfigFor } from './context.js';
 import { defaultPlugins, loadPlugins } from './plugins.js';
@@ -19,9 +19,11 @@ export async function runServe(args: CliArgs): Promise<number> {
   }
   const redactor = new SecretRedactor();
   const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, redactor });
-  const plugins = [...defaultPlugins(), ...(await loadPlugins(settings.plugins, process.cwd()))];
+  const audit = new AuditPlugin();
+  const plugins = [...defaultPlugins(), audit, ...(await loadPlugins(settings.plugins, process.cwd()))];
   const gateway = new Gateway({ config, plugins, logger, redactor });
   await gateway.start({ connect: false });
+  const watcher = watchConfig(gateway, { load: () => loadConfigFor(args) });
 
   const server = createGatewayServer(gateway, { debug: args.debug || settings.debug });
   const transport = new StdioServerTransport();
@@ -31,9 +33,11 @@ export async function runServe(args: CliArgs): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info(`Shutting down (${why})`);
+      watcher.close();
       const limit = setTimeout(() => resolve(0), SHUTDOWN_LIMIT_MS);
       limit.unref();
       void Promise.allSettled([server.close(), gateway.close()])
+        .then(() => audit.flush()) // the calls cut short by the shutdown, settled after the shutdown hook's flush
         .then(() => logger.close())
         .finally(() => {
           clearTimeout(limit);

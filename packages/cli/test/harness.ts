@@ -55,6 +55,8 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   /** Extra files written into the gateway's working folder (settings, plugins). */
   readonly files?: Record<string, string>;
+  /** The test's own MCP client (its capabilities and handlers set); else a plain one. */
+  readonly client?: Client;
 }
 
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
@@ -74,7 +76,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     stderr += chunk.toString('utf8');
     for (const w of waiters) w();
   });
-  const client = new Client({ name: 'e2e', version: '1.0.0' });
+  const client = options.client ?? new Client({ name: 'e2e', version: '1.0.0' });
   await client.connect(transport);
   return {
     client,

@@ -303,7 +303,7 @@ describe('stdout carries nothing but JSON-RPC', () => {
 });
 
 describe('shutdown', () => {
-  it.each(['stdin close', 'SIGTERM'])('%s ends the gateway and leaves no child process', async (how) => {
+  it.each(['stdin close', 'SIGTERM', 'SIGINT'])('%s ends the gateway and leaves no child process', async (how) => {
     const files = await writeConfig({ a: demoServer('a'), b: demoServer('b'), c: demoServer('c') });
     const transport = new StdioClientTransport({
       command: process.execPath,
@@ -319,7 +319,7 @@ describe('shutdown', () => {
       pids.push(Number((r.content[0] as { text: string }).text));
     }
     const gatewayPid = transport.pid as number;
-    if (how === 'SIGTERM') process.kill(gatewayPid, 'SIGTERM');
+    if (how.startsWith('SIG')) process.kill(gatewayPid, how);
     else await client.close(); // closes the gateway's stdin
     expect(await waitForExit(gatewayPid)).toBe(true);
     for (const pid of pids) expect(await waitForExit(pid, 5_000)).toBe(true);

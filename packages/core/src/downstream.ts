@@ -1,8 +1,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   ErrorCode,
+  LoggingMessageNotificationSchema,
   McpError,
   ToolListChangedNotificationSchema,
+  type LoggingLevel,
   type CallToolResult,
   type Progress,
   type Tool,
@@ -13,7 +15,7 @@ import { noAuth } from './auth-none.js';
 import { ErrorCodes, GatewayError, errors, isGatewayError } from './errors.js';
 import type { GatewayHooks } from './hooks.js';
 import type { Logger } from './logger.js';
-import type { AuthChallenge, AuthStrategy, ServerInfo, ServerSpec, ServerState, TransportFactory } from './types.js';
+import type { AuthChallenge, AuthStatus, AuthStrategy, ServerInfo, ServerSpec, ServerState, TransportFactory } from './types.js';
 import { GATEWAY_VERSION } from './version.js';
 
 export interface DownstreamOptions {
@@ -58,6 +60,8 @@ export class DownstreamServer {
   private failures = 0;
   private lastFailureAt = 0;
   private readonly abort = new AbortController();
+  private inFlight = 0;
+  private onIdle: (() => void) | undefined;
 
   constructor(
     readonly spec: ServerSpec,
@@ -140,7 +144,37 @@ export class DownstreamServer {
     return this.toolNames.has(name);
   }
 
+  /** The status of this server's credentials (a pending login's URL among it). */
+  authStatus(): AuthStatus {
+    return this.auth.status();
+  }
+
+  /**
+   * Resolves with the auth status once the pending login of this server ends (at once when none is
+   * pending); rejects when `signal` aborts first. A server waiting on the login reconnects by itself.
+   */
+  loginSettled(signal: AbortSignal): Promise<AuthStatus> {
+    const now = this.auth.status();
+    const watch = this.auth.watch?.bind(this.auth);
+    if (now.state !== 'login_pending' || !watch) return Promise.resolve(now);
+    return new Promise<AuthStatus>((resolve, reject) => {
+      const onAbort = () => {
+        stop();
+        reject(signal.reason);
+      };
+      const stop = watch((status) => {
+        if (status.state === 'login_pending') return;
+        stop();
+        signal.removeEventListener('abort', onAbort);
+        resolve(status);
+      });
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
   async callTool(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult> {
+    this.inFlight += 1;
     try {
       return await this.callOnce(tool, args, options);
     } catch (error) {
@@ -151,7 +185,21 @@ export class DownstreamServer {
       } catch (again) {
         throw this.mapCallError(again, tool, options.timeoutMs);
       }
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) this.onIdle?.();
     }
+  }
+
+  /** Closes once the calls in flight are over (a reload replaced or removed this server); `close()` still ends it at once. */
+  async closeWhenIdle(): Promise<void> {
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.onIdle = resolve;
+        this.abort.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    await this.close();
   }
 
   private async callOnce(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult> {
@@ -230,6 +278,10 @@ export class DownstreamServer {
         () => logger.info(`Tools changed: ${this.toolList?.length ?? 0} tools`),
         (error: unknown) => logger.warn('Could not refresh tools after list_changed', { error }),
       );
+    });
+    client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
+      const text = typeof params.data === 'string' ? params.data : JSON.stringify(params.data);
+      logger[LOG_LEVEL_OF[params.level]](`log${params.logger ? ` ${params.logger}` : ''}: ${text}`);
     });
     client.onclose = () => this.onClientClosed(client);
     try {
@@ -361,6 +413,18 @@ export class DownstreamServer {
     return errors.downstream(this.name, tool, describe(error));
   }
 }
+
+/** MCP (syslog) logging levels → the gateway log's. */
+const LOG_LEVEL_OF: Record<LoggingLevel, 'debug' | 'info' | 'warn' | 'error'> = {
+  debug: 'debug',
+  info: 'info',
+  notice: 'info',
+  warning: 'warn',
+  error: 'error',
+  critical: 'error',
+  alert: 'error',
+  emergency: 'error',
+};
 
 function describeChallenge(c: AuthChallenge): string {
   const parts = [`HTTP ${c.status}`];

@@ -1,10 +1,12 @@
 import type { CallToolResult, Progress, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { DownstreamServer } from './downstream.js';
 import { GatewayError, errors, isGatewayError } from './errors.js';
-import { createHooks, type GatewayHooks, type ToolCallOutcome } from './hooks.js';
+import { createHooks, decisionFor, type GatewayHooks, type ToolCallOutcome } from './hooks.js';
 import { SecretRedactor, createLogger, type Logger } from './logger.js';
+import { MetricsPlugin } from './metrics.js';
 import { PolicyPlugin } from './policy/plugin.js';
-import type { GatewayConfig, ServerInfo, ToolCall } from './types.js';
+import { diffServers, type FileReloadStatus, type ServerDiff } from './reload.js';
+import type { GatewayConfig, ServerInfo, ServerSpec, ToolCall } from './types.js';
 import { GATEWAY_VERSION } from './version.js';
 
 /** A plugin: taps the gateway's hooks in `apply`, under its own `name`. */
@@ -42,8 +44,17 @@ export interface GatewayStatus {
   readonly initStrategy: 'eager' | 'lazy';
   readonly sources: GatewayConfig['sources'];
   readonly warnings: readonly string[];
-  readonly policy: { readonly rulesLoaded: boolean; readonly agents: readonly string[] };
+  readonly policy: {
+    readonly rulesLoaded: boolean;
+    readonly agents: readonly string[];
+    readonly defaultAgent?: string;
+    readonly denyOnMissingAgent: boolean;
+  };
+  /** Per config file: when it was last loaded, and why its current content is not in use. */
+  readonly reload: { readonly config?: FileReloadStatus; readonly rules?: FileReloadStatus };
   readonly servers: readonly ServerInfo[];
+  /** Sections added by plugins through the `status` hook (metrics, audit, …). */
+  readonly [section: string]: unknown;
 }
 
 /**
@@ -54,8 +65,14 @@ export class Gateway {
   readonly hooks: GatewayHooks = createHooks();
   readonly logger: Logger;
   readonly redactor: SecretRedactor;
+  /** Calls, errors and latency per agent, operation and server; `metrics.prometheus()` for scrapers. */
+  readonly metrics = new MetricsPlugin();
   private configValue: GatewayConfig;
   private readonly downstreams = new Map<string, DownstreamServer>();
+  /** Replaced or removed by a reload, closing once their calls in flight are over. */
+  private readonly retiring = new Set<DownstreamServer>();
+  private reloading: Promise<unknown> = Promise.resolve();
+  private reloadState: { config?: FileReloadStatus; rules?: FileReloadStatus } = {};
   private readonly plugins: readonly GatewayPlugin[];
   private readonly startedAt = Date.now();
   private started = false;
@@ -65,7 +82,7 @@ export class Gateway {
     this.configValue = options.config;
     this.redactor = options.redactor ?? new SecretRedactor();
     this.logger = options.logger ?? createLogger({ level: options.config.settings.logLevel, redactor: this.redactor });
-    this.plugins = [new PolicyPlugin(), ...(options.plugins ?? [])];
+    this.plugins = [new PolicyPlugin(), this.metrics, ...(options.plugins ?? [])];
   }
 
   get config(): GatewayConfig {
@@ -87,27 +104,74 @@ export class Gateway {
       }
     }
     this.configValue = await this.hooks.configLoaded.promise(this.configValue);
+    this.noteLoaded(this.configValue);
     for (const warning of this.configValue.warnings) this.logger.warn(warning);
-    for (const spec of this.configValue.servers) {
-      for (const secret of spec.secretValues) this.redactor.add(secret);
-      const logger = this.logger.child({ server: spec.name });
-      this.downstreams.set(
-        spec.name,
-        new DownstreamServer(spec, {
-          hooks: this.hooks,
-          logger,
-          connectTimeoutMs: this.configValue.settings.connectTimeoutMs,
-          onState: (info) => {
-            this.hooks.serverStateChanged
-              .promise(info.name, info.state, info)
-              .catch((error: unknown) => logger.warn('serverStateChanged tap failed', { error }));
-          },
-        }),
-      );
-    }
+    for (const spec of this.configValue.servers) this.downstreams.set(spec.name, this.createDownstream(spec));
     // Neither resolving (plugins) nor connecting (network) holds up the start: both run in the background.
     for (const server of this.downstreams.values()) if (server.state !== 'disabled') void server.prepare();
     if (options.connect !== false) this.connectAll();
+  }
+
+  /**
+   * Hot reload: runs `configLoaded` on `next` (the policy rebuilds there) and
+   * swaps the servers. Added ones are created (and connected under eager init),
+   * removed ones closed, changed ones (any difference in their spec) replaced by
+   * a new connection; unchanged ones keep theirs, tokens included. A replaced or
+   * removed server closes once the calls in flight on it are over. Reloads run
+   * one at a time. When a `configLoaded` tap throws, the running config stays
+   * (and the failure is recorded for status).
+   */
+  applyConfig(next: GatewayConfig): Promise<ServerDiff> {
+    const run = this.reloading.then(async () => {
+      if (!this.started || this.closed) throw new Error('Gateway.applyConfig() needs a started, open gateway');
+      let config: GatewayConfig;
+      try {
+        config = await this.hooks.configLoaded.promise(next);
+      } catch (error) {
+        this.reloadFailed(error);
+        throw error;
+      }
+      const diff = diffServers(this.configValue.servers, config.servers);
+      const previous = new Map(this.downstreams);
+      this.configValue = config;
+      this.downstreams.clear();
+      for (const spec of config.servers) {
+        const kept = previous.get(spec.name);
+        this.downstreams.set(spec.name, kept && diff.unchanged.includes(spec.name) ? kept : this.createDownstream(spec));
+      }
+      for (const server of previous.values()) {
+        if (this.downstreams.get(server.name) === server) continue;
+        this.retiring.add(server);
+        void server.closeWhenIdle().finally(() => this.retiring.delete(server));
+      }
+      this.noteLoaded(config);
+      for (const warning of config.warnings) this.logger.warn(warning);
+      for (const name of [...diff.added, ...diff.changed]) {
+        const server = this.downstreams.get(name) as DownstreamServer;
+        if (server.state === 'disabled') continue;
+        void server.prepare();
+        if (config.settings.initStrategy === 'eager') server.connect().catch(() => undefined);
+      }
+      return diff;
+    });
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Records a reload that did not happen (a file did not load, or `applyConfig`
+   * refused it): the running config stays, and status shows the error on the
+   * file it names (`details.file`), else on the servers file.
+   */
+  reloadFailed(error: unknown): void {
+    const file = isGatewayError(error) && typeof error.details.file === 'string' ? error.details.file : undefined;
+    const kind = file !== undefined && file === this.reloadState.rules?.file ? 'rules' : 'config';
+    const current = this.reloadState[kind] ?? { file: file ?? this.configValue.sources[kind] ?? '(none)', loadedAt: new Date(this.startedAt).toISOString() };
+    const message = this.redactor.redactString(error instanceof Error ? error.message : String(error));
+    const next = { ...this.reloadState, [kind]: { ...current, lastError: message, lastErrorAt: new Date().toISOString() } };
+    // The servers file loads before the rules file: a rules error means the servers file was fine this time.
+    if (kind === 'rules' && next.config) next.config = { file: next.config.file, loadedAt: next.config.loadedAt };
+    this.reloadState = next;
   }
 
   /**
@@ -151,9 +215,11 @@ export class Gateway {
     const hooks = this.hooks;
     let call: ToolCall = { ...request };
     try {
+      if (!this.downstreams.has(request.server)) throw errors.serverNotFound(request.server);
+      if (hooks.beforeToolCall.isUsed()) call = await hooks.beforeToolCall.promise(call);
+      // Looked up after the hooks: a reload meanwhile may have replaced or removed the server.
       const downstream = this.downstreams.get(request.server);
       if (!downstream) throw errors.serverNotFound(request.server);
-      if (hooks.beforeToolCall.isUsed()) call = await hooks.beforeToolCall.promise(call);
       const timeoutMs = call.timeoutMs ?? downstream.spec.timeoutMs ?? this.configValue.settings.callTimeoutMs;
       let result = await downstream.callTool(call.tool, call.args, { timeoutMs, ...options });
       if (hooks.afterToolCall.isUsed()) result = await hooks.afterToolCall.promise(result, call);
@@ -164,8 +230,7 @@ export class Gateway {
     } catch (error) {
       const coded = this.toGatewayError(error);
       if (hooks.toolCallSettled.isUsed()) {
-        const decision = coded.code === 'DENIED_BY_POLICY' ? 'DENY' : 'ERROR';
-        hooks.toolCallSettled.call(this.outcome(call, decision, started, coded.code), coded);
+        hooks.toolCallSettled.call(this.outcome(call, decisionFor(coded.code), started, coded.code), coded);
       }
       throw coded;
     }
@@ -179,17 +244,25 @@ export class Gateway {
     return [...this.downstreams.values()];
   }
 
+  /** Diagnostics for `get_gateway_status`, with the plugins' sections (`status` hook); secrets redacted. */
   status(): GatewayStatus {
-    const rules = this.configValue.rules;
-    return {
+    const { rules, settings } = this.configValue;
+    const base: GatewayStatus = {
       version: GATEWAY_VERSION,
       uptimeMs: Date.now() - this.startedAt,
-      initStrategy: this.configValue.settings.initStrategy,
+      initStrategy: settings.initStrategy,
       sources: this.configValue.sources,
       warnings: this.configValue.warnings,
-      policy: { rulesLoaded: rules !== undefined, agents: rules ? Object.keys(rules.agents) : [] },
+      policy: {
+        rulesLoaded: rules !== undefined,
+        agents: rules ? Object.keys(rules.agents) : [],
+        ...(settings.defaultAgent !== undefined && { defaultAgent: settings.defaultAgent }),
+        denyOnMissingAgent: rules?.defaults?.deny_on_missing_agent === true,
+      },
+      reload: this.reloadState,
       servers: this.servers().map((s) => s.info()),
     };
+    return this.redactor.redact(this.hooks.status.call({ ...base })) as GatewayStatus;
   }
 
   /** Any error as a coded one; unexpected ones are logged (they are our bugs). */
@@ -203,9 +276,34 @@ export class Gateway {
   close(): Promise<void> {
     this.closed ??= (async () => {
       await this.hooks.shutdown.promise().catch((error: unknown) => this.logger.warn('shutdown tap failed', { error }));
-      await Promise.all(this.servers().map((s) => s.close()));
+      await Promise.all([...this.servers(), ...this.retiring].map((s) => s.close()));
     })();
     return this.closed;
+  }
+
+  private createDownstream(spec: ServerSpec): DownstreamServer {
+    for (const secret of spec.secretValues) this.redactor.add(secret);
+    const logger = this.logger.child({ server: spec.name });
+    const server: DownstreamServer = new DownstreamServer(spec, {
+      hooks: this.hooks,
+      logger,
+      connectTimeoutMs: this.configValue.settings.connectTimeoutMs,
+      onState: (info) => {
+        if (this.downstreams.get(spec.name) !== server) return; // replaced by a reload: its successor speaks for the name
+        this.hooks.serverStateChanged
+          .promise(info.name, info.state, info)
+          .catch((error: unknown) => logger.warn('serverStateChanged tap failed', { error }));
+      },
+    });
+    return server;
+  }
+
+  private noteLoaded(config: GatewayConfig): void {
+    const at = new Date().toISOString();
+    const entry = (file: string | undefined) => (file === undefined ? undefined : { file, loadedAt: at });
+    const configFile = entry(config.sources.config);
+    const rulesFile = entry(config.sources.rules);
+    this.reloadState = { ...(configFile && { config: configFile }), ...(rulesFile && { rules: rulesFile }) };
   }
 
   private visibleServer(agent: string, server: string): DownstreamServer {
@@ -230,6 +328,7 @@ export class Gateway {
       ...(errorCode !== undefined && { errorCode }),
       ...(toolError !== undefined && { toolError }),
       durationMs: performance.now() - started,
+      args: call.args,
     };
   }
 }

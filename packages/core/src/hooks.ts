@@ -36,6 +36,43 @@ export interface ToolCallOutcome {
   /** The downstream answered with `isError: true`. */
   readonly toolError?: boolean;
   readonly durationMs: number;
+  /** The call's arguments (after `beforeToolCall`): for an audit that is told to record them. */
+  readonly args?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * One call of a gateway tool that `toolCallSettled` does not report: `list_servers`,
+ * `get_server_tools`, `get_gateway_status`, and an `execute_tool` refused before it
+ * reached the kernel (invalid arguments, unknown agent). With `toolCallSettled`,
+ * every gateway tool call is reported exactly once.
+ */
+export interface GatewayToolCallOutcome {
+  /** The gateway tool's name, as the client sent it. */
+  readonly operation: string;
+  /** Undefined when the agent could not be resolved. */
+  readonly agent: string | undefined;
+  readonly server?: ServerName;
+  readonly tool?: string;
+  readonly decision: 'ALLOW' | 'DENY' | 'ERROR';
+  readonly errorCode?: string;
+  readonly durationMs: number;
+  readonly args?: Readonly<Record<string, unknown>>;
+}
+
+/** A credential event of a downstream server's auth strategy (audit). */
+export interface AuthEvent {
+  readonly server: ServerName;
+  /** `login`: tokens obtained (a browser login, a client credentials grant); `refresh`: tokens refreshed; `failure`: either failed. */
+  readonly type: 'login' | 'refresh' | 'failure';
+  /** The strategy's kind, e.g. `oauth`. */
+  readonly kind: string;
+  /** What failed, for `failure`. Never a credential (the audit redacts known secrets all the same). */
+  readonly detail?: string;
+}
+
+/** `DENIED_BY_POLICY` is a denial; every other code an error. */
+export function decisionFor(errorCode: string): 'DENY' | 'ERROR' {
+  return errorCode === 'DENIED_BY_POLICY' ? 'DENY' : 'ERROR';
 }
 
 /**
@@ -55,9 +92,12 @@ export interface ToolCallOutcome {
  * | beforeToolCall | `execute_tool`, before the downstream call | the call (args may be rewritten) or a thrown coded error |
  * | afterToolCall | the downstream answered | the result, possibly rewritten |
  * | toolCallSettled | every `execute_tool`, whatever its end | — (audit, metrics) |
+ * | gatewayToolCalled | every other gateway tool call (and an `execute_tool` refused before the kernel) | — (audit, metrics) |
+ * | authEvent | an auth strategy logged in, refreshed, or failed to | — (audit) |
  * | serverStateChanged | a downstream changed state | — |
  * | toolsChanged | a downstream's tool list was (re)loaded | — |
- * | shutdown | the gateway is closing | — |
+ * | status | `get_gateway_status` / `Gateway.status()` | the status, with the plugin's section added |
+ * | shutdown | the gateway is closing | — (flush) |
  */
 export interface GatewayHooks {
   readonly configLoaded: AsyncSeriesWaterfallHook<[GatewayConfig]>;
@@ -71,8 +111,11 @@ export interface GatewayHooks {
   readonly beforeToolCall: AsyncSeriesWaterfallHook<[ToolCall]>;
   readonly afterToolCall: AsyncSeriesWaterfallHook<[CallToolResult, ToolCall]>;
   readonly toolCallSettled: SyncHook<[ToolCallOutcome, GatewayError | undefined]>;
+  readonly gatewayToolCalled: SyncHook<[GatewayToolCallOutcome]>;
+  readonly authEvent: SyncHook<[AuthEvent]>;
   readonly serverStateChanged: AsyncParallelHook<[ServerName, ServerState, ServerInfo]>;
   readonly toolsChanged: SyncHook<[ServerName, readonly Tool[]]>;
+  readonly status: SyncWaterfallHook<[Record<string, unknown>]>;
   readonly shutdown: AsyncParallelHook<[]>;
 }
 
@@ -93,8 +136,11 @@ export function createHooks(): GatewayHooks {
     beforeToolCall: new AsyncSeriesWaterfallHook<[ToolCall]>(['call']),
     afterToolCall: new AsyncSeriesWaterfallHook<[CallToolResult, ToolCall]>(['result', 'call']),
     toolCallSettled: new SyncHook<[ToolCallOutcome, GatewayError | undefined]>(['outcome', 'error']),
+    gatewayToolCalled: new SyncHook<[GatewayToolCallOutcome]>(['outcome']),
+    authEvent: new SyncHook<[AuthEvent]>(['event']),
     serverStateChanged: new AsyncParallelHook<[ServerName, ServerState, ServerInfo]>(['server', 'state', 'info']),
     toolsChanged: new SyncHook<[ServerName, readonly Tool[]]>(['server', 'tools']),
+    status: new SyncWaterfallHook<[Record<string, unknown>]>(['status']),
     shutdown: new AsyncParallelHook<[]>([]),
   });
 }

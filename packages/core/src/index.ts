@@ -4,11 +4,19 @@
  * - {@link Gateway}: owns downstream servers; every behaviour is a hook (see {@link GatewayHooks}).
  * - {@link createGatewayServer}: the agent-facing MCP server (list_servers, get_server_tools, execute_tool).
  * - Config loading (`loadGatewayConfig`), the policy engine, the error catalogue, the logger.
+ * - Operations: hot reload (`Gateway.applyConfig`, `watchConfig`), the audit log (`AuditPlugin`),
+ *   metrics (`MetricsPlugin`, built in as `gateway.metrics`).
  */
 export { Gateway } from './gateway.js';
 export type { GatewayOptions, GatewayPlugin, GatewayStatus, ToolCallOptions, ToolCallRequest } from './gateway.js';
-export { createHooks } from './hooks.js';
-export type { GatewayHooks, ToolCallOutcome } from './hooks.js';
+export { createHooks, decisionFor } from './hooks.js';
+export type { AuthEvent, GatewayHooks, GatewayToolCallOutcome, ToolCallOutcome } from './hooks.js';
+export { diffServers, watchConfig } from './reload.js';
+export type { ConfigWatchOptions, ConfigWatcher, FileReloadStatus, ServerDiff } from './reload.js';
+export { AuditPlugin, defaultAuditLogPath } from './audit.js';
+export type { AuditHost, AuditPluginOptions, AuditRecord } from './audit.js';
+export { MetricsPlugin, RESERVOIR_SIZE } from './metrics.js';
+export type { MetricsHost, MetricsSeries } from './metrics.js';
 export { DownstreamServer } from './downstream.js';
 export type { DownstreamCallOptions, DownstreamOptions } from './downstream.js';
 export { createGatewayServer, errorResult, estimateTokens } from './meta-tools.js';
@@ -22,6 +30,18 @@ export { MemoryTokenStore } from './memory-store.js';
 export { AuthChallengeError, findAuthChallenge, parseWwwAuthenticate } from './auth-challenge.js';
 export { GATEWAY_VERSION } from './version.js';
 export { canonicalServerUrl, serverStoreKey } from './store-key.js';
+export {
+  SECRET_KEY_PREFIX,
+  SECRET_NAME_PATTERN,
+  SECRET_NAME_RULE,
+  hasSecretReference,
+  isSecretStoreKey,
+  isValidSecretName,
+  resolveSecretReferences,
+  secretNameOf,
+  secretReferences,
+  secretStoreKey,
+} from './secrets.js';
 export { PolicyEngine } from './policy/engine.js';
 export { PolicyPlugin } from './policy/plugin.js';
 export { compileGlob, globMatch } from './policy/glob.js';

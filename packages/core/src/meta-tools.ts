@@ -1,13 +1,19 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
   ListToolsRequestSchema,
+  type CallToolRequest,
   type CallToolResult,
+  type ServerNotification,
+  type ServerRequest,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { GatewayError, errors } from './errors.js';
 import type { Gateway } from './gateway.js';
+import { decisionFor } from './hooks.js';
+import { createLoginElicitation } from './login-elicitation.js';
 import { compileGlob } from './policy/glob.js';
 import { GATEWAY_VERSION } from './version.js';
 
@@ -90,8 +96,35 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
   );
 
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+  const loginThroughClient = createLoginElicitation(server, gateway);
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const started = performance.now();
+    const call: CallReport = { agent: undefined, byKernel: false };
+    let result = await handle(request, extra, call);
+    const timeoutMs = request.params.arguments?.timeout_ms;
+    // A login the client got its user through (URL elicitation): the call runs once more.
+    if (await loginThroughClient(result, extra, typeof timeoutMs === 'number' ? timeoutMs : undefined)) result = await handle(request, extra, call);
+    // Every call is reported once: an execute_tool that reached the kernel through toolCallSettled, all else here.
+    const hook = gateway.hooks.gatewayToolCalled;
+    if (!call.byKernel && hook.isUsed()) {
+      const args = request.params.arguments ?? {};
+      const code = result.isError ? (result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code : undefined;
+      hook.call({
+        operation: request.params.name,
+        agent: call.agent,
+        ...(typeof args.server === 'string' && { server: args.server }),
+        ...(typeof args.tool === 'string' && { tool: args.tool }),
+        decision: code === undefined ? 'ALLOW' : decisionFor(code),
+        ...(code !== undefined && { errorCode: code }),
+        durationMs: performance.now() - started,
+        args,
+      });
+    }
+    return result;
+  });
+
+  async function handle(request: CallToolRequest, extra: RequestExtra, call: CallReport): Promise<CallToolResult> {
     const name = request.params.name;
     if (!names.includes(name as MetaToolName)) {
       return errorResult(gateway, errors.toolNotFound('agent-mcp-gateway', name));
@@ -104,6 +137,7 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     try {
       const args = parsed.data as Record<string, unknown>;
       const agent = gateway.resolveAgent(args.agent_id as string | undefined);
+      call.agent = agent;
       switch (name as MetaToolName) {
         case 'list_servers':
           return jsonResult({ servers: listServers(gateway, agent, args.include_metadata === true) });
@@ -113,6 +147,7 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
           const a = parsed.data as z.infer<typeof inputs.execute_tool>;
           const progressToken = extra._meta?.progressToken;
           let forwarded: Promise<unknown> | undefined;
+          call.byKernel = true;
           const result = await gateway.callTool(
             { agent, server: a.server, tool: a.tool, args: a.args ?? {}, ...(a.timeout_ms && { timeoutMs: a.timeout_ms }) },
             {
@@ -144,8 +179,17 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     } catch (error) {
       return errorResult(gateway, gateway.toGatewayError(error));
     }
-  });
+  }
   return server;
+}
+
+type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** What the handler learnt about a call, for the `gatewayToolCalled` report. */
+interface CallReport {
+  agent: string | undefined;
+  /** The call reached `Gateway.callTool`, which reports it through `toolCallSettled`. */
+  byKernel: boolean;
 }
 
 function listServers(gateway: Gateway, agent: string, metadata: boolean): Record<string, unknown>[] {

@@ -60,6 +60,8 @@ export interface ServerSpec {
   readonly enabled: boolean;
   /** Default per-call timeout for this server's tools. */
   readonly timeoutMs?: number;
+  /** Where this server's credentials are kept, overriding the `tokenStore` setting. */
+  readonly tokenStore?: TokenStoreChoice;
   /** Secret values from this entry (env values, header values, client secret): redacted from every log. */
   readonly secretValues: readonly string[];
 }
@@ -107,6 +109,9 @@ export interface AuthStrategy {
 
 export type StoreKey = string;
 
+/** Which token store holds credentials: files (`fs`), the OS keychain, or the keychain when reachable (`auto`). */
+export type TokenStoreChoice = 'fs' | 'keychain' | 'auto';
+
 /** OAuth tokens as stored (`tokens.json`); `expires_at` is epoch seconds. */
 export interface StoredTokens {
   access_token: string;
@@ -125,6 +130,8 @@ export interface StoredClient {
   client_secret_expires_at?: number;
   redirect_uris?: string[];
   token_endpoint_auth_method?: string;
+  /** The grant types it was registered with (RFC 7591), when known: the device grant needs its own. */
+  grant_types?: string[];
   /** How it was obtained. */
   source: 'dcr' | 'cimd' | 'preregistered';
 }
@@ -137,6 +144,11 @@ export interface StoredAuth {
   client?: StoredClient;
   /** Cached discovery results (protected resource and authorization server metadata). */
   discovery?: Record<string, unknown>;
+  /**
+   * A named secret for `${secret:NAME}` references (API keys, PATs); only in entries
+   * under the reserved keys of `secretStoreKey(name)` (`secret--<name>`).
+   */
+  secret?: string;
 }
 
 export interface StoreEntrySummary {

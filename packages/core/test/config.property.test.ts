@@ -224,7 +224,7 @@ describe('locateJsonError agrees with JSON.parse', () => {
 });
 
 describe('valid server files load faithfully', () => {
-  const name = fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/);
+  const name = fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/).filter((n) => n !== '__proto__');
   const stdioEntry = fc.record(
     {
       command: fc.string({ minLength: 1 }).filter((s) => !s.includes('${')),

@@ -288,6 +288,11 @@ describe('loadServers: variables', () => {
     });
   });
 
+  it('refuses "__proto__" as a server name instead of dropping it silently', () => {
+    const text = '{"mcpServers": {"__proto__": {"command": "x"}, "ok": {"command": "y"}}}';
+    expect(() => parseServers(text, FILE, {})).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: { file: FILE, path: '$.mcpServers.__proto__' } }));
+  });
+
   it('does not expand outside server entries', () => {
     const text = JSON.stringify({ note: '${NOT_SET}', mcpServers: { a: { command: 'x' } } });
     expect(parseServers(text, FILE, {}).servers).toHaveLength(1);

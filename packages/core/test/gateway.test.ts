@@ -188,8 +188,11 @@ describe('hooks', () => {
     'beforeToolCall',
     'afterToolCall',
     'toolCallSettled',
+    'gatewayToolCalled',
+    'authEvent',
     'serverStateChanged',
     'toolsChanged',
+    'status',
     'shutdown',
   ];
 

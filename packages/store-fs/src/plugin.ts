@@ -7,8 +7,11 @@ export interface FsTokenStorePluginOptions {
 }
 
 /**
- * Answers `resolveTokenStore` with one shared `FsTokenStore` when the token
- * store setting is `fs` (the default). Corrupt files and lock waits go to the log.
+ * Answers `resolveTokenStore` with one shared `FsTokenStore` when the server's
+ * token store (its own `tokenStore`, else the setting) is `fs` (the default) or
+ * `auto` — for `auto` it comes after the keychain plugin, which answers first when
+ * the keychain is reachable. For `keychain` it stays out: files are never a silent
+ * fallback. Corrupt files and lock waits go to the log.
  */
 export class FsTokenStorePlugin implements GatewayPlugin {
   readonly name = 'FsTokenStorePlugin';
@@ -18,9 +21,10 @@ export class FsTokenStorePlugin implements GatewayPlugin {
 
   apply(gateway: Gateway): void {
     const logger = gateway.logger.child({ plugin: this.name });
-    gateway.hooks.resolveTokenStore.tap(this.name, () => {
+    gateway.hooks.resolveTokenStore.tap(this.name, (spec) => {
       const settings = gateway.config.settings;
-      if (settings.tokenStore !== 'fs') return undefined;
+      const choice = spec.tokenStore ?? settings.tokenStore;
+      if (choice !== 'fs' && choice !== 'auto') return undefined;
       this.store ??= new FsTokenStore({
         dir: this.options.dir ?? settings.tokenDir ?? defaultTokenDir(),
         onWarning: (message) => logger.warn(message),

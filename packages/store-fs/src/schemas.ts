@@ -26,12 +26,16 @@ export const discoverySchema = z.record(z.string(), z.unknown());
 
 export const serverSchema = z.object({ name: z.string(), url: z.string() });
 
+/** A named secret (`${secret:NAME}`), kept under the reserved key `secret--<NAME>`. */
+export const secretSchema = z.string();
+
 /** The parts of a `StoredAuth`, each in its own file. */
 export const PARTS = [
   { part: 'tokens', file: 'tokens.json', schema: tokensSchema },
   { part: 'client', file: 'client.json', schema: clientSchema },
   { part: 'discovery', file: 'discovery.json', schema: discoverySchema },
   { part: 'server', file: 'server.json', schema: serverSchema },
+  { part: 'secret', file: 'secret.json', schema: secretSchema },
 ] as const;
 
 export type PartName = (typeof PARTS)[number]['part'];

@@ -3,6 +3,7 @@
  * ./oauth-server.ts: follows redirects by hand with a cookie jar, fills in the
  * `oidc-provider` development login and consent forms, and finally delivers the
  * authorization response to the client's loopback `redirect_uri`.
+ * It also plays the person of a device authorization grant (`completeDeviceLogin`).
  */
 
 export interface CompleteLoginOptions {
@@ -88,6 +89,104 @@ function readInteractionForm(html: string, base: URL): { action: URL; prompt: st
 }
 
 /**
+ * A page of the device flow (`/device`: the auto-submitted page of `verification_uri_complete`, the user
+ * code input page, the confirmation page): where its form posts and the fields it sends. `userCode` is
+ * set when the page asks the user to type the code.
+ */
+function readDeviceForm(html: string, base: URL): { action: URL; fields: URLSearchParams; asksUserCode: boolean } | undefined {
+  const form = /<form\b[^>]*\baction="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(html);
+  if (!form || !/\bname="xsrf"/i.test(form[2] ?? '')) return undefined;
+  const fields = new URLSearchParams();
+  let asksUserCode = false;
+  for (const [input] of (form[2] ?? '').matchAll(/<input\b[^>]*>/gi)) {
+    const name = /\bname="([^"]*)"/i.exec(input)?.[1];
+    const value = /\bvalue="([^"]*)"/i.exec(input)?.[1];
+    if (name === undefined) continue;
+    if (value === undefined) asksUserCode ||= name === 'user_code';
+    else fields.set(unescapeHtml(name), unescapeHtml(value));
+  }
+  return { action: new URL(unescapeHtml(form[1] ?? ''), base), fields, asksUserCode };
+}
+
+interface BrowseOptions extends CompleteLoginOptions {
+  /** For the device flow's input page. */
+  userCode?: string;
+  /** True when this URL is the client's callback: it is requested and its answer ends the walk. */
+  isCallback(url: URL): boolean;
+  /** The device flow ends on a page of the authorization server itself. */
+  endsOnPage: boolean;
+}
+
+interface BrowseEnd {
+  url: URL;
+  status: number;
+  body: string;
+}
+
+/** Walks the authorization server's pages as a person would, from `start` to the callback or the final page. */
+async function browse(start: URL, options: BrowseOptions): Promise<BrowseEnd> {
+  const timeout = options.requestTimeoutMs ?? 10_000;
+  const jar = new CookieJar();
+  let url = start;
+  let form: URLSearchParams | undefined;
+  let aborted = false;
+  for (let step = 0; step < MAX_STEPS; step++) {
+    if (options.isCallback(url)) {
+      const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeout) });
+      return { url, status: response.status, body: await response.text() };
+    }
+    const cookie = jar.header(url);
+    const response = await fetch(url, {
+      method: form ? 'POST' : 'GET',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeout),
+      headers: { Accept: 'text/html', ...(cookie ? { Cookie: cookie } : {}) },
+      ...(form ? { body: form } : {}),
+    });
+    jar.store(response.headers.getSetCookie());
+    form = undefined;
+
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location !== null) {
+      await response.body?.cancel();
+      url = new URL(location, url);
+      continue;
+    }
+    const body = await response.text();
+    if (options.endsOnPage && aborted) return { url, status: response.status, body };
+    const page = response.status === 200 ? readInteractionForm(body, url) : undefined;
+    const devicePage = response.status === 200 && options.endsOnPage && !page ? readDeviceForm(body, url) : undefined;
+    if (devicePage) {
+      if (devicePage.asksUserCode) {
+        if (options.userCode === undefined) throw new Error(`login failed: ${url.origin}${url.pathname} asks for the user code and none was given`);
+        devicePage.fields.set('user_code', options.userCode);
+      }
+      url = devicePage.action;
+      form = devicePage.fields;
+      continue;
+    }
+    if (!page) {
+      if (options.endsOnPage && response.status === 200) return { url, status: response.status, body };
+      throw new Error(`login failed: ${url.origin}${url.pathname} answered ${response.status}: ${excerpt(body) || '(empty)'}`);
+    }
+    if (options.deny) {
+      // The development pages' "[ Cancel ]" link: GET /interaction/<uid>/abort.
+      url = new URL(`${url.pathname.replace(/\/$/, '')}/abort`, url);
+      aborted = true;
+    } else if (page.prompt === 'login') {
+      url = page.action;
+      form = new URLSearchParams({ prompt: 'login', login: options.login ?? 'alice', password: 'any' });
+    } else if (page.prompt === 'consent') {
+      url = page.action;
+      form = new URLSearchParams({ prompt: 'consent' });
+    } else {
+      throw new Error(`login failed: unknown interaction prompt "${page.prompt}" at ${url.origin}${url.pathname}`);
+    }
+  }
+  throw new Error(`login failed: no ${options.endsOnPage ? 'final page' : 'callback'} after ${MAX_STEPS} steps (last at ${url.origin}${url.pathname})`);
+}
+
+/**
  * Completes a login at an `oidc-provider` authorization server with development
  * interactions (as started by `startAuthorizationServer`), starting from the
  * authorization URL a client would open in a browser: signs in as `alice` (any
@@ -108,50 +207,32 @@ export async function completeLogin(authorizationUrl: string, options: CompleteL
     redirectUri
       ? url.origin === redirectUri.origin && url.pathname === redirectUri.pathname
       : url.origin !== start.origin;
-  const timeout = options.requestTimeoutMs ?? 10_000;
-  const jar = new CookieJar();
+  const end = await browse(start, { ...options, isCallback, endsOnPage: false });
+  return { callbackUrl: end.url.href, callbackStatus: end.status, callbackBody: end.body };
+}
 
-  let url = start;
-  let form: URLSearchParams | undefined;
-  for (let step = 0; step < MAX_STEPS; step++) {
-    if (isCallback(url)) {
-      const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeout) });
-      return { callbackUrl: url.href, callbackStatus: response.status, callbackBody: await response.text() };
-    }
-    const cookie = jar.header(url);
-    const response = await fetch(url, {
-      method: form ? 'POST' : 'GET',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeout),
-      headers: { Accept: 'text/html', ...(cookie ? { Cookie: cookie } : {}) },
-      ...(form ? { body: form } : {}),
-    });
-    jar.store(response.headers.getSetCookie());
-    form = undefined;
+export interface CompleteDeviceLoginOptions extends CompleteLoginOptions {
+  /** The code to type on the input page, when starting from `verification_uri` (`verification_uri_complete` carries it). */
+  userCode?: string;
+}
 
-    const location = response.headers.get('location');
-    if (response.status >= 300 && response.status < 400 && location !== null) {
-      await response.body?.cancel();
-      url = new URL(location, url);
-      continue;
-    }
-    const body = await response.text();
-    const page = response.status === 200 ? readInteractionForm(body, url) : undefined;
-    if (!page) {
-      throw new Error(`login failed: ${url.origin}${url.pathname} answered ${response.status}: ${excerpt(body) || '(empty)'}`);
-    }
-    if (options.deny) {
-      // The development pages' "[ Cancel ]" link: GET /interaction/<uid>/abort.
-      url = new URL(`${url.pathname.replace(/\/$/, '')}/abort`, url);
-    } else if (page.prompt === 'login') {
-      url = page.action;
-      form = new URLSearchParams({ prompt: 'login', login: options.login ?? 'alice', password: 'any' });
-    } else if (page.prompt === 'consent') {
-      url = page.action;
-      form = new URLSearchParams({ prompt: 'consent' });
-    } else {
-      throw new Error(`login failed: unknown interaction prompt "${page.prompt}" at ${url.origin}${url.pathname}`);
-    }
-  }
-  throw new Error(`login failed: no callback after ${MAX_STEPS} steps (last at ${url.origin}${url.pathname})`);
+export interface CompletedDeviceLogin {
+  /** The authorization server's last page (its "Sign-in Success" page, or an error page after `deny`). */
+  finalUrl: string;
+  status: number;
+  /** That page's text, without tags. */
+  text: string;
+}
+
+/**
+ * The person's half of a device authorization grant (RFC 8628) at the
+ * authorization server of `startAuthorizationServer({deviceFlow: true})`: opens
+ * `verification_uri_complete` (or `verification_uri` and types `userCode`),
+ * confirms the code, signs in and consents (or, with `deny`, aborts) as
+ * {@link completeLogin} does. The client learns the outcome by polling its token
+ * endpoint; this returns the server's final page. Throws as {@link completeLogin}.
+ */
+export async function completeDeviceLogin(verificationUri: string, options: CompleteDeviceLoginOptions = {}): Promise<CompletedDeviceLogin> {
+  const end = await browse(new URL(verificationUri), { ...options, isCallback: () => false, endsOnPage: true });
+  return { finalUrl: end.url.href, status: end.status, text: excerpt(end.body) };
 }

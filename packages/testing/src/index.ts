@@ -24,8 +24,11 @@ export type {
 } from './oauth-server.js';
 export { startProtectedMcpServer } from './protected-server.js';
 export type { ProtectedMcpServer, ProtectedMcpServerOptions } from './protected-server.js';
-export { completeLogin } from './headless-browser.js';
-export type { CompletedLogin, CompleteLoginOptions } from './headless-browser.js';
+export { completeDeviceLogin, completeLogin } from './headless-browser.js';
+export type { CompletedDeviceLogin, CompletedLogin, CompleteDeviceLoginOptions, CompleteLoginOptions } from './headless-browser.js';
+export { SecretServiceUnavailableError, startSecretService } from './secret-service.js';
+export type { SecretService, StartSecretServiceOptions } from './secret-service.js';
+// The TokenStore contract suite needs Vitest: it is the subpath `@agent-mcp-gateway/testing/store-contract`.
 
 /**
  * When this module is loaded from source (`src/index.ts`, e.g. by Vitest) the

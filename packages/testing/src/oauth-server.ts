@@ -4,6 +4,7 @@
  * resource indicators (JWT access tokens whose `aud` is the requested resource),
  * refresh-token rotation, revocation, client credentials and the development
  * login/consent pages (drive them with ./headless-browser.ts).
+ * With `deviceFlow`, the device authorization grant (RFC 8628) too.
  */
 import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -60,6 +61,11 @@ export interface AuthorizationServerOptions {
    * The other one gets 404, to exercise a client's fallback.
    */
   discovery?: 'both' | 'oauth' | 'openid';
+  /**
+   * The device authorization grant (RFC 8628): `device_authorization_endpoint` at `/device/auth`, the
+   * user code pages at `/device` (drive them with `completeDeviceLogin`). Default false.
+   */
+  deviceFlow?: boolean;
 }
 
 /** One HTTP request the authorization server received. */
@@ -239,6 +245,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       registration: { enabled: options.registration ?? true },
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
+      deviceFlow: { enabled: options.deviceFlow ?? false },
       resourceIndicators: {
         enabled: true,
         getResourceServerInfo: (_ctx, resourceIndicator) => {
@@ -257,6 +264,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       AccessToken: () => accessTokenTtl,
       ClientCredentials: () => accessTokenTtl,
       AuthorizationCode: 60,
+      DeviceCode: 600,
       IdToken: 3600,
       RefreshToken: 14 * 24 * 3600,
       Grant: 14 * 24 * 3600,

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { AuthChallengeError, parseWwwAuthenticate, type AuthChallenge, type AuthStrategy, type Logger } from '@agent-mcp-gateway/core';
+import { AuthChallengeError, hasSecretReference, parseWwwAuthenticate, type AuthChallenge, type AuthStrategy, type Logger } from '@agent-mcp-gateway/core';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 
 export interface AuthFetchOptions {
@@ -15,8 +15,15 @@ export interface AuthFetchOptions {
 /** Headers that carry a credential: a strategy owns them, the transport never sends them on its own. */
 export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization']);
 
+/**
+ * The configured headers the transport sends on its own: not the credential headers, and not
+ * a header holding a `${secret:NAME}` reference (a credential too: the headers strategy reads
+ * the secret and sends it; the reference itself never goes on the wire).
+ */
 export function withoutCredentialHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.has(name.toLowerCase())));
+  return Object.fromEntries(
+    Object.entries(headers).filter(([name, value]) => !CREDENTIAL_HEADERS.has(name.toLowerCase()) && !hasSecretReference(value)),
+  );
 }
 
 /**

@@ -179,6 +179,10 @@ function expandServerEntries(doc: unknown, env: Env, file: string, warnings: str
     out[key] = Object.fromEntries(
       Object.entries(servers).map(([name, entry]) => {
         const path = appendJsonPath(`$.${key}`, name);
+        // Schema validation would drop this key without a word (it is an object's prototype slot).
+        if (name === '__proto__') {
+          throw new GatewayError(ErrorCodes.CONFIG_INVALID, `${file}: ${path}: "__proto__" cannot be a server name`, { file, path });
+        }
         const disabled = isPlainObject(entry) && entry.enabled === false;
         const onMissing = disabled
           ? (variable: string, at: string) =>
@@ -211,6 +215,13 @@ function entryWarnings(entry: ServerEntry, file: string, path: string): string[]
     }
   } else if (entry.headers !== undefined) {
     warnings.push(`${file}: ${appendJsonPath(path, 'headers')}: ignored for a local (command) server`);
+  }
+  // `${secret:NAME}` is resolved in header and env values only (by the auth strategy, at connect time).
+  for (const [key, value] of Object.entries(entry)) {
+    if (key === 'headers' || key === 'env') continue;
+    if (JSON.stringify(value ?? null).includes('${secret:')) {
+      warnings.push(`${file}: ${appendJsonPath(path, key)}: \${secret:…} is only resolved in "headers" and "env" values; here it stays as written`);
+    }
   }
   return warnings;
 }
@@ -245,6 +256,7 @@ export function toServerSpec(name: string, entry: ServerEntry, baseDir: string, 
     ...(auth !== undefined && { auth }),
     enabled: entry.enabled,
     ...(entry.timeoutMs !== undefined && { timeoutMs: entry.timeoutMs }),
+    ...(entry.tokenStore !== undefined && { tokenStore: entry.tokenStore }),
     // Empty strings would match everywhere in a redactor; they hide nothing anyway.
     secretValues: [...new Set(secrets.filter((s) => s !== ''))],
   };

@@ -83,6 +83,9 @@ export const AuthConfigSchema = z.union([
   z.discriminatedUnion('type', [OAuthAuthSchema, ClientCredentialsAuthSchema]),
 ]);
 
+/** Where credentials are kept: files, the OS keychain, or the keychain when reachable (else files). */
+export const TokenStoreChoiceSchema = z.enum(['fs', 'keychain', 'auto']);
+
 /** Keys of a server entry that the gateway reads; anything else draws a warning. */
 export const SERVER_ENTRY_KEYS = [
   'command',
@@ -97,6 +100,7 @@ export const SERVER_ENTRY_KEYS = [
   'auth',
   'enabled',
   'timeoutMs',
+  'tokenStore',
 ] as const;
 
 /**
@@ -117,6 +121,8 @@ export const ServerEntrySchema = z
     auth: AuthConfigSchema.optional(),
     enabled: z.boolean().default(true),
     timeoutMs: z.number().int().positive().optional(),
+    /** This server's token store, overriding the `tokenStore` setting. */
+    tokenStore: TokenStoreChoiceSchema.optional(),
   })
   .superRefine((entry, ctx) => {
     const hasCommand = entry.command !== undefined;
@@ -213,11 +219,13 @@ export const GatewaySettingsSchema = z.strictObject({
   connectTimeoutMs: z.number().int().positive().default(30_000),
   /** Default `execute_tool` timeout when neither the call nor the server sets one. */
   callTimeoutMs: z.number().int().positive().default(60_000),
-  tokenStore: z.enum(['fs', 'keychain', 'auto']).default('fs'),
+  tokenStore: TokenStoreChoiceSchema.default('fs'),
   /** Absolute after loading (relative paths are resolved against the working directory). */
   tokenDir: NonEmptyString.optional(),
   /** Absolute after loading (relative paths are resolved against the working directory). */
   auditLog: NonEmptyString.optional(),
+  /** Record tool call arguments in the audit log (off: they may hold personal data or secrets). */
+  auditArguments: z.boolean().default(false),
   /** How the gateway itself is served to its MCP client. */
   transport: z.enum(['stdio', 'http']).default('stdio'),
   /** Listener settings for `transport: "http"`. */

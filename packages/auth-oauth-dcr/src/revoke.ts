@@ -1,0 +1,96 @@
+import { errors, type ServerSpec, type StoredAuth } from '@agent-mcp-gateway/core';
+import type { FetchFn } from './discovery.js';
+import { oauthErrorCode } from './tokens.js';
+
+type TokenKind = 'refresh_token' | 'access_token';
+
+export interface RevokeTokensOptions {
+  /** The server's name, for messages. */
+  readonly name: string;
+  /** The MCP server's URL: discovery starts there (RFC 9728, then RFC 8414). */
+  readonly url: string;
+  /** What the store holds for the server: its tokens and client registration. */
+  readonly stored: StoredAuth;
+  /** The server entry's `auth`: a configured (pre-registered) client identifies itself with its own id and secret. */
+  readonly auth?: ServerSpec['auth'];
+  readonly fetch?: FetchFn;
+}
+
+export interface RevokeTokensResult {
+  /** The tokens the authorization server accepted to revoke, refresh token first. */
+  readonly revoked: readonly TokenKind[];
+  /** Tokens of a kind the server cannot revoke (`unsupported_token_type`), e.g. JWT access tokens: they live until they expire. */
+  readonly unsupported?: readonly TokenKind[];
+  /** The issuer asked, when one was. */
+  readonly issuer?: string;
+  /** Why nothing was revoked: no tokens, no revocation endpoint, no client identity. */
+  readonly skipped?: string;
+}
+
+/**
+ * Revokes a server's stored tokens at its authorization server (RFC 7009):
+ * the refresh token first (most servers then drop the grant's access tokens
+ * too), then the access token. Skipped, with the reason, when the server
+ * offers no `revocation_endpoint` or no client identity is known. Throws a
+ * coded AUTH_FAILED when the authorization server cannot be found or refuses.
+ * Deleting the stored entry is the caller's part.
+ */
+export async function revokeTokens(options: RevokeTokensOptions): Promise<RevokeTokensResult> {
+  const { name, stored } = options;
+  const tokens = stored.tokens;
+  if (!tokens) return { revoked: [], skipped: 'no tokens stored' };
+  // Loaded on demand, like the strategy: the plugin alone does not load openid-client.
+  const [client, discovery, { clientSecretBasic }] = await Promise.all([
+    import('openid-client'),
+    import('./discovery.js'),
+    import('./client-auth.js'),
+  ]);
+  const info = await discovery.discoverResource(name, options.url, null, options.fetch);
+  const as = await discovery.discoverAuthorizationServer(name, info.authorizationServer, !info.fromMetadata, options.fetch);
+  discovery.requireSecureEndpoints(name, as);
+  const issuer = as.issuer;
+  if (typeof as.revocation_endpoint !== 'string') {
+    return { revoked: [], issuer, skipped: `${issuer} offers no token revocation (RFC 7009)` };
+  }
+  const forced = typeof options.auth === 'object' && options.auth.type === 'oauth' ? options.auth : undefined;
+  const registered = stored.client?.issuer === issuer ? stored.client : undefined;
+  const identity = forced?.clientId
+    ? { id: forced.clientId, secret: forced.clientSecret, method: forced.tokenEndpointAuthMethod ?? (forced.clientSecret ? 'client_secret_basic' : 'none') }
+    : registered
+      ? { id: registered.client_id, secret: registered.client_secret, method: registered.token_endpoint_auth_method ?? 'none' }
+      : undefined;
+  if (!identity) return { revoked: [], issuer, skipped: `no client registration with ${issuer} is stored` };
+  const clientAuth =
+    identity.method === 'client_secret_post'
+      ? client.ClientSecretPost(identity.secret)
+      : identity.method === 'client_secret_basic' && identity.secret
+        ? clientSecretBasic(identity.secret)
+        : client.None();
+  const config = new client.Configuration(as, identity.id, undefined, clientAuth);
+  if (discovery.allLoopback(as)) client.allowInsecureRequests(config);
+  if (options.fetch) config[client.customFetch] = options.fetch;
+
+  const revoked: TokenKind[] = [];
+  const unsupported: TokenKind[] = [];
+  const pairs = [
+    ['refresh_token', tokens.refresh_token],
+    ['access_token', tokens.access_token],
+  ] as const;
+  for (const [hint, token] of pairs) {
+    if (!token) continue;
+    try {
+      await client.tokenRevocation(config, token, { token_type_hint: hint });
+      revoked.push(hint);
+    } catch (error) {
+      const code = oauthErrorCode(error);
+      // RFC 7009 §2.2.1: the server cannot revoke this kind of token (e.g. self-contained JWT access tokens).
+      if (code === 'unsupported_token_type') {
+        unsupported.push(hint);
+        continue;
+      }
+      const reason = error instanceof Error ? error.message : String(error);
+      throw errors.authFailed(name, `${issuer} refused to revoke the ${hint.replace('_', ' ')}: ${code && !reason.includes(code) ? `${code}: ` : ''}${reason}`);
+    }
+  }
+  return { revoked, unsupported, issuer };
+}

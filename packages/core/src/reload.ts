@@ -1,0 +1,144 @@
+/**
+ * Hot reload: which servers a new config adds, changes or removes, and a
+ * watcher that reloads the config files when they change on disk.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import type { Gateway } from './gateway.js';
+import type { GatewayConfig, ServerName, ServerSpec } from './types.js';
+
+/** How a new server list differs from the running one, by name and deep equality of the spec. */
+export interface ServerDiff {
+  readonly added: readonly ServerName[];
+  readonly changed: readonly ServerName[];
+  readonly removed: readonly ServerName[];
+  readonly unchanged: readonly ServerName[];
+}
+
+export function diffServers(previous: readonly ServerSpec[], next: readonly ServerSpec[]): ServerDiff {
+  const before = new Map(previous.map((s) => [s.name, s]));
+  const names = new Set(next.map((s) => s.name));
+  const added: ServerName[] = [];
+  const changed: ServerName[] = [];
+  const unchanged: ServerName[] = [];
+  for (const spec of next) {
+    const old = before.get(spec.name);
+    if (!old) added.push(spec.name);
+    else if (isDeepStrictEqual(old, spec)) unchanged.push(spec.name);
+    else changed.push(spec.name);
+  }
+  const removed = previous.filter((s) => !names.has(s.name)).map((s) => s.name);
+  return { added, changed, removed, unchanged };
+}
+
+/** One config file as `get_gateway_status` shows it. */
+export interface FileReloadStatus {
+  readonly file: string;
+  /** ISO time of the last successful load (start-up or reload). */
+  readonly loadedAt: string;
+  /** Why the file's current content is not in use (cleared by the next successful reload). */
+  readonly lastError?: string;
+  readonly lastErrorAt?: string;
+}
+
+export interface ConfigWatchOptions {
+  /** Loads the whole config afresh (flags, env, discovery as at start). */
+  readonly load: () => Promise<GatewayConfig>;
+  /** Files to watch; default: the running config's servers and rules files. */
+  readonly files?: readonly string[];
+  /** Quiet time after the last change before reloading (editors write in several steps). */
+  readonly debounceMs?: number;
+}
+
+export interface ConfigWatcher {
+  close(): void;
+}
+
+/**
+ * Watches the config files and applies every valid change to the gateway; an
+ * invalid one keeps the running config and is logged and recorded in status.
+ * Watches each file's folder, not the file: editors that save by writing a
+ * temporary file and renaming it over the original replace the inode a file
+ * watch would follow.
+ */
+export function watchConfig(gateway: Gateway, options: ConfigWatchOptions): ConfigWatcher {
+  const logger = gateway.logger;
+  const files = (options.files ?? [gateway.config.sources.config, gateway.config.sources.rules])
+    .filter((f): f is string => f !== undefined)
+    .map((f) => resolve(f));
+  const debounceMs = options.debounceMs ?? 100;
+  const byFolder = new Map<string, Set<string>>();
+  for (const file of files) {
+    const names = byFolder.get(dirname(file)) ?? new Set<string>();
+    names.add(basename(file));
+    byFolder.set(dirname(file), names);
+  }
+
+  const changed = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+
+  const reload = async (names: string[]): Promise<void> => {
+    const what = names.join(', ');
+    try {
+      const diff = await gateway.applyConfig(await options.load());
+      logger.info(`Config reloaded after a change to ${what}: ${describeDiff(diff)}`);
+    } catch (error) {
+      gateway.reloadFailed(error);
+      const message = gateway.redactor.redactString(error instanceof Error ? error.message : String(error));
+      logger.warn(`Config reload after a change to ${what} failed; the previous config stays in use: ${message}`);
+    }
+  };
+  const run = (): void => {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    const names = [...changed];
+    changed.clear();
+    running = reload(names).finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        run();
+      }
+    });
+  };
+
+  const watchers: FSWatcher[] = [];
+  for (const [folder, names] of byFolder) {
+    try {
+      const watcher = watch(folder, { persistent: false }, (_event, filename) => {
+        const name = filename?.toString();
+        if (name !== undefined && !names.has(name)) return;
+        changed.add(name ?? folder);
+        clearTimeout(timer);
+        timer = setTimeout(run, debounceMs);
+      });
+      watcher.on('error', (error) => logger.warn(`Stopped watching ${folder} for config changes`, { error }));
+      watchers.push(watcher);
+    } catch (error) {
+      logger.warn(`Cannot watch ${folder} for config changes; hot reload is off for ${[...names].join(', ')}`, { error });
+    }
+  }
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      for (const watcher of watchers) watcher.close();
+    },
+  };
+}
+
+function describeDiff(diff: ServerDiff): string {
+  const parts = [
+    diff.added.length > 0 && `added ${diff.added.join(', ')}`,
+    diff.changed.length > 0 && `changed ${diff.changed.join(', ')}`,
+    diff.removed.length > 0 && `removed ${diff.removed.join(', ')}`,
+  ].filter(Boolean);
+  return parts.length > 0 ? `servers ${parts.join('; ')}` : 'no server changed';
+}
