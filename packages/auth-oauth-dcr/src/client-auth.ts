@@ -1,5 +1,6 @@
-import type * as client from 'openid-client';
+import * as client from 'openid-client';
 import * as oauth from 'oauth4webapi';
+import type { ServerSpec, StoredClient } from '@agent-mcp-gateway/core';
 
 /** application/x-www-form-urlencoded, as URLSearchParams serialises it (alphanumerics and `*-._` stay as they are). */
 function formEncode(value: string): string {
@@ -49,4 +50,34 @@ export async function processRegistrationResponse(response: Response): Promise<o
     }
   }
   return oauth.processDynamicClientRegistrationResponse(response);
+}
+
+/**
+ * The openid-client configuration for talking to an authorization server as
+ * this server's client: the configured (pre-registered) identity first, else the
+ * stored registration. Undefined when neither exists.
+ */
+export function clientConfiguration(
+  as: oauth.AuthorizationServer,
+  auth: ServerSpec['auth'],
+  registered: StoredClient | undefined,
+  options: { readonly insecure: boolean; readonly fetch?: typeof fetch },
+): client.Configuration | undefined {
+  const forced = typeof auth === 'object' && auth.type === 'oauth' ? auth : undefined;
+  const identity = forced?.clientId
+    ? { id: forced.clientId, secret: forced.clientSecret, method: forced.tokenEndpointAuthMethod ?? (forced.clientSecret ? 'client_secret_basic' : 'none') }
+    : registered
+      ? { id: registered.client_id, secret: registered.client_secret, method: registered.token_endpoint_auth_method ?? 'none' }
+      : undefined;
+  if (!identity) return undefined;
+  const clientAuth =
+    identity.method === 'client_secret_post'
+      ? client.ClientSecretPost(identity.secret)
+      : identity.method === 'client_secret_basic' && identity.secret
+        ? clientSecretBasic(identity.secret)
+        : client.None();
+  const config = new client.Configuration(as, identity.id, undefined, clientAuth);
+  if (options.insecure) client.allowInsecureRequests(config);
+  if (options.fetch) config[client.customFetch] = options.fetch;
+  return config;
 }

@@ -40,7 +40,7 @@ export async function revokeTokens(options: RevokeTokensOptions): Promise<Revoke
   const tokens = stored.tokens;
   if (!tokens) return { revoked: [], skipped: 'no tokens stored' };
   // Loaded on demand, like the strategy: the plugin alone does not load openid-client.
-  const [client, discovery, { clientSecretBasic }] = await Promise.all([
+  const [client, discovery, { clientConfiguration }] = await Promise.all([
     import('openid-client'),
     import('./discovery.js'),
     import('./client-auth.js'),
@@ -52,23 +52,12 @@ export async function revokeTokens(options: RevokeTokensOptions): Promise<Revoke
   if (typeof as.revocation_endpoint !== 'string') {
     return { revoked: [], issuer, skipped: `${issuer} offers no token revocation (RFC 7009)` };
   }
-  const forced = typeof options.auth === 'object' && options.auth.type === 'oauth' ? options.auth : undefined;
   const registered = stored.client?.issuer === issuer ? stored.client : undefined;
-  const identity = forced?.clientId
-    ? { id: forced.clientId, secret: forced.clientSecret, method: forced.tokenEndpointAuthMethod ?? (forced.clientSecret ? 'client_secret_basic' : 'none') }
-    : registered
-      ? { id: registered.client_id, secret: registered.client_secret, method: registered.token_endpoint_auth_method ?? 'none' }
-      : undefined;
-  if (!identity) return { revoked: [], issuer, skipped: `no client registration with ${issuer} is stored` };
-  const clientAuth =
-    identity.method === 'client_secret_post'
-      ? client.ClientSecretPost(identity.secret)
-      : identity.method === 'client_secret_basic' && identity.secret
-        ? clientSecretBasic(identity.secret)
-        : client.None();
-  const config = new client.Configuration(as, identity.id, undefined, clientAuth);
-  if (discovery.allLoopback(as)) client.allowInsecureRequests(config);
-  if (options.fetch) config[client.customFetch] = options.fetch;
+  const config = clientConfiguration(as, options.auth, registered, {
+    insecure: discovery.allLoopback(as),
+    ...(options.fetch && { fetch: options.fetch }),
+  });
+  if (!config) return { revoked: [], issuer, skipped: `no client registration with ${issuer} is stored` };
 
   const revoked: TokenKind[] = [];
   const unsupported: TokenKind[] = [];

@@ -17,7 +17,7 @@ import {
 } from '@agent-mcp-gateway/core';
 import { openBrowser } from './browser.js';
 import { startCallbackServer } from './callback.js';
-import { clientSecretBasic, processRegistrationResponse } from './client-auth.js';
+import { clientConfiguration, clientSecretBasic, processRegistrationResponse } from './client-auth.js';
 import {
   allLoopback,
   discoverAuthorizationServer,
@@ -542,23 +542,10 @@ export class OAuthStrategy implements AuthStrategy {
   }
 
   private configuration(session: Session, registered: StoredClient | undefined): client.Configuration | undefined {
-    const forced = this.forced() as ForcedOAuth | undefined;
-    const identity =
-      forced?.clientId !== undefined
-        ? { client_id: forced.clientId, client_secret: forced.clientSecret, method: forced.tokenEndpointAuthMethod ?? (forced.clientSecret ? 'client_secret_basic' : 'none') }
-        : registered
-          ? { client_id: registered.client_id, client_secret: registered.client_secret, method: registered.token_endpoint_auth_method ?? 'none' }
-          : undefined;
-    if (!identity) return undefined;
-    const auth =
-      identity.method === 'client_secret_post'
-        ? client.ClientSecretPost(identity.client_secret)
-        : identity.method === 'client_secret_basic' && identity.client_secret
-          ? clientSecretBasic(identity.client_secret)
-          : client.None();
-    const config = new client.Configuration(session.as, identity.client_id, undefined, auth);
-    if (session.insecure) client.allowInsecureRequests(config);
-    return config;
+    return clientConfiguration(session.as, this.options.spec.auth, registered, {
+      insecure: session.insecure,
+      ...(this.options.fetch && { fetch: this.options.fetch }),
+    });
   }
 
   private sessionInfo(): Promise<Session> {
