@@ -190,11 +190,12 @@ describe('OAuth strategy through a Gateway', () => {
       await untilExpired(running.store, notion.url);
       expect((await echo(running.gateway, 'after refresh')).structuredContent).toEqual({ text: 'after refresh' });
 
-      const tokenCalls = as.requests.filter((r) => r.route === 'token');
-      expect(tokenCalls.map((r) => [r.grantType, r.status])).toEqual([
-        ['authorization_code', 200],
-        ['refresh_token', 200],
-      ]);
+      // One code exchange, then refreshes only — all accepted. (On a loaded machine the 2 s token may
+      // already expire before the first echo, so there can be more than one refresh.)
+      const tokenCalls = as.requests.filter((r) => r.route === 'token').map((r) => [r.grantType, r.status]);
+      expect(tokenCalls[0]).toEqual(['authorization_code', 200]);
+      expect(tokenCalls.length).toBeGreaterThanOrEqual(2);
+      expect(tokenCalls.slice(1).every(([grant, status]) => grant === 'refresh_token' && status === 200)).toBe(true);
       expect(registrations(as)).toBe(0);
       expect(as.requests.some((r) => r.path === '/reg')).toBe(false);
       expect(running.log.text()).not.toContain('Registered client');

@@ -33,6 +33,11 @@ Options:
                         ~/.config/agent-mcp-gateway/.mcp.json, ./config/.mcp.json
   --rules <path>        Policy rules file (.mcp-gateway-rules.json); same discovery, GATEWAY_RULES
   --debug               Add the get_gateway_status tool (also GATEWAY_DEBUG=1)
+  --transport <kind>    serve: stdio (default) or http (Streamable HTTP on /mcp; also GATEWAY_TRANSPORT)
+  --host <host>         serve over http: the address to listen on (default 127.0.0.1; GATEWAY_HOST)
+  --port <port>         serve over http: the port (default 8080, 0 for a free one; GATEWAY_PORT)
+  --allow-unauthenticated
+                        serve over http: allow a non-loopback address without any agent credential
   --force               init: overwrite existing files
   --json                servers, tools, call, auth status: machine-readable output on stdout
   --agent <id>          tools, call: act as this agent of the rules (else the fallback agent)
@@ -47,7 +52,7 @@ Options:
 
 Environment: GATEWAY_MCP_CONFIG, GATEWAY_RULES, GATEWAY_DEFAULT_AGENT, GATEWAY_DEBUG,
 GATEWAY_LOG_LEVEL (error|warn|info|debug), GATEWAY_INIT_STRATEGY (eager|lazy),
-GATEWAY_TOKEN_STORE (fs|keychain|auto), GATEWAY_TOKEN_DIR, GATEWAY_OAUTH_CALLBACK_PORT, BROWSER (a command run with the login URL;
+GATEWAY_TOKEN_STORE (fs|keychain|auto), GATEWAY_TOKEN_DIR, GATEWAY_TRANSPORT, GATEWAY_HOST, GATEWAY_PORT, GATEWAY_OAUTH_CALLBACK_PORT, BROWSER (a command run with the login URL;
 none: only print it).
 Exit codes: 0 ok, 1 runtime or config error, 2 usage error.`;
 
@@ -76,6 +81,14 @@ export interface CliArgs {
   readonly to?: 'keychain' | 'fs';
   /** `secret --store`: which token store (default: the setting). */
   readonly store?: 'fs' | 'keychain' | 'auto';
+  /** `serve --transport`: overrides the `transport` setting (and GATEWAY_TRANSPORT). */
+  readonly transport?: 'stdio' | 'http';
+  /** `serve --host`: overrides `http.host` (and GATEWAY_HOST). */
+  readonly host?: string;
+  /** `serve --port`: overrides `http.port` (and GATEWAY_PORT); 0 picks a free port. */
+  readonly port?: number;
+  /** `serve --allow-unauthenticated`: HTTP serving on a non-loopback address without credentials. */
+  readonly allowUnauthenticated: boolean;
 }
 
 /** A wrong command line: exit 2 with the usage. */
@@ -105,6 +118,10 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         all: { type: 'boolean', default: false },
         to: { type: 'string' },
         store: { type: 'string' },
+        transport: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'allow-unauthenticated': { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -119,6 +136,12 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (v.store !== undefined && v.store !== 'fs' && v.store !== 'keychain' && v.store !== 'auto') {
     throw new UsageError(`--store must be fs, keychain or auto, not '${v.store}'`);
   }
+  if (v.transport !== undefined && v.transport !== 'stdio' && v.transport !== 'http') {
+    throw new UsageError(`--transport must be stdio or http, not '${v.transport}'`);
+  }
+  if (v.host !== undefined && v.host.trim() === '') throw new UsageError('--host needs an address, e.g. 127.0.0.1');
+  const port = v.port === undefined ? undefined : /^\d{1,5}$/.test(v.port) ? Number(v.port) : NaN;
+  if (port !== undefined && !(port <= 65535)) throw new UsageError(`--port must be a port number from 0 to 65535, not '${v.port}'`);
   if (command === 'auth' && rest[0] === 'migrate' && v.to === undefined && !(v.help || v.version)) throw new UsageError("'auth migrate' needs --to keychain or --to fs");
   return {
     command,
@@ -137,6 +160,10 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     all: v.all === true,
     ...(v.to !== undefined && { to: v.to as 'keychain' | 'fs' }),
     ...(v.store !== undefined && { store: v.store as 'fs' | 'keychain' | 'auto' }),
+    ...(v.transport !== undefined && { transport: v.transport as 'stdio' | 'http' }),
+    ...(v.host !== undefined && { host: v.host.trim() }),
+    ...(port !== undefined && { port }),
+    allowUnauthenticated: v['allow-unauthenticated'] === true,
   };
 }
 

@@ -87,6 +87,7 @@ function oauthServer(session: Session, name: string): ServerSpec {
   if (!spec.url) throw refuse('is a local (stdio) server');
   if (auth === 'none' || auth === 'headers') throw refuse(`is configured with "auth": "${auth}"`);
   if (typeof auth === 'object' && auth.type === 'client_credentials') throw refuse('uses the client credentials grant');
+  if (typeof auth === 'object' && auth.type === 'enterprise_managed') throw refuse('uses enterprise-managed authorization (the IdP\'s ID token)');
   if (Object.keys(spec.headers).some((h) => h.toLowerCase() === 'authorization')) throw refuse('sends a configured Authorization header');
   return spec;
 }

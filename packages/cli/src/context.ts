@@ -8,7 +8,21 @@ export function loadConfigFor(args: CliArgs, env: NodeJS.ProcessEnv = process.en
     ...(args.config !== undefined && { configPath: args.config }),
     ...(args.rules !== undefined && { rulesPath: args.rules }),
     cwd: process.cwd(),
-    env,
+    env: withServeFlags(args, env),
     home: env.HOME ?? homedir(),
   });
+}
+
+/**
+ * `--transport`, `--host` and `--port` win over their GATEWAY_* variables, which win over the
+ * settings file: the flags are applied as those variables (same validation, same precedence).
+ */
+function withServeFlags(args: CliArgs, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (args.transport === undefined && args.host === undefined && args.port === undefined) return env;
+  return {
+    ...env,
+    ...(args.transport !== undefined && { GATEWAY_TRANSPORT: args.transport }),
+    ...(args.host !== undefined && { GATEWAY_HOST: args.host }),
+    ...(args.port !== undefined && { GATEWAY_PORT: String(args.port) }),
+  };
 }
