@@ -58,6 +58,15 @@ function authFor(scenario, ctx) {
   if (scenario.startsWith('auth/client-credentials')) {
     return { type: 'client_credentials', clientId: ctx.client_id, clientSecret: ctx.client_secret, tokenEndpointAuthMethod: 'client_secret_basic' };
   }
+  if (ctx.idp_id_token) {
+    // Enterprise-managed authorization (ID-JAG): the client as registered at the MCP server's AS, and the IdP the user signed in to.
+    return {
+      type: 'enterprise_managed',
+      clientId: ctx.client_id,
+      ...(ctx.client_secret && { clientSecret: ctx.client_secret }),
+      idp: { issuer: ctx.idp_issuer, tokenEndpoint: ctx.idp_token_endpoint, clientId: ctx.idp_client_id, idToken: ctx.idp_id_token },
+    };
+  }
   if (ctx.client_id) return { type: 'oauth', clientId: ctx.client_id, ...(ctx.client_secret && { clientSecret: ctx.client_secret }) };
   if (scenario === 'auth/basic-cimd') return { type: 'oauth', clientMetadataUrl: CIMD_URL };
   return undefined; // nothing configured: the gateway works it out from the server's 401

@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 /**
  * Runs the client scenarios of the official MCP conformance suite
- * (@modelcontextprotocol/conformance, pinned in the root package.json) with the
- * gateway as the client (conformance/adapter.mjs), and compares the outcome
- * with conformance/baseline.json.
+ * (@modelcontextprotocol/conformance, two versions pinned in the root package.json:
+ * 0.1.11, and 0.1.16 under the npm alias `conformance-0116`) with the gateway as
+ * the client (conformance/adapter.mjs), and compares the outcome with each
+ * suite's baseline (0.1.11: conformance/baseline.json, 0.1.16: conformance/baseline-0.1.16.json).
  *
- *   node conformance/run.mjs [--scenario <name>]... [--jobs <n>] [--all] [--baseline <file>] [--verbose]
+ *   node conformance/run.mjs [--suite 0.1.11|0.1.16]... [--scenario <name>]... [--jobs <n>] [--all] [--baseline <file>] [--verbose]
  *
- * Exit 1 when a scenario fails that the baseline does not list, or when a
- * scenario the baseline lists passes (the baseline must stay honest), or when
- * the baseline names a scenario the suite does not have. Results (checks.json,
- * the adapter's stdout/stderr) are kept under .tmp/conformance/.
+ * Without --suite both suites run, one after the other. Exit 1 when a scenario
+ * fails that the baseline does not list, or when a scenario the baseline lists
+ * passes (the baseline must stay honest), or when the baseline names a scenario
+ * the suite does not have. Results (checks.json, the adapter's stdout/stderr)
+ * are kept under .tmp/conformance/<suite>/.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
@@ -21,6 +23,16 @@ import process from 'node:process';
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const RESULTS = join(ROOT, '.tmp', 'conformance');
 const ADAPTER = 'node conformance/adapter.mjs'; // the framework splits the command on spaces: keep it relative to ROOT
+
+/**
+ * The suite versions, each run through its own CLI by path (`npx conformance` would be ambiguous: both
+ * packages declare the `conformance` bin), each with its own baseline. 0.1.14 and later import
+ * `globSync` from `fs` (Node >= 22); on Node 20 they load with conformance/node20/register.mjs.
+ */
+const SUITES = {
+  '0.1.11': { pkg: '@modelcontextprotocol/conformance', nodeArgs: [], baseline: 'baseline.json' },
+  '0.1.16': { pkg: 'conformance-0116', nodeArgs: ['--import', './conformance/node20/register.mjs'], baseline: 'baseline-0.1.16.json' },
+};
 
 /** Client scenarios that are not about the gateway's job as a client; they are not run (`--all` runs them, informational only). */
 const NOT_OURS = {
@@ -42,19 +54,27 @@ const REFUSAL_EXPECTED = {
 const SOLO = new Set(['sse-retry']);
 
 function parseArgs(argv) {
-  const args = { scenarios: [], jobs: 4, verbose: false, all: false, baseline: join(ROOT, 'conformance', 'baseline.json') };
+  const args = { suites: [], scenarios: [], jobs: 4, verbose: false, all: false, baseline: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--scenario') args.scenarios.push(argv[++i]);
+    if (a === '--suite') {
+      const suite = argv[++i];
+      if (!(suite in SUITES)) throw new Error(`unknown suite ${suite} (known: ${Object.keys(SUITES).join(', ')})`);
+      if (!args.suites.includes(suite)) args.suites.push(suite);
+    } else if (a === '--scenario') args.scenarios.push(argv[++i]);
     else if (a === '--jobs') args.jobs = Math.max(1, Number(argv[++i]) || 1);
     else if (a === '--verbose') args.verbose = true;
     else if (a === '--baseline') args.baseline = argv[++i];
     else if (a === '--all') args.all = true;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node conformance/run.mjs [--scenario <name>]... [--jobs <n>] [--all] [--baseline <file>] [--verbose]\n');
+      process.stdout.write(
+        `usage: node conformance/run.mjs [--suite ${Object.keys(SUITES).join('|')}]... [--scenario <name>]... [--jobs <n>] [--all] [--baseline <file>] [--verbose]\n`,
+      );
       process.exit(0);
     } else throw new Error(`unknown argument: ${a}`);
   }
+  if (!args.suites.length) args.suites = Object.keys(SUITES);
+  if (args.baseline && args.suites.length > 1) throw new Error('--baseline needs exactly one --suite');
   return args;
 }
 
@@ -70,13 +90,22 @@ function run(command, args, options = {}) {
   });
 }
 
-const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+/** Runs the suite's CLI: `node [--import …] <package>/<bin> …args`. */
+async function conformance(suite, args) {
+  const { pkg, nodeArgs } = SUITES[suite];
+  const manifest = join(ROOT, 'node_modules', pkg, 'package.json');
+  const { bin } = JSON.parse(await readFile(manifest, 'utf8').catch(() => {
+    throw new Error(`${pkg} is not installed (npm install): needed for conformance suite ${suite}`);
+  }));
+  const script = join(dirname(manifest), typeof bin === 'string' ? bin : bin.conformance);
+  return run(process.execPath, [...nodeArgs, script, ...args]);
+}
 
-async function listClientScenarios() {
-  const { code, stdout, stderr } = await run(npx, ['--no-install', 'conformance', 'list']);
-  if (code !== 0) throw new Error(`npx conformance list failed (is @modelcontextprotocol/conformance installed?):\n${stderr}`);
+async function listClientScenarios(suite) {
+  const { code, stdout, stderr } = await conformance(suite, ['list']);
+  if (code !== 0) throw new Error(`conformance ${suite} list failed:\n${stderr}`);
   const section = stdout.split(/Client scenarios[^\n]*\n/)[1] ?? '';
-  return [...section.matchAll(/^\s+- (\S+)$/gm)].map((m) => m[1]);
+  return [...section.matchAll(/^\s+- (\S+)(?: \[[^\]]*\])?$/gm)].map((m) => m[1]); // 0.1.16 adds the spec versions: `- name [2025-11-25]`
 }
 
 async function findFile(dir, name) {
@@ -90,12 +119,12 @@ async function findFile(dir, name) {
   return undefined;
 }
 
-async function runScenario(scenario) {
-  const out = join(RESULTS, scenario.replace(/\//g, '__'));
+async function runScenario(suite, scenario) {
+  const out = join(RESULTS, suite, scenario.replace(/\//g, '__'));
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
   const started = Date.now();
-  const cli = await run(npx, ['--no-install', 'conformance', 'client', '--command', ADAPTER, '--scenario', scenario, '-o', out]);
+  const cli = await conformance(suite, ['client', '--command', ADAPTER, '--scenario', scenario, '-o', out]);
   const seconds = (Date.now() - started) / 1000;
   const checksFile = await findFile(out, 'checks.json');
   const checks = checksFile ? JSON.parse(await readFile(checksFile, 'utf8')) : [];
@@ -148,23 +177,42 @@ function table(rows, headers) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const baseline = JSON.parse(await readFile(args.baseline, 'utf8'));
+  const failedSuites = [];
+  for (const suite of args.suites) {
+    if (!(await runSuite(suite, args))) failedSuites.push(suite);
+  }
+  if (args.suites.length > 1) {
+    process.stdout.write(`\nconformance: ${args.suites.map((s) => `${s} ${failedSuites.includes(s) ? 'FAILED' : 'ok'}`).join(', ')}\n`);
+  }
+  if (failedSuites.length) process.exitCode = 1;
+}
+
+/** One suite: its scenarios, its table, its baseline. True when everything is as expected. */
+async function runSuite(suite, args) {
+  const baselineFile = args.baseline ?? join(ROOT, 'conformance', SUITES[suite].baseline);
+  const baseline = JSON.parse(await readFile(baselineFile, 'utf8'));
   const expected = baseline.expectedFailures ?? {};
-  const known = await listClientScenarios();
+  const known = await listClientScenarios(suite);
   const errors = [];
   for (const [name, reason] of Object.entries(expected)) {
     if (!known.includes(name)) errors.push(`baseline names ${name}, which is not a client scenario of this suite`);
     if (typeof reason !== 'string' || reason.trim().length < 10) errors.push(`baseline entry ${name} has no written reason`);
   }
-  for (const name of args.scenarios) if (!known.includes(name)) errors.push(`unknown scenario ${name}`);
-  if (errors.length && args.scenarios.some((s) => !known.includes(s))) throw new Error(errors.join('\n'));
+  // With several suites, a --scenario runs in the suites that have it (auth/offline-access-* is only in 0.1.16).
+  const wanted = args.suites.length > 1 ? args.scenarios.filter((s) => known.includes(s)) : args.scenarios;
+  for (const name of args.scenarios) if (!known.includes(name) && args.suites.length === 1) errors.push(`unknown scenario ${name}`);
+  if (args.scenarios.length && !wanted.length && args.suites.length > 1) {
+    process.stderr.write(`conformance ${suite}: none of the scenarios asked for is in this suite; skipped\n`);
+    return true;
+  }
+  if (errors.length && wanted.some((s) => !known.includes(s))) throw new Error(errors.join('\n'));
 
-  const selected = args.scenarios.length ? args.scenarios : known.filter((s) => args.all || !(s in NOT_OURS));
-  const skipped = args.scenarios.length ? [] : known.filter((s) => !selected.includes(s));
-  process.stderr.write(`conformance: ${selected.length} client scenarios, ${args.jobs} at a time (results in ${relative(ROOT, RESULTS)}/)\n`);
-  await mkdir(RESULTS, { recursive: true });
+  const selected = wanted.length ? wanted : known.filter((s) => args.all || !(s in NOT_OURS));
+  const skipped = wanted.length ? [] : known.filter((s) => !selected.includes(s));
+  process.stderr.write(`conformance ${suite}: ${selected.length} client scenarios, ${args.jobs} at a time (results in ${relative(ROOT, join(RESULTS, suite))}/)\n`);
+  await mkdir(join(RESULTS, suite), { recursive: true });
   const one = async (s) => {
-    const r = await runScenario(s);
+    const r = await runScenario(suite, s);
     const mark = r.pass ? (s in expected ? 'XPASS' : 'pass') : s in expected ? 'xfail' : 'FAIL';
     process.stderr.write(`  ${mark} ${s} (${r.seconds.toFixed(1)} s)\n`);
     return r;
@@ -188,6 +236,7 @@ async function main() {
     rows.push([r.scenario, verdict, checks, r.client.code, clip(note)]);
   }
   for (const s of skipped) rows.push([s, 'not run', '', '', 'not about the client (reason below)']);
+  process.stdout.write(`\nconformance ${suite} (${SUITES[suite].pkg}), baseline ${relative(ROOT, baselineFile)}\n`);
   process.stdout.write(`\n${table(rows, ['scenario', 'result', 'checks', 'client', 'note'])}\n\n`);
   const reasons = [
     ...results.filter((r) => r.scenario in expected).map((r) => [r.scenario, expected[r.scenario]]),
@@ -204,15 +253,16 @@ async function main() {
   const counted = results.filter((r) => !(r.scenario in NOT_OURS));
   const passed = counted.filter((r) => r.pass).length;
   process.stdout.write(
-    `passed ${passed}/${counted.length}; expected failures ${counted.filter((r) => !r.pass && r.scenario in expected).length}; unexpected ${unexpected}\n`,
+    `${suite}: passed ${passed}/${counted.length}; expected failures ${counted.filter((r) => !r.pass && r.scenario in expected).length}; unexpected ${unexpected}\n`,
   );
   for (const e of errors) process.stdout.write(`baseline: ${e}\n`);
   if (unexpected > 0 || errors.length > 0) {
     if (results.some((r) => r.pass && r.scenario in expected)) {
-      process.stdout.write('A scenario listed in conformance/baseline.json passes: remove it from the baseline.\n');
+      process.stdout.write(`A scenario listed in ${relative(ROOT, baselineFile)} passes: remove it from the baseline.\n`);
     }
-    process.exitCode = 1;
+    return false;
   }
+  return true;
 }
 
 main().catch((error) => {

@@ -63,7 +63,7 @@ export function clientConfiguration(
   registered: StoredClient | undefined,
   options: { readonly insecure: boolean; readonly fetch?: typeof fetch },
 ): client.Configuration | undefined {
-  const forced = typeof auth === 'object' && auth.type === 'oauth' ? auth : undefined;
+  const forced = typeof auth === 'object' && (auth.type === 'oauth' || auth.type === 'enterprise_managed') ? auth : undefined;
   const identity = forced?.clientId
     ? { id: forced.clientId, secret: forced.clientSecret, method: forced.tokenEndpointAuthMethod ?? (forced.clientSecret ? 'client_secret_basic' : 'none') }
     : registered

@@ -28,6 +28,7 @@ import {
   type ResourceInfo,
 } from './discovery.js';
 import { isFresh, oauthErrorCode, refreshSkewSeconds, toStoredTokens } from './tokens.js';
+import { requireSecureUrl } from './urls.js';
 
 export interface OAuthStrategyOptions {
   readonly spec: ServerSpec;
@@ -74,11 +75,17 @@ export interface DeviceLogin extends PendingLogin {
 
 type ForcedOAuth = Extract<ServerSpec['auth'], { type: 'oauth' }>;
 type ClientCredentials = Extract<ServerSpec['auth'], { type: 'client_credentials' }>;
+type EnterpriseManaged = Extract<ServerSpec['auth'], { type: 'enterprise_managed' }>;
 
 /** Step-up re-authorizations (403 insufficient_scope) allowed before giving up. */
 const MAX_STEP_UPS = 2;
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** Enterprise-Managed Authorization: RFC 8693 token exchange at the IdP, RFC 7523 JWT bearer grant at the MCP server's AS. */
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 
 /**
  * OAuth 2.1 for one MCP server, as the MCP authorization spec (2025-11-25)
@@ -123,7 +130,8 @@ export class OAuthStrategy implements AuthStrategy {
     await this.load();
     // Forced OAuth with nothing stored: the first request goes without a token, so that the server's 401 challenge
     // (resource_metadata, scope) guides discovery and the login, exactly as when OAuth is brought in by a 401.
-    if (!this.tokens && !this.challenge && !this.login && this.forced()?.type !== 'client_credentials') return {};
+    // A grant without a user (client credentials, enterprise-managed) gets its token before the first request.
+    if (!this.tokens && !this.challenge && !this.login && !this.withoutUser()) return {};
     const tokens = await this.usableTokens();
     return { Authorization: `Bearer ${tokens.access_token}` };
   }
@@ -132,12 +140,16 @@ export class OAuthStrategy implements AuthStrategy {
     if (challenge.status === 403) return this.stepUp(challenge);
     this.noteChallenge(challenge);
     const rejected = this.tokens;
-    if (!rejected) throw errors.authRequired(this.name, (await this.beginLogin()).url);
-    // Our token was refused (expired early, revoked): refresh once, else log in again.
+    if (!rejected && !this.withoutUser()) throw errors.authRequired(this.name, (await this.beginLogin()).url);
+    // Our token was refused (expired early, revoked): refresh once, else log in again (a grant without a user: grant again).
     this.options.logger.info(`Access token for ${this.name} refused (${challenge.error ?? 'HTTP 401'}); refreshing`);
-    const fresh = rejected.refresh_token ? await this.refresh(rejected) : undefined;
+    const fresh = rejected?.refresh_token ? await this.refresh(rejected) : undefined;
     if (fresh) return 'retry';
     this.tokens = undefined;
+    if (this.withoutUser()) {
+      await this.grantWithoutUser();
+      return 'retry';
+    }
     throw errors.authRequired(this.name, (await this.beginLogin()).url);
   }
 
@@ -201,6 +213,7 @@ export class OAuthStrategy implements AuthStrategy {
       const fresh = await this.refresh(this.tokens);
       if (fresh) return fresh;
     }
+    if (this.forced()?.type === 'enterprise_managed') return this.enterpriseGrant();
     throw errors.authRequired(this.name, (await this.beginLogin()).url);
   }
 
@@ -290,6 +303,83 @@ export class OAuthStrategy implements AuthStrategy {
     return tokens;
   }
 
+  /**
+   * Enterprise-Managed Authorization (the MCP extension, ID-JAG): the ID token of the user's single sign-on is
+   * exchanged at the enterprise IdP (RFC 8693) for an Identity Assertion JWT Authorization Grant whose audience is
+   * this server's authorization server (its issuer) and whose resource is this server; that authorization server
+   * takes it as a JWT bearer grant (RFC 7523), the client authenticating as registered there, for an access token.
+   * No browser, no consent: the IdP's policy decides.
+   */
+  private async enterpriseGrant(): Promise<StoredTokens> {
+    const forced = this.forced() as EnterpriseManaged;
+    this.refreshing ??= (async () => {
+      const session = await this.sessionInfo();
+      const resource = session.info.resource;
+      const scope = this.scopeFor(session); // configured (else the challenge's, else scopes_supported), plus step-up scopes
+      let assertion: string;
+      try {
+        const exchanged = await client.genericGrantRequest(await this.idpConfiguration(forced.idp), TOKEN_EXCHANGE_GRANT, {
+          requested_token_type: ID_JAG_TOKEN_TYPE,
+          audience: session.as.issuer,
+          resource,
+          ...(scope && { scope }),
+          subject_token: forced.idp.idToken,
+          subject_token_type: ID_TOKEN_TYPE,
+        });
+        if (exchanged.issued_token_type !== ID_JAG_TOKEN_TYPE) throw new Error(`it issued ${String(exchanged.issued_token_type)}, not an ID-JAG`);
+        assertion = exchanged.access_token;
+      } catch (error) {
+        const why = isGatewayError(error) ? error.message : describe(error);
+        this.event('failure', `token exchange at ${forced.idp.issuer} refused: ${why}`);
+        throw errors.authFailed(this.name, `the identity provider ${forced.idp.issuer} refused to exchange the ID token for an ID-JAG: ${why}`);
+      }
+      try {
+        const config = this.configuration(session, undefined) as client.Configuration;
+        const response = await client.genericGrantRequest(config, JWT_BEARER_GRANT, { assertion, resource, ...(scope && { scope }) });
+        const tokens = toStoredTokens(response);
+        await this.options.store.set(this.key, { ...this.serverEntry(), tokens });
+        this.accept(tokens, response.expires_in);
+        this.options.logger.info(`Tokens cached for ${this.name} (enterprise-managed authorization)`);
+        this.event('login');
+        return tokens;
+      } catch (error) {
+        this.event('failure', `JWT bearer grant refused: ${describe(error)}`);
+        throw errors.authFailed(this.name, `the authorization server ${session.as.issuer} refused the ID-JAG: ${describe(error)}`);
+      }
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+    const tokens = await this.refreshing;
+    if (!tokens) throw errors.authFailed(this.name, 'no token');
+    return tokens;
+  }
+
+  /** The IdP's token endpoint as configured, else discovered from its issuer; https (or loopback) only. */
+  private async idpConfiguration(idp: EnterpriseManaged['idp']): Promise<client.Configuration> {
+    const as: oauth.AuthorizationServer = idp.tokenEndpoint
+      ? { issuer: idp.issuer, token_endpoint: requireSecureUrl(this.name, idp.tokenEndpoint, 'IdP token endpoint').href }
+      : await discoverAuthorizationServer(this.name, idp.issuer, false, this.options.fetch);
+    requireSecureEndpoints(this.name, as);
+    // The client authenticates as registered at the IdP: the method its metadata offers, else in the body (the extension's example).
+    const methods = as.token_endpoint_auth_methods_supported;
+    const basic = methods !== undefined && !methods.includes('client_secret_post') && methods.includes('client_secret_basic');
+    const auth = idp.clientSecret === undefined ? client.None() : basic ? clientSecretBasic(idp.clientSecret) : client.ClientSecretPost(idp.clientSecret);
+    const config = new client.Configuration(as, idp.clientId, undefined, auth);
+    if (allLoopback(as)) client.allowInsecureRequests(config);
+    if (this.options.fetch) config[client.customFetch] = this.options.fetch;
+    return config;
+  }
+
+  /** True for the grants that involve no user: the token is fetched (again) whenever needed. */
+  private withoutUser(): boolean {
+    const type = this.forced()?.type;
+    return type === 'client_credentials' || type === 'enterprise_managed';
+  }
+
+  private grantWithoutUser(): Promise<StoredTokens> {
+    return this.forced()?.type === 'client_credentials' ? this.clientCredentials() : this.enterpriseGrant();
+  }
+
   private event(type: AuthEvent['type'], detail?: string): void {
     this.options.onAuthEvent?.({ server: this.name, type, kind: this.kind, ...(detail !== undefined && { detail }) });
   }
@@ -310,9 +400,9 @@ export class OAuthStrategy implements AuthStrategy {
     this.stepUps++;
     for (const scope of challenge.scope?.split(' ') ?? []) if (scope) this.extraScopes.add(scope);
     this.options.logger.info(`Server ${this.name} needs more scope (${challenge.scope ?? 'unspecified'}); asking for a new authorization`);
-    if (this.forced()?.type === 'client_credentials') {
+    if (this.withoutUser()) {
       this.tokens = undefined;
-      await this.clientCredentials();
+      await this.grantWithoutUser();
       return 'retry';
     }
     this.tokens = undefined;
@@ -574,7 +664,7 @@ export class OAuthStrategy implements AuthStrategy {
     return all.size ? [...all].join(' ') : undefined;
   }
 
-  private forced(): ForcedOAuth | ClientCredentials | undefined {
+  private forced(): ForcedOAuth | ClientCredentials | EnterpriseManaged | undefined {
     const auth = this.options.spec.auth;
     return typeof auth === 'object' ? auth : undefined;
   }

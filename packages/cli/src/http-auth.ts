@@ -102,10 +102,10 @@ export class CallerAuth {
       // Keys removed by a reload on a non-loopback listener: refuse rather than open up.
       return { ok: false, status: 503, error: 'temporarily_unavailable', description: 'no agent credential is configured on this listener' };
     }
-    const match = authorization === undefined ? null : /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(authorization);
     if (authorization === undefined || authorization.trim() === '') {
       return { ok: false, status: 401, description: 'this gateway needs a credential: Authorization: Bearer <API key or access token>' };
     }
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     if (!match?.[1]) return { ok: false, status: 401, error: 'invalid_request', description: 'expected Authorization: Bearer <credential>' };
     const token = match[1];
 
@@ -174,23 +174,27 @@ export class CallerAuth {
   /** Hash → agent, rebuilt when the rules change (hot reload). */
   private apiKeys(): Map<string, string> {
     const rules = this.options.rules();
-    if (this.keyIndex?.rules !== rules) {
-      const byHash = new Map<string, string>();
-      for (const [agent, agentRules] of Object.entries(rules?.agents ?? {})) {
-        for (const hash of agentRules.api_keys ?? []) byHash.set(hash, agent);
-      }
-      this.keyIndex = { rules, byHash };
+    if (this.keyIndex && this.keyIndex.rules === rules) return this.keyIndex.byHash;
+    const byHash = new Map<string, string>();
+    for (const [agent, agentRules] of Object.entries(rules?.agents ?? {})) {
+      for (const hash of agentRules.api_keys ?? []) byHash.set(hash, agent);
     }
-    return this.keyIndex.byHash;
+    this.keyIndex = { rules, byHash };
+    return byHash;
   }
 
   /** The issuer's JWKS (discovered once; a failed discovery is tried again by the next request). */
   private keySet(jwt: HttpAuthSettings): Promise<ReturnType<typeof createRemoteJWKSet>> {
-    this.jwks ??= (async () => {
-      const uri = jwt.jwksUri ?? (await discoverJwksUri(jwt.issuer, this.options.fetch ?? fetch));
-      return createRemoteJWKSet(new URL(uri));
-    })();
-    this.jwks.catch(() => (this.jwks = undefined));
+    if (!this.jwks) {
+      const pending = (async () => {
+        const uri = jwt.jwksUri ?? (await discoverJwksUri(jwt.issuer, this.options.fetch ?? fetch));
+        return createRemoteJWKSet(new URL(uri));
+      })();
+      pending.catch(() => {
+        if (this.jwks === pending) this.jwks = undefined;
+      });
+      this.jwks = pending;
+    }
     return this.jwks;
   }
 }

@@ -1,27 +1,30 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { AuditPlugin, Gateway, GatewayError, SecretRedactor, createGatewayServer, createLogger, watchConfig } from '@agent-mcp-gateway/core';
+import {
+  AuditPlugin,
+  Gateway,
+  HttpServeSettingsSchema,
+  SecretRedactor,
+  createGatewayServer,
+  createLogger,
+  watchConfig,
+  type GatewayConfig,
+} from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
 import { loadConfigFor } from './context.js';
+import { rulesHaveApiKeys } from './http-auth.js';
+import { checkHttpServeSettings, startHttpServer } from './http-serve.js';
 import { defaultPlugins, loadPlugins } from './plugins.js';
 
 /** Upper bound for shutdown: downstream close is stdin end → SIGTERM → SIGKILL, 2 s apart. */
 const SHUTDOWN_LIMIT_MS = 6_000;
 const EAGER_CONNECT_DELAY_MS = 500;
 
-/** `serve`: the gateway over stdio. Resolves with the exit code once the client goes away. */
+/** `serve`: the gateway over stdio (or HTTP, see {@link runHttpServe}). Resolves with the exit code once the client goes away. */
 export async function runServe(args: CliArgs): Promise<number> {
   const config = await loadConfigFor(args);
   const settings = config.settings;
-  if (settings.transport !== 'stdio') {
-    throw new GatewayError('CONFIG_INVALID', `Serving over '${settings.transport}' is not available yet; this version serves over stdio only`, {
-      path: 'transport',
-    });
-  }
-  const redactor = new SecretRedactor();
-  const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, redactor });
-  const audit = new AuditPlugin();
-  const plugins = [...defaultPlugins(), audit, ...(await loadPlugins(settings.plugins, process.cwd()))];
-  const gateway = new Gateway({ config, plugins, logger, redactor });
+  if (settings.transport === 'http') return runHttpServe(args, config);
+  const { gateway, logger, audit } = await createGateway(config);
   await gateway.start({ connect: false });
   const watcher = watchConfig(gateway, { load: () => loadConfigFor(args) });
 
@@ -65,4 +68,63 @@ export async function runServe(args: CliArgs): Promise<number> {
   const code = await done;
   process.stdin.destroy();
   return code;
+}
+
+/** The gateway with the CLI's plugins, its logger and audit log. Not started. */
+async function createGateway(config: GatewayConfig): Promise<{ gateway: Gateway; logger: ReturnType<typeof createLogger>; audit: AuditPlugin }> {
+  const settings = config.settings;
+  const redactor = new SecretRedactor();
+  const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, redactor });
+  const audit = new AuditPlugin();
+  const plugins = [...defaultPlugins(), audit, ...(await loadPlugins(settings.plugins, process.cwd()))];
+  return { gateway: new Gateway({ config, plugins, logger, redactor }), logger, audit };
+}
+
+/**
+ * `serve` with `transport: http`: Streamable HTTP on `/mcp` (./http-serve.ts) until SIGINT or
+ * SIGTERM. Prints `Gateway listening on <url>` on stderr once it takes requests.
+ */
+async function runHttpServe(args: CliArgs, config: GatewayConfig): Promise<number> {
+  const settings = config.settings;
+  const http = settings.http ?? HttpServeSettingsSchema.parse({});
+  const allowUnauthenticated = args.allowUnauthenticated || http.allowUnauthenticated;
+  checkHttpServeSettings({ settings: http, hasApiKeys: rulesHaveApiKeys(config.rules), allowUnauthenticated });
+  const { gateway, logger, audit } = await createGateway(config);
+  const listener = await startHttpServer({ gateway, settings: http, debug: args.debug || settings.debug, allowUnauthenticated, logger });
+  try {
+    await gateway.start({ connect: false });
+  } catch (error) {
+    await listener.close();
+    throw error;
+  }
+  const watcher = watchConfig(gateway, { load: () => loadConfigFor(args) });
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`Shutting down (${why})`);
+      watcher.close();
+      const limit = setTimeout(() => resolve(0), SHUTDOWN_LIMIT_MS);
+      limit.unref();
+      void listener
+        .close()
+        .catch(() => undefined)
+        .then(() => gateway.close())
+        .then(() => audit.flush())
+        .then(() => logger.close())
+        .finally(() => {
+          clearTimeout(limit);
+          resolve(0);
+        });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  listener.markReady();
+  gateway.connectAll();
+  logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}`);
+  // Always printed (whatever the log level): scripts and tests read the URL from it, e.g. with --port 0.
+  process.stderr.write(`Gateway listening on ${listener.url}\n`);
+  return done;
 }

@@ -19,7 +19,7 @@ export { MetricsPlugin, RESERVOIR_SIZE } from './metrics.js';
 export type { MetricsHost, MetricsSeries } from './metrics.js';
 export { DownstreamServer } from './downstream.js';
 export type { DownstreamCallOptions, DownstreamOptions } from './downstream.js';
-export { createGatewayServer, errorResult, estimateTokens } from './meta-tools.js';
+export { authenticatedAgent, createGatewayServer, errorResult, estimateTokens } from './meta-tools.js';
 export type { GatewayServerOptions } from './meta-tools.js';
 export { ErrorCodes, GatewayError, errors, isGatewayError } from './errors.js';
 export type { ErrorCode, GatewayErrorDetails } from './errors.js';
@@ -45,7 +45,7 @@ export {
 export { PolicyEngine } from './policy/engine.js';
 export { PolicyPlugin } from './policy/plugin.js';
 export { compileGlob, globMatch } from './policy/glob.js';
-export { AGENT_ID_PATTERN, RulesFileSchema } from './policy/rules.js';
+export { AGENT_ID_PATTERN, API_KEY_HASH_PATTERN, RulesFileSchema } from './policy/rules.js';
 export type { AgentRules, RulesFile } from './policy/rules.js';
 export * from './config/schema.js';
 export * from './config/load.js';

@@ -1,4 +1,5 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
@@ -136,7 +137,7 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     }
     try {
       const args = parsed.data as Record<string, unknown>;
-      const agent = gateway.resolveAgent(args.agent_id as string | undefined);
+      const agent = gateway.resolveAgent(args.agent_id as string | undefined, authenticatedAgent(extra.authInfo));
       call.agent = agent;
       switch (name as MetaToolName) {
         case 'list_servers':
@@ -184,6 +185,16 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
 }
 
 type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * The agent a request's credential proved, as the HTTP serving layer records it: the SDK hands a
+ * handler the transport request's `auth` as `extra.authInfo`, and the agent id sits in its
+ * `extra.agent`. Undefined over stdio and for unauthenticated HTTP requests.
+ */
+export function authenticatedAgent(authInfo: AuthInfo | undefined): string | undefined {
+  const agent = authInfo?.extra?.agent;
+  return typeof agent === 'string' ? agent : undefined;
+}
 
 /** What the handler learnt about a call, for the `gatewayToolCalled` report. */
 interface CallReport {

@@ -38,6 +38,17 @@ export type AuthConfig =
       tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
       privateKey?: string;
       signingAlgorithm?: string;
+    }
+  | {
+      /** Enterprise-Managed Authorization (MCP extension, ID-JAG): the enterprise IdP's ID token → ID-JAG → access token. */
+      type: 'enterprise_managed';
+      /** The client at the MCP server's authorization server. */
+      clientId: string;
+      clientSecret?: string;
+      tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
+      scopes?: string[];
+      /** The enterprise identity provider the user signed in to (single sign-on), and the ID token it issued. */
+      idp: { issuer: string; tokenEndpoint?: string; clientId: string; clientSecret?: string; idToken: string };
     };
 
 /**

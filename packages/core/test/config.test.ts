@@ -153,6 +153,16 @@ describe('loadServers: normalisation', () => {
     expect(forced.servers[0]?.auth).toBe('oauth');
   });
 
+  it('keeps enterprise-managed auth and lists its client secrets and the ID token among the secret values', () => {
+    const idp = { issuer: 'https://idp.example', clientId: 'idp-client', clientSecret: 'idp-secret', idToken: 'eyJ.id.token' };
+    const auth = { type: 'enterprise_managed', clientId: 'cid', clientSecret: 'csecret', idp };
+    const { servers: specs } = parseServers(servers({ a: { url: 'https://h/mcp', auth } }), FILE, {});
+    expect(specs[0]?.auth).toEqual(auth);
+    expect(specs[0]?.secretValues).toEqual(expect.arrayContaining(['csecret', 'idp-secret', 'eyJ.id.token']));
+    const noToken = caught(() => parseServers(servers({ a: { url: 'https://h/mcp', auth: { ...auth, idp: { ...idp, idToken: undefined } } } }), FILE, {}));
+    expect(noToken.message).toContain('$.mcpServers.a.auth.idp.idToken');
+  });
+
   it('accepts an empty server list', () => {
     expect(parseServers('{"mcpServers": {}}', FILE, {})).toEqual({ servers: [], warnings: [] });
   });

@@ -222,6 +222,37 @@ describe('PolicyPlugin', () => {
     expect(codeOf(() => hooks.resolveAgent.call({ requested: 'ghost' }))).toBe(ErrorCodes.INVALID_AGENT_ID);
   });
 
+  it('binds an authenticated request to its credential\'s agent: a different agent_id is INVALID_AGENT_ID', async () => {
+    const { hooks } = await setup(RULES);
+    expect(hooks.resolveAgent.call({ authenticated: 'researcher' }).agent).toBe('researcher');
+    expect(hooks.resolveAgent.call({ authenticated: 'researcher', requested: 'researcher' }).agent).toBe('researcher');
+    for (const requested of ['admin', 'default', 'ghost']) {
+      expect(codeOf(() => hooks.resolveAgent.call({ authenticated: 'researcher', requested }))).toBe(ErrorCodes.INVALID_AGENT_ID);
+    }
+    // the credential's agent must exist in the rules like any explicit id
+    expect(codeOf(() => hooks.resolveAgent.call({ authenticated: 'ghost' }))).toBe(ErrorCodes.INVALID_AGENT_ID);
+    // an earlier tap may map the credential to an agent; the agent_id must then name that one
+    hooks.resolveAgent.tap('map', (ctx) => ({ ...ctx, agent: ctx.authenticated === 'svc-1' ? 'admin' : ctx.agent }));
+    expect(hooks.resolveAgent.call({ authenticated: 'svc-1' }).agent).toBe('admin');
+    expect(hooks.resolveAgent.call({ authenticated: 'svc-1', requested: 'admin' }).agent).toBe('admin');
+    expect(codeOf(() => hooks.resolveAgent.call({ authenticated: 'svc-1', requested: 'svc-1' }))).toBe(ErrorCodes.INVALID_AGENT_ID);
+    // without rules, the credential's identity is the agent, and still cannot be swapped
+    await hooks.configLoaded.promise(config(undefined));
+    expect(hooks.resolveAgent.call({ authenticated: 'anyone' }).agent).toBe('anyone');
+    expect(codeOf(() => hooks.resolveAgent.call({ authenticated: 'anyone', requested: 'someone' }))).toBe(ErrorCodes.INVALID_AGENT_ID);
+  });
+
+  it('validates api_keys: sha256 hashes only, each key belonging to one agent', () => {
+    const hash = `sha256:${'a'.repeat(64)}`;
+    expect(RulesFileSchema.safeParse({ agents: { a: { api_keys: [hash] }, b: { api_keys: [`sha256:${'b'.repeat(64)}`] } } }).success).toBe(true);
+    for (const bad of ['plain-key', `sha256:${'A'.repeat(64)}`, `sha256:${'a'.repeat(63)}`, `sha512:${'a'.repeat(64)}`]) {
+      expect(RulesFileSchema.safeParse({ agents: { a: { api_keys: [bad] } } }).success).toBe(false);
+    }
+    const shared = RulesFileSchema.safeParse({ agents: { a: { api_keys: [hash] }, b: { api_keys: [hash] } } });
+    expect(shared.success).toBe(false);
+    expect(shared.error?.issues[0]).toMatchObject({ path: ['agents', 'b', 'api_keys', 0], message: expect.stringContaining('already belongs to agent "a"') });
+  });
+
   it('uses settings.defaultAgent as the fallback', async () => {
     const { hooks } = await setup(WITHOUT_DEFAULT, { defaultAgent: 'other' });
     expect(hooks.resolveAgent.call({}).agent).toBe('other');

@@ -243,6 +243,7 @@ export function toServerSpec(name: string, entry: ServerEntry, baseDir: string, 
   const secrets = [...Object.values(env), ...Object.values(headers), ...expandedValues];
   if (typeof auth === 'object' && auth.clientSecret !== undefined) secrets.push(auth.clientSecret);
   if (typeof auth === 'object' && auth.type === 'client_credentials' && auth.privateKey !== undefined) secrets.push(auth.privateKey);
+  if (typeof auth === 'object' && auth.type === 'enterprise_managed') secrets.push(auth.idp.idToken, ...(auth.idp.clientSecret !== undefined ? [auth.idp.clientSecret] : []));
   return {
     name,
     transport,

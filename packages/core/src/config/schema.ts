@@ -74,13 +74,38 @@ const ClientCredentialsAuthSchema = z.strictObject({
 });
 
 /**
+ * Enterprise-Managed Authorization (the MCP extension `io.modelcontextprotocol/enterprise-managed-authorization`,
+ * ID-JAG): the ID token from the user's single sign-on at the enterprise IdP is exchanged there (RFC 8693) for an
+ * Identity Assertion JWT Authorization Grant, which the MCP server's authorization server takes (RFC 7523) for an
+ * access token. No browser, no consent screen.
+ */
+const EnterpriseManagedAuthSchema = z.strictObject({
+  type: z.literal('enterprise_managed'),
+  /** The client as registered at the MCP server's authorization server. */
+  clientId: NonEmptyString,
+  clientSecret: NonEmptyString.optional(),
+  tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+  scopes: z.array(NonEmptyString).optional(),
+  idp: z.strictObject({
+    /** The IdP's issuer; its token endpoint is discovered from it (RFC 8414 / OpenID Connect) unless `tokenEndpoint` is given. */
+    issuer: HttpUrlSchema,
+    tokenEndpoint: HttpUrlSchema.optional(),
+    /** The client as registered at the IdP (the one the user signed in to). */
+    clientId: NonEmptyString,
+    clientSecret: NonEmptyString.optional(),
+    /** The OpenID Connect ID token of the user's single sign-on (use `${VAR}`: it is a credential). */
+    idToken: NonEmptyString,
+  }),
+});
+
+/**
  * A server entry's `auth`: forces a strategy instead of inferring it from the
  * server's answer. Mirrors `AuthConfig` in types.ts. The object forms are
  * strict: a misspelt `clientID` would otherwise silently change the login flow.
  */
 export const AuthConfigSchema = z.union([
   z.enum(['none', 'headers', 'oauth']),
-  z.discriminatedUnion('type', [OAuthAuthSchema, ClientCredentialsAuthSchema]),
+  z.discriminatedUnion('type', [OAuthAuthSchema, ClientCredentialsAuthSchema, EnterpriseManagedAuthSchema]),
 ]);
 
 /** Where credentials are kept: files, the OS keychain, or the keychain when reachable (else files). */
@@ -193,10 +218,63 @@ export const LogLevelSchema = z.enum(['error', 'warn', 'info', 'debug']);
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
 export const DEFAULT_HTTP_PORT = 8080;
 
+/** Largest request body the HTTP listener reads (larger: 413). */
+export const DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** https, or http on a loopback host (local development and tests). */
+const SecureUrlSchema = HttpUrlSchema.refine((value) => {
+  const url = new URL(value);
+  return url.protocol === 'https:' || LOOPBACK_HOSTNAMES.has(url.hostname);
+}, 'must use https (plain http only on a loopback host)');
+
+/**
+ * Callers authenticated with JWT access tokens of an OAuth authorization server: the gateway is
+ * an OAuth protected resource (RFC 9728 metadata at `/.well-known/oauth-protected-resource/mcp`).
+ */
+export const HttpAuthSettingsSchema = z.strictObject({
+  /** The authorization server's issuer; its JWKS is discovered from its metadata (RFC 8414, then OpenID Connect). */
+  issuer: SecureUrlSchema,
+  /** The JWKS URL, when discovery is not wanted. */
+  jwksUri: SecureUrlSchema.optional(),
+  /** The `aud` a token must carry. Default: the gateway's own resource URL (`<publicUrl or http://host:port>/mcp`). */
+  audience: NonEmptyString.optional(),
+  /** The claim naming the agent (an agent id of the rules). Default `sub`. */
+  agentClaim: NonEmptyString.default('sub'),
+  /** Scopes every token must carry (else 403 `insufficient_scope`); announced as `scopes_supported`. */
+  scopes: z.array(NonEmptyString).optional(),
+});
+
+export type HttpAuthSettings = z.infer<typeof HttpAuthSettingsSchema>;
+
 /** The HTTP listener (used when `transport` is `http`). Port 0 picks a free port. */
 export const HttpServeSettingsSchema = z.strictObject({
   host: NonEmptyString.default(DEFAULT_HTTP_HOST),
   port: z.number().int().min(0).max(65535).default(DEFAULT_HTTP_PORT),
+  /**
+   * The origin clients reach the gateway at (behind a proxy or load balancer), e.g.
+   * `https://gateway.example.com`: its resource URL is `<publicUrl>/mcp`, and its host is an allowed `Host`.
+   */
+  publicUrl: HttpUrlSchema.refine((value) => {
+    const url = new URL(value);
+    return url.pathname === '/' && url.search === '' && url.hash === '';
+  }, 'expected an origin only, e.g. https://gateway.example.com (the MCP endpoint is always /mcp)').optional(),
+  /**
+   * More `Host` header values to accept (`name` for any port, or `name:port`), besides the bound
+   * address and localhost. `"*"` switches the Host check off (e.g. behind a load balancer, with credentials).
+   */
+  allowedHosts: z.array(NonEmptyString).default([]),
+  /** `Origin` header values to accept (e.g. `https://app.example.com`), besides none and the gateway's own. */
+  allowedOrigins: z.array(NonEmptyString).default([]),
+  /** Largest request body, in bytes; larger ones get 413. */
+  maxBodyBytes: z.number().int().positive().default(DEFAULT_HTTP_MAX_BODY_BYTES),
+  /** Serve `/metrics` without credentials (default: the same credentials as `/mcp`). */
+  publicMetrics: z.boolean().default(false),
+  /** Serve without any credential on a non-loopback address (also `--allow-unauthenticated`). */
+  allowUnauthenticated: z.boolean().default(false),
+  /** JWT access tokens from an OAuth authorization server (besides or instead of the rules' `api_keys`). */
+  auth: HttpAuthSettingsSchema.optional(),
 });
 
 export type HttpServeSettings = z.infer<typeof HttpServeSettingsSchema>;

@@ -48,8 +48,14 @@ export class PolicyPlugin {
     });
 
     hooks.resolveAgent.tap(tap, (ctx) => {
-      // An earlier tap (e.g. an identity from HTTP auth) may have chosen the agent; it is checked like an explicit id.
-      const requested = ctx.agent ?? ctx.requested;
+      // An earlier tap may have chosen the agent (e.g. mapped a credential's identity to one); else a
+      // credential's own identity (HTTP serving) binds the request. Either is checked like an explicit id.
+      const bound = ctx.agent ?? ctx.authenticated;
+      // An authenticated caller cannot act for someone else: an agent_id that names another agent is refused.
+      if (ctx.authenticated !== undefined && ctx.requested !== undefined && ctx.requested !== bound) {
+        throw errors.invalidAgent(ctx.requested, `this request's credential belongs to agent '${bound}'; omit agent_id or pass that one`);
+      }
+      const requested = bound ?? ctx.requested;
       ctx.agent = this.engine ? this.engine.resolveAgent(requested) : (requested ?? (this.defaultAgent || 'default'));
       return ctx;
     });
