@@ -30,29 +30,16 @@ export async function runServe(args: CliArgs): Promise<number> {
 
   const server = createGatewayServer(gateway, { debug: args.debug || settings.debug });
   const transport = new StdioServerTransport();
-  const done = new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info(`Shutting down (${why})`);
-      watcher.close();
-      const limit = setTimeout(() => resolve(0), SHUTDOWN_LIMIT_MS);
-      limit.unref();
-      void Promise.allSettled([server.close(), gateway.close()])
-        .then(() => audit.flush()) // the calls cut short by the shutdown, settled after the shutdown hook's flush
-        .then(() => logger.close())
-        .finally(() => {
-          clearTimeout(limit);
-          resolve(0);
-        });
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.stdin.once('end', () => stop('stdin closed'));
-    process.stdin.once('close', () => stop('stdin closed'));
-    server.onclose = () => stop('client disconnected');
+  const stop = whenStopped({
+    logger,
+    closeFront: () => server.close(),
+    gateway,
+    watcher,
+    audit,
   });
+  process.stdin.once('end', () => stop.now('stdin closed'));
+  process.stdin.once('close', () => stop.now('stdin closed'));
+  server.onclose = () => stop.now('client disconnected');
   // Eager servers start once the client's handshake is done (or after a moment without one),
   // so that spawning children does not slow down the client's first answers.
   let connected = false;
@@ -65,7 +52,7 @@ export async function runServe(args: CliArgs): Promise<number> {
   setTimeout(connectAll, EAGER_CONNECT_DELAY_MS).unref();
   await server.connect(transport);
   logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}`);
-  const code = await done;
+  const code = await stop.done;
   process.stdin.destroy();
   return code;
 }
@@ -98,33 +85,53 @@ async function runHttpServe(args: CliArgs, config: GatewayConfig): Promise<numbe
     throw error;
   }
   const watcher = watchConfig(gateway, { load: () => loadConfigFor(args) });
-  const done = new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info(`Shutting down (${why})`);
-      watcher.close();
-      const limit = setTimeout(() => resolve(0), SHUTDOWN_LIMIT_MS);
-      limit.unref();
-      void listener
-        .close()
-        .catch(() => undefined)
-        .then(() => gateway.close())
-        .then(() => audit.flush())
-        .then(() => logger.close())
-        .finally(() => {
-          clearTimeout(limit);
-          resolve(0);
-        });
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  const stop = whenStopped({ logger, closeFront: () => listener.close(), gateway, watcher, audit });
   listener.markReady();
   gateway.connectAll();
   logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}`);
   // Always printed (whatever the log level): scripts and tests read the URL from it, e.g. with --port 0.
   process.stderr.write(`Gateway listening on ${listener.url}\n`);
-  return done;
+  return stop.done;
+}
+
+interface Stoppable {
+  readonly logger: ReturnType<typeof createLogger>;
+  /** Stops taking requests: the MCP server (stdio) or the HTTP listener. */
+  readonly closeFront: () => Promise<unknown>;
+  readonly gateway: Gateway;
+  readonly watcher: { close(): void };
+  readonly audit: AuditPlugin;
+}
+
+/**
+ * One shutdown for both transports, on SIGINT, SIGTERM or `now(why)`: stop taking requests,
+ * close every downstream, flush the audit log (calls cut short by the shutdown settle after the
+ * shutdown hook's flush) and the logs — within {@link SHUTDOWN_LIMIT_MS} whatever hangs.
+ */
+function whenStopped(parts: Stoppable): { done: Promise<number>; now(why: string): void } {
+  let now!: (why: string) => void;
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    now = (why) => {
+      if (stopping) return;
+      stopping = true;
+      parts.logger.info(`Shutting down (${why})`);
+      parts.watcher.close();
+      const limit = setTimeout(() => resolve(0), SHUTDOWN_LIMIT_MS);
+      limit.unref();
+      void parts
+        .closeFront()
+        .catch(() => undefined)
+        .then(() => parts.gateway.close())
+        .then(() => parts.audit.flush())
+        .then(() => parts.logger.close())
+        .finally(() => {
+          clearTimeout(limit);
+          resolve(0);
+        });
+    };
+  });
+  process.once('SIGINT', () => now('SIGINT'));
+  process.once('SIGTERM', () => now('SIGTERM'));
+  return { done, now };
 }
