@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach } from 'vitest';
 import { stdioServerPath } from '@agent-mcp-gateway/testing';
 
 /** The built CLI, spawned the way an MCP client spawns it. */
@@ -164,4 +165,33 @@ export async function waitForExit(pid: number, timeoutMs = 10_000): Promise<bool
     await new Promise((r) => setTimeout(r, 25));
   }
   return !alive(pid);
+}
+
+/**
+ * Closes what a test started once it is over: gateways first, then the servers they talked to
+ * (so no gateway sees its downstreams vanish mid-shutdown). Call it at a test file's top level.
+ */
+export function closeAfterEach(): {
+  later<T extends { close(): Promise<unknown> }>(thing: T): T;
+  gateway(options: StartOptions): Promise<RunningGateway>;
+  add(fn: () => Promise<unknown>): void;
+} {
+  const pending: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const fn of pending.splice(0)) await fn().catch(() => undefined);
+  });
+  return {
+    later(thing) {
+      pending.push(() => thing.close());
+      return thing;
+    },
+    async gateway(options) {
+      const g = await startGateway(options);
+      pending.unshift(() => g.close());
+      return g;
+    },
+    add(fn) {
+      pending.push(fn);
+    },
+  };
 }

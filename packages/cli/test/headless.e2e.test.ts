@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ElicitationCompleteNotificationSchema, ElicitRequestSchema, type ElicitRequestURLParams } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   completeDeviceLogin,
   completeLogin,
@@ -19,21 +19,9 @@ import {
   type AuthorizationServer,
   type ProtectedMcpServer,
 } from '@agent-mcp-gateway/testing';
-import { binPath, errorOf, json, startGateway, tempDir, writeConfig, type RunningGateway } from './harness.js';
+import { closeAfterEach, binPath, errorOf, json, tempDir, writeConfig, type RunningGateway } from './harness.js';
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0)) await fn().catch(() => undefined);
-});
-function later<T extends { close(): Promise<unknown> }>(thing: T): T {
-  cleanup.push(() => thing.close());
-  return thing;
-}
-async function gateway(options: Parameters<typeof startGateway>[0]): Promise<RunningGateway> {
-  const g = await startGateway(options);
-  cleanup.unshift(() => g.close());
-  return g;
-}
+const { later, gateway, add } = closeAfterEach();
 
 async function oauthServer(deviceFlow = false): Promise<{ as: AuthorizationServer; notion: ProtectedMcpServer }> {
   const as = later(await startAuthorizationServer({ deviceFlow }));
@@ -165,7 +153,7 @@ describe('headless logins', () => {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    cleanup.push(async () => child.kill('SIGKILL'));
+    add(async () => child.kill('SIGKILL'));
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

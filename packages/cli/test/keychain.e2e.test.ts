@@ -17,8 +17,8 @@ import {
   type AuthorizationServer,
   type SecretService,
 } from '@agent-mcp-gateway/testing';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { demoServer, errorOf, json, runCli, startGateway, tempDir, type RunningGateway } from './harness.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeAfterEach, demoServer, errorOf, json, runCli, tempDir, type RunningGateway } from './harness.js';
 
 let service: SecretService | undefined;
 let skipReason = '';
@@ -36,19 +36,7 @@ afterAll(async () => {
   await service?.close();
 });
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0)) await fn().catch(() => undefined);
-});
-function later<T extends { close(): Promise<unknown> }>(thing: T): T {
-  cleanup.push(() => thing.close());
-  return thing;
-}
-async function gateway(options: Parameters<typeof startGateway>[0]): Promise<RunningGateway> {
-  const g = await startGateway(options);
-  cleanup.unshift(() => g.close());
-  return g;
-}
+const { later, gateway } = closeAfterEach();
 
 /** Every file under `dir`, recursively. */
 async function filesUnder(dir: string): Promise<string[]> {

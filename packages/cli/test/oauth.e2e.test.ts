@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   startAuthorizationServer,
   startHttpMcpServer,
@@ -8,21 +8,9 @@ import {
   testBrowserCommand,
   type AuthorizationServer,
 } from '@agent-mcp-gateway/testing';
-import { errorOf, json, startGateway, tempDir, type RunningGateway } from './harness.js';
+import { closeAfterEach, errorOf, json, tempDir, type RunningGateway } from './harness.js';
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0)) await fn().catch(() => undefined);
-});
-function later<T extends { close(): Promise<unknown> }>(thing: T): T {
-  cleanup.push(() => thing.close());
-  return thing;
-}
-async function gateway(options: Parameters<typeof startGateway>[0]): Promise<RunningGateway> {
-  const g = await startGateway(options);
-  cleanup.unshift(() => g.close());
-  return g;
-}
+const { later, gateway } = closeAfterEach();
 
 type Stored = { access_token: string; refresh_token?: string; expires_at: number };
 async function tokensIn(dir: string): Promise<{ folder: string; tokens: Stored }> {

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { serverStoreKey } from '@agent-mcp-gateway/core';
 import {
   DEMO_TOOL_NAMES,
@@ -17,16 +17,9 @@ import {
   testBrowserCommand,
   type AuthorizationServer,
 } from '@agent-mcp-gateway/testing';
-import { binPath, demoServer, runCli, tempDir, writeConfig } from './harness.js';
+import { closeAfterEach, binPath, demoServer, runCli, tempDir, writeConfig } from './harness.js';
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0)) await fn().catch(() => undefined);
-});
-function later<T extends { close(): Promise<unknown> }>(thing: T): T {
-  cleanup.push(() => thing.close());
-  return thing;
-}
+const { later } = closeAfterEach();
 
 const PAT = 'ghp_peopleTestPersonalAccessToken0123456';
 /** Tests that run the CLI many times over (each run is a process start). */
