@@ -14,13 +14,11 @@
  * the suite does not have. Results (checks.json, the adapter's stdout/stderr)
  * are kept under .tmp/conformance/<suite>/.
  */
-import { spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import process from 'node:process';
+import { ROOT, findFile, run, suiteScript } from './lib.mjs';
 
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const RESULTS = join(ROOT, '.tmp', 'conformance');
 const ADAPTER = 'node conformance/adapter.mjs'; // the framework splits the command on spaces: keep it relative to ROOT
 
@@ -78,26 +76,10 @@ function parseArgs(argv) {
   return args;
 }
 
-function run(command, args, options = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], ...options });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', (error) => resolve({ code: -1, stdout, stderr: `${stderr}\n${error.message}` }));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
 /** Runs the suite's CLI: `node [--import …] <package>/<bin> …args`. */
 async function conformance(suite, args) {
   const { pkg, nodeArgs } = SUITES[suite];
-  const manifest = join(ROOT, 'node_modules', pkg, 'package.json');
-  const { bin } = JSON.parse(await readFile(manifest, 'utf8').catch(() => {
-    throw new Error(`${pkg} is not installed (npm install): needed for conformance suite ${suite}`);
-  }));
-  const script = join(dirname(manifest), typeof bin === 'string' ? bin : bin.conformance);
+  const { script } = await suiteScript(pkg, `conformance suite ${suite}`);
   return run(process.execPath, [...nodeArgs, script, ...args]);
 }
 
@@ -106,17 +88,6 @@ async function listClientScenarios(suite) {
   if (code !== 0) throw new Error(`conformance ${suite} list failed:\n${stderr}`);
   const section = stdout.split(/Client scenarios[^\n]*\n/)[1] ?? '';
   return [...section.matchAll(/^\s+- (\S+)(?: \[[^\]]*\])?$/gm)].map((m) => m[1]); // 0.1.16 adds the spec versions: `- name [2025-11-25]`
-}
-
-async function findFile(dir, name) {
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const found = await findFile(path, name);
-      if (found) return found;
-    } else if (entry.name === name) return path;
-  }
-  return undefined;
 }
 
 async function runScenario(suite, scenario) {

@@ -13,13 +13,12 @@
  * .tmp/conformance-server/.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import process from 'node:process';
+import { ROOT, findFile, run, suiteScript } from './lib.mjs';
 import { clearTimeout, setTimeout } from 'node:timers';
 
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const RESULTS = join(ROOT, '.tmp', 'conformance-server');
 const CLI = join(ROOT, 'packages', 'cli', 'dist', 'bin.js');
 const DEMO_SERVER = join(ROOT, 'packages', 'testing', 'dist', 'stdio-server.js');
@@ -41,27 +40,6 @@ function parseArgs(argv) {
   }
   if (!args.scenarios.length) args.scenarios = DEFAULT_SCENARIOS;
   return args;
-}
-
-function run(command, args) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', (error) => resolve({ code: -1, stdout, stderr: `${stderr}\n${error.message}` }));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-/** The suite's CLI script, by path: another installed suite version declares the same `conformance` bin. */
-async function suiteCli() {
-  const manifest = join(ROOT, 'node_modules', SUITE_PACKAGE, 'package.json');
-  const { bin, version } = JSON.parse(await readFile(manifest, 'utf8').catch(() => {
-    throw new Error(`${SUITE_PACKAGE} is not installed (npm install)`);
-  }));
-  return { script: join(dirname(manifest), typeof bin === 'string' ? bin : bin.conformance), version };
 }
 
 /** Starts the gateway over HTTP on an ephemeral loopback port; resolves once it prints its URL. */
@@ -101,20 +79,9 @@ async function startGateway(dir) {
   };
 }
 
-async function findFile(dir, name) {
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const found = await findFile(path, name);
-      if (found) return found;
-    } else if (entry.name === name) return path;
-  }
-  return undefined;
-}
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const { script, version } = await suiteCli();
+  const { script, version } = await suiteScript(SUITE_PACKAGE, 'the server scenarios');
   await rm(RESULTS, { recursive: true, force: true });
   await mkdir(RESULTS, { recursive: true });
   const gateway = await startGateway(RESULTS);
