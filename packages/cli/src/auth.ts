@@ -1,6 +1,8 @@
 import { revokeTokens } from '@agent-mcp-gateway/auth-oauth-dcr';
 import {
   GatewayError,
+  displayUrl,
+  forTerminal,
   isSecretStoreKey,
   serverStoreKey,
   type ServerSpec,
@@ -8,7 +10,7 @@ import {
   type TokenStore,
 } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
-import { Progress, isoTime, printJson, relativeTime, table, timeLeft } from './output.js';
+import { Progress, isoTime, printJson, printable, relativeTime, table, timeLeft } from './output.js';
 import { openSession, type Session } from './session.js';
 
 /** How long `auth login` waits for the browser. */
@@ -48,15 +50,19 @@ async function login(args: CliArgs, name: string): Promise<number> {
       const device = (pending = await strategy.startDeviceLogin());
       deadline = device.expiresAt * 1000;
       process.stdout.write(
-        `To sign in to ${name}, open ${device.verificationUri} on any device and enter the code: ${device.userCode}\n` +
-          (device.verificationUriComplete ? `or open: ${device.verificationUriComplete}\n` : ''),
+        // The authorization server wrote these: printed without control characters.
+        forTerminal(
+          `To sign in to ${name}, open ${device.verificationUri} on any device and enter the code: ${device.userCode}\n` +
+            (device.verificationUriComplete ? `or open: ${device.verificationUriComplete}\n` : ''),
+        ),
       );
     } else {
       pending = await strategy.startLogin();
+      const url = forTerminal(pending.url, { singleLine: true });
       process.stdout.write(
         args.noBrowser
-          ? `Open this URL in a browser to sign in to ${name}:\n${pending.url}\n`
-          : `Opening a browser to sign in to ${name}. If none opens, open this URL:\n${pending.url}\n`,
+          ? `Open this URL in a browser to sign in to ${name}:\n${url}\n`
+          : `Opening a browser to sign in to ${name}. If none opens, open this URL:\n${url}\n`,
       );
     }
     progress.every(1000, () => `Waiting for the login to ${name}… ${timeLeft(deadline - Date.now())} left (Ctrl-C to cancel)`);
@@ -122,9 +128,9 @@ async function logout(args: CliArgs, name: string | undefined): Promise<number> 
     let code = 0;
     for (const target of targets) {
       const line = await logoutOne(target);
-      process.stdout.write(`${line.text}\n`);
+      process.stdout.write(`${printable(line.text)}\n`);
       if (line.failure) {
-        process.stderr.write(`agent-mcp-gateway: ${line.failure}\n`);
+        process.stderr.write(`agent-mcp-gateway: ${printable(line.failure)}\n`);
         code = 1;
       }
     }
@@ -240,7 +246,7 @@ function loginReport(name: string | null, url: string | null, key: string, store
   const unexpired = entry?.expiresAt === undefined || entry.expiresAt > now;
   return {
     name,
-    url,
+    url: url === null ? null : displayUrl(url),
     loggedIn: entry !== undefined && entry.hasTokens && (unexpired || entry.hasRefreshToken),
     expiresAt: isoTime(entry?.hasTokens ? entry.expiresAt : undefined),
     hasRefreshToken: entry?.hasRefreshToken ?? false,

@@ -200,7 +200,7 @@ async function run(demo: Demo, login: { headless: boolean; why: string; browser:
   log.show();
 
   step('Policy denials: what the rules refuse, and why');
-  say('The researcher may not crash servers nor read a server\'s environment (deny.tools["*"]), nor use "admin" at all; every call must name its agent (defaults.deny_on_missing_agent). Each refusal names the rule that decided it; nothing reaches the server.');
+  say('The researcher may not crash servers nor read a server\'s environment (deny.tools["*"]), nor use "admin" at all; every call must name its agent (defaults.deny_on_missing_agent). A refused tool names the rule that decided it; a server the researcher may not see is answered as if it did not exist, so its name cannot be probed for. Nothing reaches the server.');
   await call(demo, 'execute_tool', { agent_id: 'researcher', server: 'notes', tool: 'crash', args: {} });
   await call(demo, 'execute_tool', { agent_id: 'researcher', server: 'tickets', tool: 'env', args: { name: 'HOME' } });
   await call(demo, 'get_server_tools', { agent_id: 'researcher', server: 'admin' });

@@ -3,6 +3,7 @@ import { USAGE, UsageError, parseCliArgs } from './args.js';
 import { runAuth } from './auth.js';
 import { runInit } from './init.js';
 import { runMigrate } from './migrate.js';
+import { printable } from './output.js';
 import { runSecret } from './secret.js';
 import { runServe } from './serve.js';
 import { runServers } from './servers.js';
@@ -50,7 +51,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (error) {
     if (isGatewayError(error)) {
-      process.stderr.write(`agent-mcp-gateway: ${error.code}: ${error.message}\n`);
+      process.stderr.write(`agent-mcp-gateway: ${error.code}: ${printable(error.message)}\n`);
       return 1;
     }
     throw error;

@@ -1,8 +1,20 @@
 /** Output helpers for the commands people type: tables on stdout, progress on a terminal's stderr. */
+import { SecretRedactor, forTerminal } from '@agent-mcp-gateway/core';
 
-/** Columns padded to their widest cell; the last column is not padded. */
+/**
+ * The redactor of this process's command: its session's gateway registers every secret it loads
+ * there, so that whatever the command prints — an error included — is blanked the same way.
+ */
+export const cliRedactor = new SecretRedactor();
+
+/** Text from elsewhere (a downstream's error, a stored name) as it may be printed: redacted, no control characters. */
+export function printable(text: string, options: { singleLine?: boolean } = {}): string {
+  return forTerminal(cliRedactor.redactString(text), options);
+}
+
+/** Columns padded to their widest cell; the last column is not padded. Cells are {@link printable} on one line. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows.map((row) => row.map((cell) => printable(cell, { singleLine: true })))];
   const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
   return all.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n') + '\n';
 }

@@ -1,6 +1,6 @@
 import { errors, type ServerInfo, type ServerState, type TransportKind } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
-import { Progress, printJson, table } from './output.js';
+import { Progress, printJson, printable, table } from './output.js';
 import { openSession } from './session.js';
 
 /** One row of `servers --json` (every key always present; see the README). */
@@ -63,7 +63,8 @@ export async function runServers(args: CliArgs): Promise<number> {
 }
 
 function report(info: ServerInfo, lateAfterMs: number | undefined): ServerReport {
-  let lastError = info.lastError ?? null;
+  // A downstream wrote it: it may echo a credential or carry escape sequences for the terminal.
+  let lastError = info.lastError === undefined ? null : printable(info.lastError, { singleLine: true });
   // The pending login's URL dies with this process: point at the command that logs in for good.
   if (info.state === 'auth_required' && info.auth === 'oauth') lastError = errors.authRequired(info.name).message;
   else if (lateAfterMs !== undefined && info.state === 'connecting') lastError = `no answer within ${lateAfterMs} ms`;

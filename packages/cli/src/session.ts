@@ -1,7 +1,6 @@
 import { OAuthPlugin } from '@agent-mcp-gateway/auth-oauth-dcr';
 import {
   Gateway,
-  SecretRedactor,
   createLogger,
   errors,
   type GatewayConfig,
@@ -11,6 +10,7 @@ import {
 } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
 import { loadConfigFor } from './context.js';
+import { cliRedactor } from './output.js';
 import { defaultPlugins, loadPlugins } from './plugins.js';
 
 export interface SessionOptions {
@@ -42,7 +42,7 @@ export interface Session {
 export async function openSession(args: CliArgs, options: SessionOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<Session> {
   const config = await loadConfigFor(args, env);
   const settings = config.settings;
-  const redactor = new SecretRedactor();
+  const redactor = cliRedactor;
   const logger = createLogger({ level: env.GATEWAY_LOG_LEVEL ? settings.logLevel : 'error', format: settings.logFormat, redactor });
   const oauthEnv = options.browser === true ? env : { ...env, BROWSER: 'none' };
   const plugins = [

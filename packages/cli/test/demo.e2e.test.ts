@@ -55,7 +55,8 @@ describe('npm run demo', () => {
       expect(stdout).toContain('← ticket #42: printer on fire');
       // policy denials, with their rules
       expect(stdout).toContain(`DENIED_BY_POLICY: Agent 'researcher' may not use tool 'crash' on server 'notes' (deny.tools["*"]["crash"])`);
-      expect(stdout).toContain(`DENIED_BY_POLICY: Agent 'researcher' may not use server 'admin'`);
+      // a hidden server answers exactly as a missing one
+      expect(stdout).toContain(`SERVER_NOT_FOUND: No server named 'admin' is configured`);
       // the OAuth login: AUTH_REQUIRED first, the demo says it signs in by itself, then the call works
       expect(stdout).toMatch(/✗ AUTH_REQUIRED: Server 'calendar' needs a login: open http:\/\/127\.0\.0\.1:\d+\/auth\?/);
       expect(stdout).toContain('No browser here (CI is set), so the demo completes the login by itself');

@@ -142,7 +142,7 @@ describe('the gateway served over Streamable HTTP (built CLI, SDK clients)', () 
       expect(error.message).toContain("belongs to agent 'researcher'");
     }
     // and without a claim, the policy of the key's agent applies
-    expect(errorOf(await researcher.call('execute_tool', { server: 'billing', tool: 'echo', args: { text: 'x' } })).code).toBe('DENIED_BY_POLICY');
+    expect(errorOf(await researcher.call('execute_tool', { server: 'billing', tool: 'echo', args: { text: 'x' } })).code).toBe('SERVER_NOT_FOUND');
 
     // A session belongs to the agent that opened it: ops's key does not reach researcher's session.
     const sessionId = researcher.transport.sessionId as string;

@@ -102,7 +102,7 @@ describe('the gateway served over stdio (built CLI, SDK client)', () => {
 
     const restricted = json<Tools>(await g.call('get_server_tools', { agent_id: 'researcher', server: 'extra-1' }));
     expect(restricted.tools.map((t) => t.name)).toEqual(['echo']);
-    expect(errorOf(await g.call('get_server_tools', { agent_id: 'researcher', server: 'secret' })).code).toBe('DENIED_BY_POLICY');
+    expect(errorOf(await g.call('get_server_tools', { agent_id: 'researcher', server: 'secret' })).code).toBe('SERVER_NOT_FOUND');
     expect(errorOf(await g.call('get_server_tools', { agent_id: 'ops', server: 'nope' })).code).toBe('SERVER_NOT_FOUND');
     expect(errorOf(await g.call('get_server_tools', { agent_id: 'ops' })).code).toBe('INVALID_ARGUMENTS');
   });

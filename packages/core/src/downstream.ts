@@ -11,6 +11,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { findAuthChallenge } from './auth-challenge.js';
+import { displayUrl } from './display.js';
 import { noAuth } from './auth-none.js';
 import { ErrorCodes, GatewayError, errors, isGatewayError } from './errors.js';
 import type { GatewayHooks } from './hooks.js';
@@ -91,7 +92,8 @@ export class DownstreamServer {
       ...(s.description !== undefined && { description: s.description }),
       transport: s.transport,
       ...(s.command !== undefined && { command: s.command }),
-      ...(s.url !== undefined && { url: s.url }),
+      // Shown to agents and printed: never the credentials a URL may carry.
+      ...(s.url !== undefined && { url: displayUrl(s.url) }),
       auth: this.auth.kind,
       state: this.stateValue,
       ...(this.lastErrorValue !== undefined && { lastError: this.lastErrorValue }),

@@ -39,16 +39,28 @@ export interface GatewayErrorDetails {
   path?: string;
 }
 
+/**
+ * Why the policy refused, kept for the audit log and metrics only: an error that hides a server
+ * from an agent must not tell that agent, in its code, message or details, that it was a denial.
+ */
+export interface PolicyDenial {
+  readonly agent: string;
+  readonly rule: string;
+}
+
 /** An error with a stable code from {@link ErrorCodes}. */
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
+  /** Set when the policy refused (whatever the code says to the agent); never serialised. */
+  readonly denial: PolicyDenial | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details: GatewayErrorDetails = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; denial?: PolicyDenial },
   ) {
     super(message, options);
+    this.denial = options?.denial ?? (code === 'DENIED_BY_POLICY' && details.agent && details.rule ? { agent: details.agent, rule: details.rule } : undefined);
   }
 
   /** The `structuredContent.error` object of an error tool result. */
@@ -63,12 +75,16 @@ export function isGatewayError(value: unknown): value is GatewayError {
 
 /** Message templates: one place for the wording of every coded error. */
 export const errors = {
-  deniedServer: (agent: string, server: string, rule: string) =>
-    new GatewayError(ErrorCodes.DENIED_BY_POLICY, `Agent '${agent}' may not use server '${server}' (${rule})`, { agent, server, rule }),
   deniedTool: (agent: string, server: string, tool: string, rule: string) =>
     new GatewayError(ErrorCodes.DENIED_BY_POLICY, `Agent '${agent}' may not use tool '${tool}' on server '${server}' (${rule})`, { agent, server, tool, rule }),
   serverNotFound: (server: string) =>
     new GatewayError(ErrorCodes.SERVER_NOT_FOUND, `No server named '${server}' is configured`, { server }),
+  /**
+   * A server the agent may not see: answered exactly as one that does not exist, so that names an
+   * agent was never shown cannot be probed for. The denial travels on for the audit log only.
+   */
+  hiddenServer: (agent: string, server: string, rule: string) =>
+    new GatewayError(ErrorCodes.SERVER_NOT_FOUND, `No server named '${server}' is configured`, { server }, { denial: { agent, rule } }),
   serverUnavailable: (server: string, reason: string) =>
     new GatewayError(ErrorCodes.SERVER_UNAVAILABLE, `Server '${server}' is unavailable: ${reason}`, { server }),
   toolNotFound: (server: string, tool: string) =>

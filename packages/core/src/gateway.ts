@@ -1,7 +1,8 @@
 import type { CallToolResult, Progress, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { urlCredentials } from './display.js';
 import { DownstreamServer } from './downstream.js';
 import { GatewayError, errors, isGatewayError } from './errors.js';
-import { createHooks, decisionFor, type GatewayHooks, type ToolCallOutcome } from './hooks.js';
+import { createHooks, settledAs, type GatewayHooks, type ToolCallOutcome } from './hooks.js';
 import { SecretRedactor, createLogger, type Logger } from './logger.js';
 import { MetricsPlugin } from './metrics.js';
 import { PolicyPlugin } from './policy/plugin.js';
@@ -230,7 +231,8 @@ export class Gateway {
     } catch (error) {
       const coded = this.toGatewayError(error);
       if (hooks.toolCallSettled.isUsed()) {
-        hooks.toolCallSettled.call(this.outcome(call, decisionFor(coded.code), started, coded.code), coded);
+        const { decision, errorCode } = settledAs(coded);
+        hooks.toolCallSettled.call(this.outcome(call, decision, started, errorCode), coded);
       }
       throw coded;
     }
@@ -244,8 +246,37 @@ export class Gateway {
     return [...this.downstreams.values()];
   }
 
-  /** Diagnostics for `get_gateway_status`, with the plugins' sections (`status` hook); secrets redacted. */
-  status(): GatewayStatus {
+  /**
+   * Diagnostics for `get_gateway_status`, with the plugins' sections (`status` hook); secrets
+   * redacted. With `agent`: only what that agent may see — its servers, its own policy entry, its
+   * own metrics, and no warning that names a server hidden from it.
+   */
+  status(agent?: string): GatewayStatus {
+    const status = this.fullStatus();
+    if (agent === undefined) return status;
+    const visible = new Set(this.listServers(agent).map((s) => s.name));
+    const hidden = this.servers().map((s) => s.name).filter((name) => !visible.has(name));
+    const { metrics } = status as { metrics?: unknown };
+    const names = (text: string | undefined) => text !== undefined && hidden.some((name) => text.includes(name));
+    const reload = Object.fromEntries(
+      Object.entries(status.reload).map(([kind, file]) => [
+        kind,
+        names(file?.lastError) ? { ...file, lastError: 'the last change could not be loaded (the details name what this agent may not see)' } : file,
+      ]),
+    );
+    return {
+      ...status,
+      reload,
+      servers: status.servers.filter((s) => visible.has(s.name)),
+      warnings: status.warnings.filter((w) => !names(w)),
+      policy: { ...status.policy, agents: status.policy.agents.filter((a) => a === agent) },
+      ...(Array.isArray(metrics) && {
+        metrics: (metrics as { agent?: string; server?: string }[]).filter((m) => m.agent === agent && (!m.server || visible.has(m.server))),
+      }),
+    };
+  }
+
+  private fullStatus(): GatewayStatus {
     const { rules, settings } = this.configValue;
     const base: GatewayStatus = {
       version: GATEWAY_VERSION,
@@ -283,6 +314,7 @@ export class Gateway {
 
   private createDownstream(spec: ServerSpec): DownstreamServer {
     for (const secret of spec.secretValues) this.redactor.add(secret);
+    if (spec.url !== undefined) for (const part of urlCredentials(spec.url)) this.redactor.add(part);
     const logger = this.logger.child({ server: spec.name });
     const server: DownstreamServer = new DownstreamServer(spec, {
       hooks: this.hooks,

@@ -76,6 +76,15 @@ export function decisionFor(errorCode: string): 'DENY' | 'ERROR' {
 }
 
 /**
+ * How audit and metrics record a failed call: what really happened, which for a server hidden
+ * from the agent is a policy denial although the agent was told SERVER_NOT_FOUND.
+ */
+export function settledAs(error: GatewayError): { decision: 'DENY' | 'ERROR'; errorCode: string } {
+  const errorCode = error.denial ? 'DENIED_BY_POLICY' : error.code;
+  return { decision: decisionFor(errorCode), errorCode };
+}
+
+/**
  * The whole extension surface of the gateway, in one place. Tap names are
  * plugin names, so a trace says which plugin answered a bail hook.
  *

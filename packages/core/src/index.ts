@@ -29,6 +29,7 @@ export { noAuth } from './auth-none.js';
 export { MemoryTokenStore } from './memory-store.js';
 export { AuthChallengeError, findAuthChallenge, parseWwwAuthenticate } from './auth-challenge.js';
 export { GATEWAY_VERSION } from './version.js';
+export { displayUrl, forTerminal, urlCredentials } from './display.js';
 export { canonicalServerUrl, serverStoreKey } from './store-key.js';
 export {
   SECRET_KEY_PREFIX,

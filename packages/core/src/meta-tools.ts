@@ -13,7 +13,7 @@ import {
 import { z } from 'zod';
 import { GatewayError, errors } from './errors.js';
 import type { Gateway } from './gateway.js';
-import { decisionFor } from './hooks.js';
+import { decisionFor, settledAs } from './hooks.js';
 import { createLoginElicitation } from './login-elicitation.js';
 import { compileGlob } from './policy/glob.js';
 import { GATEWAY_VERSION } from './version.js';
@@ -111,13 +111,14 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     if (!call.byKernel && hook.isUsed()) {
       const args = request.params.arguments ?? {};
       const code = result.isError ? (result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code : undefined;
+      const settled = call.error ? settledAs(call.error) : code === undefined ? undefined : { decision: decisionFor(code), errorCode: code };
       hook.call({
         operation: request.params.name,
         agent: call.agent,
         ...(typeof args.server === 'string' && { server: args.server }),
         ...(typeof args.tool === 'string' && { tool: args.tool }),
-        decision: code === undefined ? 'ALLOW' : decisionFor(code),
-        ...(code !== undefined && { errorCode: code }),
+        decision: settled?.decision ?? 'ALLOW',
+        ...(settled && { errorCode: settled.errorCode }),
         durationMs: performance.now() - started,
         args,
       });
@@ -174,11 +175,13 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
           return result;
         }
         case 'get_gateway_status':
-          // Last errors quote downstream answers, which may echo a credential: redacted like a log line.
-          return jsonResult(gateway.redactor.redact({ ...gateway.status(), agent }) as Record<string, unknown>);
+          // Only what this agent may see; last errors quote downstream answers, which may echo a
+          // credential: redacted like a log line.
+          return jsonResult(gateway.redactor.redact({ ...gateway.status(agent), agent }) as Record<string, unknown>);
       }
     } catch (error) {
-      return errorResult(gateway, gateway.toGatewayError(error));
+      call.error = gateway.toGatewayError(error);
+      return errorResult(gateway, call.error);
     }
   }
   return server;
@@ -201,6 +204,8 @@ interface CallReport {
   agent: string | undefined;
   /** The call reached `Gateway.callTool`, which reports it through `toolCallSettled`. */
   byKernel: boolean;
+  /** Why it failed, when it did (a denial behind SERVER_NOT_FOUND is reported as one). */
+  error?: GatewayError;
 }
 
 function listServers(gateway: Gateway, agent: string, metadata: boolean): Record<string, unknown>[] {

@@ -38,7 +38,12 @@ describe('MetricsPlugin (built in: gateway.metrics)', () => {
     const status = JSON.parse((((await call('get_gateway_status', { agent_id: 'ops' })).content[0]) as { text: string }).text) as {
       metrics: MetricsSeries[];
     };
-    expect(status.metrics.find((s) => s.agent === 'intern' && s.operation === 'execute_tool')).toMatchObject({ count: 2, denied: 1 });
+    // An agent's status shows its own series on servers it may see, nobody else's.
+    expect(status.metrics.map(pick)).toEqual([['ops', 'execute_tool', 'notes', 2, 2, 0]]);
+    const intern = JSON.parse((((await call('get_gateway_status', { agent_id: 'intern' })).content[0]) as { text: string }).text) as {
+      metrics: MetricsSeries[];
+    };
+    expect(intern.metrics.find((s) => s.agent === 'intern' && s.operation === 'execute_tool')).toMatchObject({ count: 2, denied: 1 });
     for (const s of status.metrics) {
       expect(s.p50Ms).toBeGreaterThanOrEqual(0);
       expect(s.p50Ms).toBeLessThanOrEqual(s.p95Ms);

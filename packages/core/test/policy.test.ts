@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { GatewayError, ErrorCodes } from '../src/errors.js';
+import { GatewayError, ErrorCodes, errors } from '../src/errors.js';
 import { createHooks } from '../src/hooks.js';
 import { silentLogger, type Logger } from '../src/logger.js';
 import { PolicyEngine } from '../src/policy/engine.js';
@@ -277,14 +277,14 @@ describe('PolicyPlugin', () => {
     expect(visible.map((t) => t.name)).toEqual(['get_issue', 'search_code']);
   });
 
-  it('refuses denied calls in beforeToolCall with DENIED_BY_POLICY and the rule', async () => {
+  it('refuses denied calls in beforeToolCall: a hidden server as a missing one, a denied tool with its rule', async () => {
     const { hooks } = await setup(RULES);
     const allowed = call('researcher', 'github', 'get_issue');
     await expect(hooks.beforeToolCall.promise(allowed)).resolves.toBe(allowed);
-    await expect(hooks.beforeToolCall.promise(call('admin', 'vault', 'read'))).rejects.toMatchObject({
-      code: ErrorCodes.DENIED_BY_POLICY,
-      details: { server: 'vault', rule: 'deny.servers["vault"]' },
-    });
+    const hidden = await hooks.beforeToolCall.promise(call('admin', 'vault', 'read')).catch((e: unknown) => e as GatewayError);
+    // What the agent sees is exactly SERVER_NOT_FOUND; the denial is kept for the audit only.
+    expect(hidden.toJSON()).toEqual(errors.serverNotFound('vault').toJSON());
+    expect(hidden.denial).toEqual({ agent: 'admin', rule: 'deny.servers["vault"]' });
     await expect(hooks.beforeToolCall.promise(call('researcher', 'github', 'get_secret'))).rejects.toMatchObject({
       code: ErrorCodes.DENIED_BY_POLICY,
       details: { tool: 'get_secret', rule: 'deny.tools["github"]["get_secret"]' },

@@ -23,8 +23,11 @@ const STAGE = 1000;
 
 /**
  * Enforces `.mcp-gateway-rules.json` through the kernel hooks: resolves the
- * agent, hides denied servers and tools, and refuses denied calls with
- * `DENIED_BY_POLICY`. Without a rules file every agent may use everything.
+ * agent, hides denied servers and tools, and refuses denied calls. A denied
+ * server is answered exactly as a missing one (SERVER_NOT_FOUND), so an agent
+ * cannot probe for names it was never shown; a denied tool on a server it may
+ * see is `DENIED_BY_POLICY` with the rule. Without a rules file every agent may
+ * use everything.
  */
 export class PolicyPlugin {
   readonly name = 'PolicyPlugin';
@@ -62,7 +65,7 @@ export class PolicyPlugin {
 
     hooks.authorizeServer.tap(tap, (agent, server) => {
       const decision = this.engine?.serverDecision(agent, server);
-      if (decision && !decision.allowed) throw errors.deniedServer(agent, server, decision.rule);
+      if (decision && !decision.allowed) throw errors.hiddenServer(agent, server, decision.rule);
     });
 
     hooks.filterServers.tap(tap, (servers, { agent }) => {
@@ -79,7 +82,7 @@ export class PolicyPlugin {
       const engine = this.engine;
       if (!engine) return call;
       const server = engine.serverDecision(call.agent, call.server);
-      if (!server.allowed) throw errors.deniedServer(call.agent, call.server, server.rule);
+      if (!server.allowed) throw errors.hiddenServer(call.agent, call.server, server.rule);
       const tool = engine.toolDecision(call.agent, call.server, call.tool);
       if (!tool.allowed) throw errors.deniedTool(call.agent, call.server, call.tool, tool.rule);
       return call;
