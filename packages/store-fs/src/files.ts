@@ -1,12 +1,18 @@
+import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { chmod, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, link, lstat, open, readdir, readlink, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { GatewayError } from '@agent-mcp-gateway/core';
 import type { z } from 'zod';
 import { describeIssues, dropNulls } from './schemas.js';
 
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
 const CHECK_MODES = process.platform !== 'win32';
+/** Who we are, for the owner checks; undefined where there are no uids (Windows). */
+const UID = CHECK_MODES ? process.getuid?.() : undefined;
+/** Reads never follow a symlink nor block on a FIFO someone put in place of a file. */
+const READ_FLAGS = CHECK_MODES ? constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK : constants.O_RDONLY;
 
 /** `.tokens.json.<16 hex>.tmp`: a write in progress, or left by a crash. */
 const TEMP_RE = /^\..+\.[0-9a-f]{16}\.tmp$/;
@@ -40,16 +46,78 @@ export async function fixMode(
   }
 }
 
-/** Stat a folder and tighten it to 0700. Returns false when it does not exist. */
-export async function checkDir(path: string, warn: Warn): Promise<boolean> {
+/** The store's own folder (`dir`), or one key's folder in it: the checks are the same, the fixes differ. */
+export type FolderRole = 'token folder' | 'key folder';
+
+/**
+ * A token folder or key folder the store refuses to use: a symbolic link (whoever
+ * can point it elsewhere decides where tokens are read from and written to), not
+ * a folder, or owned by another account. CONFIG_INVALID; the message names the
+ * path, what is wrong and how to fix it (paths only, never stored content).
+ * `problem` is the short form for `list()`.
+ */
+export class UnsafeFolderError extends GatewayError {
+  constructor(
+    readonly folder: string,
+    readonly role: FolderRole,
+    readonly problem: string,
+    fix: string,
+  ) {
+    super('CONFIG_INVALID', `${role === 'token folder' ? 'Token folder' : 'Key folder'} ${folder} ${problem}: ${fix}`, { path: 'tokenDir' });
+  }
+}
+
+function quote(path: string): string {
+  return `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
+const SET_DIR = 'set GATEWAY_TOKEN_DIR (or the "tokenDir" setting)';
+
+async function refuseLink(path: string, role: FolderRole): Promise<never> {
+  const target = await readlink(path).catch(() => undefined);
+  const problem = `is a symbolic link${target !== undefined ? ` (to ${target})` : ''}`;
+  throw new UnsafeFolderError(
+    path,
+    role,
+    problem,
+    role === 'token folder'
+      ? `the gateway does not follow a link for its token folder. ${target !== undefined ? `Either ${SET_DIR} to the real folder, ${target}, or replace the link by that folder (rm ${quote(path)} && mv ${quote(target)} ${quote(path)})` : `Replace the link by a folder of your own, or ${SET_DIR} to one`}`
+      : `the store does not follow links inside its folder and writes nothing through them. Remove the link (rm ${quote(path)}); the entry is then stored afresh by the next login or \`secret set\``,
+  );
+}
+
+/**
+ * Checks a token folder or key folder without following a link: absent → false;
+ * a folder of ours → true, tightened to 0700 when looser (with a warning).
+ * @throws UnsafeFolderError for a symbolic link, something that is not a folder, or a folder owned by another account.
+ */
+export async function checkDir(path: string, warn: Warn, role: FolderRole = 'key folder'): Promise<boolean> {
   let st;
   try {
-    st = await stat(path);
+    st = await lstat(path);
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return false;
     throw err;
   }
-  if (!st.isDirectory()) throw new Error(`${path} exists and is not a folder`);
+  if (st.isSymbolicLink()) await refuseLink(path, role);
+  if (!st.isDirectory()) {
+    throw new UnsafeFolderError(
+      path,
+      role,
+      'exists and is not a folder',
+      role === 'token folder' ? `move it away, or ${SET_DIR} to a folder` : `move it away (mv ${quote(path)} ${quote(`${path}.bak`)})`,
+    );
+  }
+  if (UID !== undefined && st.uid !== UID) {
+    throw new UnsafeFolderError(
+      path,
+      role,
+      `is owned by uid ${st.uid}, not by you (uid ${UID})`,
+      `another account could read or replace the tokens in it. ${
+        role === 'token folder' ? `Use a folder of your own (${SET_DIR}), or` : `Remove it (rm -r ${quote(path)}) and log in again, or`
+      } if it is yours, take it back: chown -R ${UID} ${quote(path)}`,
+    );
+  }
   await fixMode(path, st.mode, DIR_MODE, (m) => chmod(path, m), warn);
   return true;
 }
@@ -125,14 +193,24 @@ export async function removeFile(path: string): Promise<void> {
   }
 }
 
+/** Which file was read: a corrupt file is moved aside only while the path still names that one. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
 export type ReadResult<T> =
   | { state: 'absent' }
   | { state: 'ok'; value: T }
-  | { state: 'bad'; reason: string; signature: string };
+  /** `corrupt`: read, but its content is not what the store wrote (empty, not JSON, wrong shape); `identity` set then. */
+  | { state: 'bad'; reason: string; signature: string; corrupt?: FileIdentity };
 
 /**
- * Read and validate one JSON file. Never puts the file's content in a reason:
- * JSON.parse messages quote the text, so they are not used.
+ * Read and validate one JSON file, without following a symbolic link. Never puts
+ * the file's content in a reason: JSON.parse messages quote the text, so they are
+ * not used.
  */
 export async function readJsonFile<S extends z.ZodType>(
   path: string,
@@ -141,17 +219,21 @@ export async function readJsonFile<S extends z.ZodType>(
 ): Promise<ReadResult<z.output<S>>> {
   let fh;
   try {
-    fh = await open(path, 'r');
+    fh = await open(path, READ_FLAGS);
   } catch (err) {
     const code = errorCode(err);
     if (code === 'ENOENT') return { state: 'absent' };
+    // O_NOFOLLOW on a link: ELOOP (Linux, macOS), EMLINK (FreeBSD).
+    if (code === 'ELOOP' || code === 'EMLINK') return { state: 'bad', reason: 'a symbolic link, not followed', signature: `open:${code}` };
     return { state: 'bad', reason: `unreadable (${code ?? 'error'})`, signature: `open:${code}` };
   }
   try {
     const st = await fh.stat();
     const signature = `${st.size}:${st.mtimeMs}`;
     if (!st.isFile()) return { state: 'bad', reason: 'not a regular file', signature };
+    if (UID !== undefined && st.uid !== UID) return { state: 'bad', reason: `owned by uid ${st.uid}, not by you`, signature };
     await fixMode(path, st.mode, FILE_MODE, (m) => fh.chmod(m), warn);
+    const corrupt: FileIdentity = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
     let text: string;
     try {
       text = await fh.readFile('utf8');
@@ -162,13 +244,55 @@ export async function readJsonFile<S extends z.ZodType>(
     try {
       json = JSON.parse(text);
     } catch {
-      return { state: 'bad', reason: text.trim() === '' ? 'empty' : 'not valid JSON', signature };
+      return { state: 'bad', reason: text.trim() === '' ? 'empty' : 'not valid JSON', signature, corrupt };
     }
     const parsed = schema.safeParse(dropNulls(json));
-    if (!parsed.success) return { state: 'bad', reason: `unexpected content (${describeIssues(parsed.error)})`, signature };
+    if (!parsed.success) return { state: 'bad', reason: `unexpected content (${describeIssues(parsed.error)})`, signature, corrupt };
     return { state: 'ok', value: parsed.data };
   } finally {
     await fh.close();
   }
+}
+
+function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/** `2025-01-31T12-00-00.000Z`: sortable, and without the `:` that Windows file names cannot hold. */
+function stamp(now: Date): string {
+  return now.toISOString().replace(/:/g, '-');
+}
+
+/**
+ * Moves a corrupt file aside to `<file>.corrupt-<timestamp>` (kept 0600 for the
+ * user to inspect or delete), so that no later write replaces or removes it.
+ * Only while `path` still names the file that was read: a file another process
+ * wrote meanwhile stays. Returns the new path, or undefined when there was
+ * nothing (left) to move — another process moved or replaced it first.
+ */
+export async function moveAside(path: string, identity: FileIdentity, now = new Date()): Promise<string | undefined> {
+  const current = await lstat(path).catch(() => undefined);
+  if (!current?.isFile() || !sameFile(identity, current)) return undefined;
+  let aside = `${path}.corrupt-${stamp(now)}`;
+  for (let n = 1; await lstat(aside).then(() => true, () => false); n++) aside = `${path}.corrupt-${stamp(now)}-${n}`;
+  try {
+    await rename(path, aside);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  // Between the check and the rename another process may have put a fresh file in place: give it back.
+  const moved = await lstat(aside).catch(() => undefined);
+  if (moved && !sameFile(identity, moved)) {
+    // link() does not replace: when a newer file is there already (EEXIST), this one is superseded.
+    const back = await link(aside, path).then(
+      () => true,
+      (err: unknown) => errorCode(err) === 'EEXIST',
+    );
+    if (back) await unlink(aside).catch(() => undefined);
+    return undefined;
+  }
+  await syncDir(join(path, '..'));
+  return aside;
 }
 

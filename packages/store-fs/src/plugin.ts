@@ -12,6 +12,10 @@ export interface FsTokenStorePluginOptions {
  * `auto` — for `auto` it comes after the keychain plugin, which answers first when
  * the keychain is reachable. For `keychain` it stays out: files are never a silent
  * fallback. Corrupt files and lock waits go to the log.
+ *
+ * The token folder is checked each time the store is handed out: a folder that is
+ * a symbolic link or another account's fails the server that needs it with the
+ * store's CONFIG_INVALID error (path and fix named), not with a later surprise.
  */
 export class FsTokenStorePlugin implements GatewayPlugin {
   readonly name = 'FsTokenStorePlugin';
@@ -21,7 +25,7 @@ export class FsTokenStorePlugin implements GatewayPlugin {
 
   apply(gateway: Gateway): void {
     const logger = gateway.logger.child({ plugin: this.name });
-    gateway.hooks.resolveTokenStore.tap(this.name, (spec) => {
+    gateway.hooks.resolveTokenStore.tapPromise(this.name, async (spec) => {
       const settings = gateway.config.settings;
       const choice = spec.tokenStore ?? settings.tokenStore;
       if (choice !== 'fs' && choice !== 'auto') return undefined;
@@ -30,6 +34,7 @@ export class FsTokenStorePlugin implements GatewayPlugin {
         onWarning: (message) => logger.warn(message),
         onLockWait: (folder) => logger.info(`Waiting for another gateway process to release ${folder}`),
       });
+      await this.store.checkFolder();
       return this.store;
     });
   }

@@ -2,7 +2,18 @@ import { mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { StoreEntrySummary, StoreKey, StoredAuth, TokenStore } from '@agent-mcp-gateway/core';
-import { DIR_MODE, checkDir, errorCode, readJsonFile, removeFile, sweepLeftovers, writeFileAtomic } from './files.js';
+import {
+  DIR_MODE,
+  UnsafeFolderError,
+  checkDir,
+  errorCode,
+  moveAside,
+  readJsonFile,
+  removeFile,
+  sweepLeftovers,
+  writeFileAtomic,
+  type ReadResult,
+} from './files.js';
 import { withFileLock } from './lock.js';
 import { PARTS, type PartName, describeIssues } from './schemas.js';
 
@@ -10,9 +21,9 @@ export interface FsTokenStoreOptions {
   /** The store folder; default `defaultTokenDir()`: `${GATEWAY_TOKEN_DIR:-~/.config/agent-mcp-gateway/oauth}`. */
   dir?: string;
   /**
-   * Told about what the store fixed or skipped: corrupt or unreadable files
-   * (treated as absent), permissions tightened, leftover temp files removed, a
-   * lock lost. Messages name paths, never file content.
+   * Told about what the store fixed or skipped: corrupt files moved aside,
+   * unreadable files (treated as absent), permissions tightened, leftover temp
+   * files removed, a lock lost. Messages name paths, never file content.
    */
   onWarning?: (message: string) => void;
   /** Called once per `withLock` that finds the key locked by another process and starts waiting. */
@@ -49,8 +60,12 @@ interface ReadEntry {
 
 /**
  * The default `TokenStore`: one folder per key under `dir`, one JSON file per
- * part (`tokens.json`, `client.json`, `discovery.json`, `server.json`), folders
- * 0700, files 0600, atomic writes, and a lock across processes.
+ * part (`tokens.json`, `client.json`, `server.json`, `secret.json`, and
+ * `discovery.json` when a caller stores one), folders 0700, files 0600, atomic
+ * writes, and a lock across processes. Links are never followed and folders of
+ * another account never used: such a token folder or key folder is refused with
+ * an {@link UnsafeFolderError} (CONFIG_INVALID) that says how to fix it. A
+ * corrupt file is moved aside (`<file>.corrupt-<timestamp>`), reported once.
  */
 export class FsTokenStore implements TokenStore {
   readonly kind = 'fs';
@@ -74,6 +89,16 @@ export class FsTokenStore implements TokenStore {
   folderFor(key: StoreKey): string {
     assertKey(key);
     return join(this.dir, key);
+  }
+
+  /**
+   * Checks the token folder as every operation does, without creating it: a
+   * symbolic link, not a folder, or owned by another account → UnsafeFolderError.
+   * The plugin calls it before handing the store out, so that the servers that
+   * need it fail with that error at once.
+   */
+  async checkFolder(): Promise<void> {
+    await this.checkStoreDir();
   }
 
   async get(key: StoreKey): Promise<StoredAuth | undefined> {
@@ -105,6 +130,7 @@ export class FsTokenStore implements TokenStore {
     });
     await checkDir(folder, this.warn);
     await sweepLeftovers(folder, this.warn);
+    await this.readEntry(folder); // a corrupt file is moved aside, not replaced unseen
     for (const { part, file } of PARTS) {
       const path = join(folder, file);
       const text = texts.get(part);
@@ -114,8 +140,10 @@ export class FsTokenStore implements TokenStore {
     }
   }
 
+  /** Removes the key's folder (a key folder that is a symbolic link: the link only, never its target). */
   async delete(key: StoreKey): Promise<void> {
     const folder = this.folderFor(key);
+    if (!(await this.checkStoreDir())) return;
     await rm(folder, { recursive: true, force: true });
     for (const { file } of PARTS) this.reported.delete(join(folder, file));
   }
@@ -131,8 +159,10 @@ export class FsTokenStore implements TokenStore {
       const folder = join(this.dir, key);
       try {
         if (!(await checkDir(folder, this.warn))) continue;
-      } catch {
-        continue; // a symlink to something that is not a folder
+      } catch (err) {
+        // A link, not a folder, another account's: listed with the problem, never read.
+        if (err instanceof UnsafeFolderError) out.push({ key, hasTokens: false, hasRefreshToken: false, location: folder, problem: `the key folder ${err.problem}` });
+        continue;
       }
       await sweepLeftovers(folder, this.warn);
       const { auth, any, problems } = await this.readEntry(folder);
@@ -178,18 +208,43 @@ export class FsTokenStore implements TokenStore {
   };
 
   private async checkStoreDir(): Promise<boolean> {
-    return checkDir(this.dir, this.warn);
+    return checkDir(this.dir, this.warn, 'token folder');
   }
 
   private async ensureStoreDir(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: DIR_MODE });
-    await checkDir(this.dir, this.warn);
+    try {
+      await mkdir(this.dir, { recursive: true, mode: DIR_MODE });
+    } catch (err) {
+      await checkDir(this.dir, this.warn, 'token folder'); // a dangling link, a file: the clearer error
+      throw err;
+    }
+    await checkDir(this.dir, this.warn, 'token folder');
+  }
+
+  /** Reads one part; a corrupt file is moved aside (reported once) and read as absent. */
+  private async readPart(path: string, schema: (typeof PARTS)[number]['schema']): Promise<ReadResult<unknown>> {
+    const r = await readJsonFile(path, schema, this.warn);
+    if (r.state !== 'bad' || !r.corrupt) return r;
+    let aside: string | undefined;
+    try {
+      aside = await moveAside(path, r.corrupt);
+    } catch (err) {
+      return { ...r, reason: `${r.reason}; could not be moved aside (${errorCode(err) ?? 'error'})` };
+    }
+    if (aside !== undefined) {
+      this.reported.delete(path);
+      this.warn(`${path}: ${r.reason}; moved aside to ${aside} (the store carries on without it)`);
+      return { state: 'absent' };
+    }
+    // Another process moved it, or wrote a new file in its place: read what is there now.
+    const again = await readJsonFile(path, schema, this.warn);
+    return again.state === 'bad' && again.corrupt ? { state: 'absent' } : again;
   }
 
   private async readEntry(folder: string): Promise<ReadEntry> {
     const auth: Record<string, unknown> = {};
     const problems: string[] = [];
-    const results = await Promise.all(PARTS.map((p) => readJsonFile(join(folder, p.file), p.schema, this.warn)));
+    const results = await Promise.all(PARTS.map((p) => this.readPart(join(folder, p.file), p.schema)));
     PARTS.forEach(({ part, file }, i) => {
       const r = results[i];
       const path = join(folder, file);

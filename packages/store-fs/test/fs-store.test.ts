@@ -36,6 +36,7 @@ afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const mode = async (path: string): Promise<number> => (await stat(path)).mode & 0o777;
 const age = async (path: string, ms: number): Promise<void> => {
   const t = new Date(Date.now() - ms);
@@ -107,12 +108,16 @@ describe('FsTokenStore: get / set / delete / list', () => {
     await store.set('c-key', { client: { issuer: 'https://i', client_id: 'c', source: 'preregistered' } });
     await mkdir(join(dir, 'd-key'), { mode: 0o700 });
     await writeFile(join(dir, 'd-key', 'tokens.json'), '{"access_token": "SECRET', { mode: 0o600 });
+    await writeFile(join(dir, 'd-key', 'server.json'), '{"name": "d", "url": "https://d.example/mcp"}', { mode: 0o600 });
+    await mkdir(join(dir, 'e-key'), { mode: 0o700 });
+    await writeFile(join(dir, 'e-key', 'tokens.json'), '{"access_token": "SECRET', { mode: 0o600 });
     await mkdir(join(dir, 'empty-key'), { mode: 0o700 });
     const list = await store.list();
     expect(list).toEqual([
       { key: 'b-key', hasTokens: true, hasRefreshToken: false, location: join(dir, 'b-key') },
       { key: 'c-key', hasTokens: false, hasRefreshToken: false, location: join(dir, 'c-key') },
-      { key: 'd-key', hasTokens: false, hasRefreshToken: false, location: join(dir, 'd-key'), problem: 'tokens.json: not valid JSON' },
+      // the corrupt tokens.json is moved aside: the rest of the entry carries on; e-key had nothing else
+      { key: 'd-key', server: { name: 'd', url: 'https://d.example/mcp' }, hasTokens: false, hasRefreshToken: false, location: join(dir, 'd-key') },
       {
         key: KEY,
         server: AUTH.server,
@@ -124,6 +129,9 @@ describe('FsTokenStore: get / set / delete / list', () => {
       },
     ]);
     expect(JSON.stringify(list)).not.toMatch(/SECRET|at-1|rt-1/);
+    expect(warnings).toHaveLength(2);
+    expect(warnings.join('\n')).toMatch(/d-key.tokens\.json: not valid JSON; moved aside to .*tokens\.json\.corrupt-/);
+    expect(warnings.join('\n')).not.toMatch(/SECRET/);
     // lock folders are not entries
     await store.withLock(KEY, async () => {
       expect((await store.list()).map((e) => e.key)).toEqual(['b-key', 'c-key', 'd-key', KEY]);
@@ -159,30 +167,38 @@ describe.runIf(posix)('FsTokenStore: permissions', () => {
 });
 
 describe('FsTokenStore: corrupt files and interrupted writes', () => {
-  it('reports a corrupt tokens.json once, treats it as absent, and a full set() replaces it', async () => {
+  it('moves a corrupt tokens.json aside once, reads the entry without it, and a full set() writes a new one', async () => {
     await store.set(KEY, AUTH);
     const tokens = join(dir, KEY, 'tokens.json');
     await writeFile(tokens, '{"access_token": "SECRET-HALF');
     const got = await store.get(KEY);
     expect(got?.tokens).toBeUndefined();
     expect(got?.client).toEqual(AUTH.client);
-    expect(warnings).toEqual([`${tokens}: not valid JSON; treated as absent`]);
+    const aside = (await readdir(join(dir, KEY))).filter((n) => n.startsWith('tokens.json.corrupt-'));
+    expect(aside).toHaveLength(1);
+    expect(aside[0]).toMatch(/^tokens\.json\.corrupt-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z$/);
+    expect(await readFile(join(dir, KEY, aside[0] as string), 'utf8')).toBe('{"access_token": "SECRET-HALF'); // kept for the user
+    expect(warnings).toEqual([`${tokens}: not valid JSON; moved aside to ${join(dir, KEY, aside[0] as string)} (the store carries on without it)`]);
     await store.get(KEY);
-    expect(warnings).toHaveLength(1); // reported once, not on every read
+    expect(warnings).toHaveLength(1); // reported once: the file is out of the way
     await store.set(KEY, AUTH);
     expect(await store.get(KEY)).toEqual(AUTH);
     expect(JSON.parse(await readFile(tokens, 'utf8'))).toEqual(AUTH.tokens);
     expect(warnings).toHaveLength(1);
+    expect((await store.list()).map((e) => e.key)).toEqual([KEY]); // the moved file is not an entry or a problem
   });
 
-  it('reports a file of the wrong shape by field, not by content', async () => {
+  it('reports a file of the wrong shape by field, not by content, and moves it aside', async () => {
     await store.set(KEY, { tokens: { access_token: 'a' } });
     await writeFile(join(dir, KEY, 'tokens.json'), JSON.stringify({ access_token: 42, refresh_token: 'SECRET-RT' }));
     expect(await store.get(KEY)).toBeUndefined();
-    expect(warnings).toEqual([`${join(dir, KEY, 'tokens.json')}: unexpected content (access_token: invalid_type); treated as absent`]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      new RegExp(`^${escape(join(dir, KEY, 'tokens.json'))}: unexpected content \\(access_token: invalid_type\\); moved aside to .*tokens\\.json\\.corrupt-`),
+    );
     await writeFile(join(dir, KEY, 'client.json'), JSON.stringify({ issuer: 'i', client_id: 'c', source: 'SECRET-SRC' }), { mode: 0o600 });
     await store.get(KEY);
-    expect(warnings[1]).toBe(`${join(dir, KEY, 'client.json')}: unexpected content (source: invalid_value); treated as absent`);
+    expect(warnings[1]).toMatch(/client\.json: unexpected content \(source: invalid_value\); moved aside to /);
     expect(warnings.join('\n')).not.toMatch(/SECRET/);
   });
 
