@@ -5,9 +5,11 @@ export const USAGE = `Usage: agent-mcp-gateway [command] [options]
 Commands:
   serve                 Serve the gateway to an MCP client (default)
   init [--force]        Write template config and rules to ~/.config/agent-mcp-gateway/
+                        (or to the paths given by --config and --rules)
   validate              Check the config and rules files; exit 0 when valid, 1 otherwise
   servers [--json]      Every configured server: transport, auth, state, tool count, last error
-                        (connects them all, in parallel; never opens a browser)
+                        (connects them all, in parallel; never opens a browser); exit 3 when an
+                        enabled server is not ready (error, auth_required, no answer)
   tools <server> [--agent ID] [--json]
                         The server's tools this agent may use
   call <server> <tool> [--args JSON] [--agent ID] [--json]
@@ -27,10 +29,18 @@ Commands:
                         is read from stdin or a hidden prompt, never from the command line
   secret list [--json]  The names of the stored secrets (never their values)
   secret delete <name>  Delete a secret
+  trust [folder]        Trust a project folder's gateway files (.mcp.json, rules, settings; default:
+                        the working folder): records each file's SHA-256 in
+                        ~/.config/agent-mcp-gateway/trusted.json. Until then, and again after any
+                        of them changes, the gateway does not read them
+  trust --list          The trusted folders, and whether their files still match
+  trust --revoke [folder]
+                        Forget a trusted folder
 
 Options:
-  --config <path>       Servers file (.mcp.json); else GATEWAY_MCP_CONFIG, ./.mcp.json,
-                        ~/.config/agent-mcp-gateway/.mcp.json, ./config/.mcp.json
+  --config <path>       Servers file (.mcp.json); else GATEWAY_MCP_CONFIG, ./.mcp.json and
+                        ./config/.mcp.json (only in a trusted folder), ~/.config/agent-mcp-gateway/.mcp.json.
+                        Settings are read next to the servers file, else in ~/.config/agent-mcp-gateway/
   --rules <path>        Policy rules file (.mcp-gateway-rules.json); same discovery, GATEWAY_RULES
   --debug               Add the get_gateway_status tool (also GATEWAY_DEBUG=1)
   --transport <kind>    serve: stdio (default) or http (Streamable HTTP on /mcp; also GATEWAY_TRANSPORT)
@@ -46,6 +56,8 @@ Options:
   --device              auth login: the device authorization grant, for a machine without a browser
   --all                 auth logout: every stored login
   --to <store>          auth migrate: keychain or fs
+  --list                trust: list the trusted folders
+  --revoke              trust: forget the folder
   --store <store>       secret: fs, keychain or auto (default: the tokenStore setting, GATEWAY_TOKEN_STORE)
   -v, --version         Print the version
   -h, --help            Print this help
@@ -54,10 +66,10 @@ Environment: GATEWAY_MCP_CONFIG, GATEWAY_RULES, GATEWAY_DEFAULT_AGENT, GATEWAY_D
 GATEWAY_LOG_LEVEL (error|warn|info|debug), GATEWAY_INIT_STRATEGY (eager|lazy),
 GATEWAY_TOKEN_STORE (fs|keychain|auto), GATEWAY_TOKEN_DIR, GATEWAY_TRANSPORT, GATEWAY_HOST, GATEWAY_PORT, GATEWAY_OAUTH_CALLBACK_PORT, BROWSER (a command run with the login URL;
 none: only print it).
-Exit codes: 0 ok, 1 runtime or config error, 2 usage error.`;
+Exit codes: 0 ok, 1 runtime or config error, 2 usage error, 3 (servers) a server is not ready.`;
 
-export type Command = 'serve' | 'init' | 'validate' | 'servers' | 'tools' | 'call' | 'auth' | 'secret';
-const COMMANDS: readonly Command[] = ['serve', 'init', 'validate', 'servers', 'tools', 'call', 'auth', 'secret'];
+export type Command = 'serve' | 'init' | 'validate' | 'servers' | 'tools' | 'call' | 'auth' | 'secret' | 'trust';
+const COMMANDS: readonly Command[] = ['serve', 'init', 'validate', 'servers', 'tools', 'call', 'auth', 'secret', 'trust'];
 
 export interface CliArgs {
   readonly command: Command;
@@ -89,6 +101,10 @@ export interface CliArgs {
   readonly port?: number;
   /** `serve --allow-unauthenticated`: HTTP serving on a non-loopback address without credentials. */
   readonly allowUnauthenticated: boolean;
+  /** `trust --list`. */
+  readonly list: boolean;
+  /** `trust --revoke`. */
+  readonly revoke: boolean;
 }
 
 /** A wrong command line: exit 2 with the usage. */
@@ -122,6 +138,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         host: { type: 'string' },
         port: { type: 'string' },
         'allow-unauthenticated': { type: 'boolean', default: false },
+        list: { type: 'boolean', default: false },
+        revoke: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -132,6 +150,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (!COMMANDS.includes(command)) throw new UsageError(`Unknown command '${first}'`);
   const v = parsed.values;
   if (!(v.help || v.version)) checkOperands(command, rest, v.all === true);
+  if (v.list === true && v.revoke === true) throw new UsageError("'trust' takes --list or --revoke, not both");
   if (v.to !== undefined && v.to !== 'keychain' && v.to !== 'fs') throw new UsageError(`--to must be keychain or fs, not '${v.to}'`);
   if (v.store !== undefined && v.store !== 'fs' && v.store !== 'keychain' && v.store !== 'auto') {
     throw new UsageError(`--store must be fs, keychain or auto, not '${v.store}'`);
@@ -164,6 +183,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     ...(v.host !== undefined && { host: v.host.trim() }),
     ...(port !== undefined && { port }),
     allowUnauthenticated: v['allow-unauthenticated'] === true,
+    list: v.list === true,
+    revoke: v.revoke === true,
   };
 }
 
@@ -199,6 +220,9 @@ function checkOperands(command: Command, operands: readonly string[], all: boole
       // `secret set <name>`: a value after the name is refused — it would sit in the shell history.
       return expect(action === 'list' ? ['action'] : ['action', 'name']);
     }
+    case 'trust':
+      if (operands.length > 1) throw new UsageError(`Unexpected argument '${operands[1]}'`);
+      return;
     default:
       return expect([]);
   }

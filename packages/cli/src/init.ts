@@ -1,20 +1,25 @@
 import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
+import { resolveUserPath } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
 import { RULES_TEMPLATE, SERVERS_TEMPLATE } from './templates.js';
 
-/** `init`: writes the templates; never overwrites without `--force` or a yes at a prompt. */
+/**
+ * `init`: writes the templates — into the user's folder, or where `--config` / `--rules` say; never
+ * overwrites without `--force` or a yes at a prompt.
+ */
 export async function runInit(args: CliArgs, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const dir = join(env.HOME ?? homedir(), '.config', 'agent-mcp-gateway');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const home = env.HOME ?? homedir();
+  const dir = join(home, '.config', 'agent-mcp-gateway');
   const files: [string, unknown][] = [
-    [join(dir, '.mcp.json'), SERVERS_TEMPLATE],
-    [join(dir, '.mcp-gateway-rules.json'), RULES_TEMPLATE],
+    [args.config !== undefined ? resolveUserPath(args.config, process.cwd(), home) : join(dir, '.mcp.json'), SERVERS_TEMPLATE],
+    [args.rules !== undefined ? resolveUserPath(args.rules, process.cwd(), home) : join(dir, '.mcp-gateway-rules.json'), RULES_TEMPLATE],
   ];
   let failed = false;
   for (const [file, content] of files) {
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     if ((await exists(file)) && !args.force && !(await confirm(`${file} exists. Overwrite? [y/N] `))) {
       process.stderr.write(`Kept ${file} (use --force to overwrite)\n`);
       failed = true;

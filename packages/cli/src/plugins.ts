@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GatewayError, type GatewayPlugin } from '@agent-mcp-gateway/core';
 import { HeadersAuthPlugin } from '@agent-mcp-gateway/auth-headers';
@@ -7,14 +7,17 @@ import { OAuthPlugin, type OAuthPluginOptions } from '@agent-mcp-gateway/auth-oa
 import { FsTokenStorePlugin } from '@agent-mcp-gateway/store-fs';
 import { KeychainTokenStorePlugin } from '@agent-mcp-gateway/store-keychain';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
-import { StdioTransportPlugin } from '@agent-mcp-gateway/transport-stdio';
+import { StdioTransportPlugin, type StdioTransportOptions } from '@agent-mcp-gateway/transport-stdio';
 
-/** The first-party plugins every gateway started by the CLI has (`oauth`: e.g. an env with `BROWSER=none`). */
-export function defaultPlugins(options: { oauth?: OAuthPluginOptions } = {}): GatewayPlugin[] {
+/**
+ * The first-party plugins every gateway started by the CLI has (`oauth`: e.g. an env with `BROWSER=none`;
+ * `stdio`: e.g. the loop marker every child inherits).
+ */
+export function defaultPlugins(options: { oauth?: OAuthPluginOptions; stdio?: StdioTransportOptions } = {}): GatewayPlugin[] {
   // OAuth before headers: it logs when a configured Authorization header disables it for a server.
   // Keychain before files: it answers `keychain`, and `auto` when the keychain is reachable; files answer the rest.
   return [
-    new StdioTransportPlugin(),
+    new StdioTransportPlugin(options.stdio),
     new HttpTransportPlugin(),
     new OAuthPlugin(options.oauth),
     new HeadersAuthPlugin(),
@@ -26,9 +29,11 @@ export function defaultPlugins(options: { oauth?: OAuthPluginOptions } = {}): Ga
 type PluginEntry = string | [string, Record<string, unknown>];
 
 /**
- * Loads third-party plugins named in the settings, resolved from `cwd`. A
- * plugin module's default export is a plugin class (`new P(options)`), a
- * factory (`(options) => plugin`), or a plugin object.
+ * Loads third-party plugins named in the settings. The settings loader has already made
+ * each one an absolute path, resolved from the settings file's own folder (never from the
+ * working folder); a relative path or a package name still found here is resolved from
+ * `cwd` (for library callers). A plugin module's default export is a plugin class
+ * (`new P(options)`), a factory (`(options) => plugin`), or a plugin object.
  */
 export async function loadPlugins(entries: readonly PluginEntry[], cwd: string): Promise<GatewayPlugin[]> {
   const require = createRequire(join(cwd, 'package.json'));
@@ -37,7 +42,7 @@ export async function loadPlugins(entries: readonly PluginEntry[], cwd: string):
     const [specifier, options] = typeof entry === 'string' ? [entry, {}] : entry;
     let mod: { default?: unknown };
     try {
-      const resolved = specifier.startsWith('.') || specifier.startsWith('/') ? join(cwd, specifier) : require.resolve(specifier);
+      const resolved = isAbsolute(specifier) ? specifier : specifier.startsWith('.') ? resolve(cwd, specifier) : require.resolve(specifier);
       mod = (await import(pathToFileURL(resolved).href)) as { default?: unknown };
     } catch (error) {
       throw new GatewayError('PLUGIN_ERROR', `Cannot load plugin '${specifier}': ${error instanceof Error ? error.message : String(error)}`);

@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import {
   AuditPlugin,
@@ -10,7 +11,8 @@ import {
   type GatewayConfig,
 } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
-import { loadConfigFor } from './context.js';
+import { childAncestry, loopRefusal } from './ancestry.js';
+import { loadConfigFor, reloadOptionsFor } from './context.js';
 import { rulesHaveApiKeys } from './http-auth.js';
 import { checkHttpServeSettings, startHttpServer } from './http-serve.js';
 import { defaultPlugins, loadPlugins } from './plugins.js';
@@ -23,10 +25,12 @@ const EAGER_CONNECT_DELAY_MS = 500;
 export async function runServe(args: CliArgs): Promise<number> {
   const config = await loadConfigFor(args);
   const settings = config.settings;
+  const loop = loopRefusal(config.sources.config);
+  if (loop) return refuseToServe(loop, settings.transport === 'http');
   if (settings.transport === 'http') return runHttpServe(args, config);
   const { gateway, logger, audit } = await createGateway(config);
   await gateway.start({ connect: false });
-  const watcher = watchConfig(gateway, { load: () => loadConfigFor(args) });
+  const watcher = watchConfig(gateway, reloadOptionsFor(args, config));
 
   const server = createGatewayServer(gateway, { debug: args.debug || settings.debug });
   const transport = new StdioServerTransport();
@@ -57,13 +61,49 @@ export async function runServe(args: CliArgs): Promise<number> {
   return code;
 }
 
+/** How long a refusing gateway waits for its client's first request before it exits all the same. */
+const REFUSAL_WAIT_MS = 5_000;
+
+/**
+ * A gateway that must not serve (it would start itself without end): says why on stderr and, over
+ * stdio, as the error answer to the client's first request — which the parent gateway shows as
+ * the server's last error — then exits 1. Nothing is loaded, no child is started.
+ */
+async function refuseToServe(reason: string, http: boolean): Promise<number> {
+  process.stderr.write(`agent-mcp-gateway: refusing to serve: ${reason}\n`);
+  if (http) return 1;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, REFUSAL_WAIT_MS).unref();
+    const lines = createInterface({ input: process.stdin });
+    const done = () => {
+      clearTimeout(timer);
+      lines.close();
+      resolve();
+    };
+    lines.on('line', (line) => {
+      let id: unknown;
+      try {
+        id = (JSON.parse(line) as { id?: unknown }).id;
+      } catch {
+        return;
+      }
+      if (typeof id !== 'string' && typeof id !== 'number') return;
+      const answer = { jsonrpc: '2.0', id, error: { code: -32600, message: `agent-mcp-gateway refuses to serve: ${reason}` } };
+      process.stdout.write(`${JSON.stringify(answer)}\n`, done);
+    });
+    lines.on('close', done);
+  });
+  process.stdin.destroy();
+  return 1;
+}
+
 /** The gateway with the CLI's plugins, its logger and audit log. Not started. */
 async function createGateway(config: GatewayConfig): Promise<{ gateway: Gateway; logger: ReturnType<typeof createLogger>; audit: AuditPlugin }> {
   const settings = config.settings;
   const redactor = new SecretRedactor();
   const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, redactor });
   const audit = new AuditPlugin();
-  const plugins = [...defaultPlugins(), audit, ...(await loadPlugins(settings.plugins, process.cwd()))];
+  const plugins = [...defaultPlugins({ stdio: { env: childAncestry(config.sources.config) } }), audit, ...(await loadPlugins(settings.plugins, process.cwd()))];
   return { gateway: new Gateway({ config, plugins, logger, redactor }), logger, audit };
 }
 
@@ -84,7 +124,7 @@ async function runHttpServe(args: CliArgs, config: GatewayConfig): Promise<numbe
     await listener.close();
     throw error;
   }
-  const watcher = watchConfig(gateway, { load: () => loadConfigFor(args) });
+  const watcher = watchConfig(gateway, reloadOptionsFor(args, config));
   const stop = whenStopped({ logger, closeFront: () => listener.close(), gateway, watcher, audit });
   listener.markReady();
   gateway.connectAll();

@@ -19,11 +19,15 @@ export interface ServerReport {
 /** Slack beyond the servers' own connect timeout before a server is reported as not answering. */
 const GRACE_MS = 2_000;
 
+/** `servers` exit code when some enabled server is not usable (`error`, `auth_required`, no answer): a health check. */
+export const EXIT_SERVER_NOT_READY = 3;
+
 /**
  * `servers`: connects every enabled server at once (each bounded by the
  * connect timeout) and reports what it found. A server that needs a login is
- * reported as `auth_required`; no browser is ever opened. Exit 0 whatever the
- * servers' states: the report is the result.
+ * reported as `auth_required`; no browser is ever opened. Exit 0 when every
+ * enabled server is ready, {@link EXIT_SERVER_NOT_READY} when one is not (the
+ * report is printed either way), 1 for a config error.
  */
 export async function runServers(args: CliArgs): Promise<number> {
   const session = await openSession(args, { browser: false });
@@ -55,7 +59,8 @@ export async function runServers(args: CliArgs): Promise<number> {
     const reports = servers.map((s) => report(s.info(), late.has(s.name) ? limitMs : undefined));
     if (args.json) printJson({ servers: reports });
     else process.stdout.write(reports.length ? humanTable(reports) : 'No servers configured.\n');
-    return 0;
+    const notReady = reports.filter((r) => r.state !== 'ready' && r.state !== 'disabled');
+    return notReady.length > 0 ? EXIT_SERVER_NOT_READY : 0;
   } finally {
     progress.done();
     await session.close();

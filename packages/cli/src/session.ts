@@ -9,6 +9,7 @@ import {
   type TokenStore,
 } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
+import { childAncestry } from './ancestry.js';
 import { loadConfigFor } from './context.js';
 import { cliRedactor } from './output.js';
 import { defaultPlugins, loadPlugins } from './plugins.js';
@@ -46,7 +47,10 @@ export async function openSession(args: CliArgs, options: SessionOptions = {}, e
   const logger = createLogger({ level: env.GATEWAY_LOG_LEVEL ? settings.logLevel : 'error', format: settings.logFormat, redactor });
   const oauthEnv = options.browser === true ? env : { ...env, BROWSER: 'none' };
   const plugins = [
-    ...defaultPlugins({ oauth: { env: oauthEnv, ...(options.loginTimeoutMs !== undefined && { loginTimeoutMs: options.loginTimeoutMs }) } }),
+    ...defaultPlugins({
+      oauth: { env: oauthEnv, ...(options.loginTimeoutMs !== undefined && { loginTimeoutMs: options.loginTimeoutMs }) },
+      stdio: { env: childAncestry(config.sources.config, env) },
+    }),
     ...(await loadPlugins(settings.plugins, process.cwd())),
   ];
   const oauth = plugins.find((p): p is OAuthPlugin => p instanceof OAuthPlugin) as OAuthPlugin;

@@ -62,7 +62,7 @@ describe('servers', () => {
 
     const r = await cli(['servers', '--json', '--config', config], env);
     expect(r.stderr).toBe(''); // not a terminal: quiet
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(3); // some server is not ready (broken, notion): a health check can tell
     const { servers } = JSON.parse(r.stdout) as { servers: Record<string, unknown>[] };
     for (const s of servers) expect(Object.keys(s)).toEqual(SERVER_KEYS);
     const tools = DEMO_TOOL_NAMES.length;
@@ -78,7 +78,7 @@ describe('servers', () => {
     expect(r.stdout).not.toContain(PAT);
 
     const human = await cli(['servers', '--config', config], env);
-    expect(human.code).toBe(0);
+    expect(human.code).toBe(3);
     expect(human.stderr).toBe('');
     const lines = human.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^NAME\s+TRANSPORT\s+AUTH\s+STATE\s+TOOLS\s+LAST ERROR$/);
@@ -246,6 +246,7 @@ describe('auth', () => {
     // servers: the server is ready now, with no login
     const servers = await cli(['servers', '--json', '--config', config], env);
     expect(JSON.parse(servers.stdout).servers[0]).toMatchObject({ name: 'notion', auth: 'oauth', state: 'ready' });
+    expect(servers.code).toBe(0); // every server ready
 
     // the folder copied into another token folder (another machine) just works
     const elsewhere = await tempDir();
@@ -385,14 +386,14 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     const env = { HOME: home, GATEWAY_TOKEN_DIR: home };
 
     const stderrOnTty = await onTerminal(['servers', '--config', config], { env, redirect: 'stdout' });
-    expect(stderrOnTty.code).toBe(0);
+    expect(stderrOnTty.code).toBe(3); // 'broken' is in error
     expect(stderrOnTty.terminal).toContain('Connecting 2 servers… 2/2');
     expect(stderrOnTty.terminal.endsWith('\r\x1b[2K')).toBe(true); // the line is cleared at the end
     expect(stderrOnTty.file).toMatch(/^NAME\s+TRANSPORT\s+AUTH\s+STATE\s+TOOLS\s+LAST ERROR\nnotes\s+stdio\s+none\s+ready\s+\d+\nbroken\s+stdio\s+none\s+error\s+-\s+Server 'broken' is unavailable/);
     expect(stderrOnTty.file).not.toContain('\x1b');
 
     const stdoutOnTty = await onTerminal(['servers', '--config', config], { env, redirect: 'stderr' });
-    expect(stdoutOnTty.code).toBe(0);
+    expect(stdoutOnTty.code).toBe(3);
     expect(stdoutOnTty.file).toBe(''); // stderr is not a terminal: no feedback
     expect(stdoutOnTty.terminal).toMatch(/^NAME\s+TRANSPORT/);
     expect(stdoutOnTty.terminal).not.toContain('Connecting');

@@ -56,7 +56,6 @@ function safeDecode(text: string): string {
 // overrides/isolates that make a terminal show text in another order than it is.
 // eslint-disable-next-line no-control-regex
 const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-// eslint-disable-next-line no-control-regex
 const LINE_BREAKS = /[\t\n]+/g;
 
 /**

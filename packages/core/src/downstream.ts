@@ -272,7 +272,8 @@ export class DownstreamServer {
 
   private async openWith(factory: TransportFactory): Promise<Client> {
     const logger = this.options.logger;
-    const transport = await factory.create({ spec: this.spec, auth: this.auth, logger, signal: this.abort.signal });
+    const attempt = new AbortController();
+    const transport = await factory.create({ spec: this.spec, auth: this.auth, logger, signal: this.abort.signal, abandon: attempt.signal });
     const client = new Client({ name: 'agent-mcp-gateway', version: GATEWAY_VERSION }, { capabilities: {} });
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       if (this.client !== client) return; // still opening (its first listing is coming) or stale
@@ -287,11 +288,17 @@ export class DownstreamServer {
     });
     client.onclose = () => this.onClientClosed(client);
     try {
-      // The SDK's timeout covers `initialize` only, not the transport's start(): bound both, and give up on close().
-      await this.untilConnectDeadline(client.connect(transport, { timeout: this.options.connectTimeoutMs }));
-      await this.refreshTools(client);
+      // One bound for the whole of it: the transport's start, `initialize` and the first tool listing.
+      await this.untilConnectDeadline(
+        (async () => {
+          await client.connect(transport, { timeout: this.options.connectTimeoutMs });
+          await this.refreshTools(client);
+        })(),
+      );
     } catch (error) {
-      await client.close().catch(() => undefined);
+      // Abandoned, not closed politely: a graceful close waits seconds for a child that may never answer.
+      attempt.abort();
+      void client.close().catch(() => undefined);
       throw error;
     }
     // Published only now: a concurrent connect() must not see a client whose tools are not listed yet.

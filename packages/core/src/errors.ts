@@ -95,8 +95,14 @@ export const errors = {
     new GatewayError(ErrorCodes.INVALID_AGENT_ID, `Invalid agent_id '${agent}': ${why}`, { agent }),
   fallbackNotInRules: (agent: string) =>
     new GatewayError(ErrorCodes.FALLBACK_AGENT_NOT_IN_RULES, `No agent_id was given and the fallback agent '${agent}' (GATEWAY_DEFAULT_AGENT) is not defined in the rules`, { agent }),
-  noFallback: (why: string) =>
-    new GatewayError(ErrorCodes.NO_FALLBACK_CONFIGURED, `No agent_id was given and ${why}; pass agent_id, set GATEWAY_DEFAULT_AGENT, or define an agent named 'default'`),
+  /** `strict`: the rules forbid the fallback (defaults.deny_on_missing_agent), so only an agent_id helps. */
+  noFallback: (why: string, strict = false) =>
+    new GatewayError(
+      ErrorCodes.NO_FALLBACK_CONFIGURED,
+      strict
+        ? `No agent_id was given and ${why}; pass agent_id`
+        : `No agent_id was given and ${why}; pass agent_id, set GATEWAY_DEFAULT_AGENT, or define an agent named 'default'`,
+    ),
   authRequired: (server: string, authorizationUrl?: string, challenge?: string) =>
     new GatewayError(
       ErrorCodes.AUTH_REQUIRED,

@@ -191,7 +191,14 @@ export interface ConnectContext {
   readonly spec: ServerSpec;
   readonly auth: AuthStrategy;
   readonly logger: Logger;
+  /** Aborted when the gateway shuts down. */
   readonly signal: AbortSignal;
+  /**
+   * Aborted when the kernel gives up on this connection before it was established (the connect
+   * timeout, a failed handshake): end it at once — a child process is killed, not asked to exit —
+   * so the bound the user configured is the bound they get.
+   */
+  readonly abandon?: AbortSignal;
 }
 
 /** Makes SDK client transports for one server; answered by `resolveTransport`. */

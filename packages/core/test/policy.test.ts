@@ -152,6 +152,19 @@ describe('PolicyEngine.resolveAgent', () => {
       expect(e.resolveAgent(requested)).toBe(expected);
     }
   });
+  it('advises only what helps: in strict mode only an agent_id', () => {
+    const message = (raw: unknown) => {
+      try {
+        new PolicyEngine(RulesFileSchema.parse(raw), {}).resolveAgent(undefined);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error('expected NO_FALLBACK_CONFIGURED');
+    };
+    expect(message(STRICT)).toMatch(/pass agent_id$/);
+    expect(message(STRICT)).not.toContain('GATEWAY_DEFAULT_AGENT');
+    expect(message(WITHOUT_DEFAULT)).toContain('set GATEWAY_DEFAULT_AGENT');
+  });
 });
 
 describe('PolicyEngine.warnings', () => {
@@ -300,6 +313,8 @@ describe('PolicyPlugin', () => {
     expect(hooks.filterServers.call([info('vault')], { agent: 'anyone' })).toHaveLength(1);
     await expect(hooks.beforeToolCall.promise(call('anyone', 'vault', 'x'))).resolves.toBeDefined();
     expect(logger.warnings).toHaveLength(1);
+    // one line that says what it means and how to fix it
+    expect(String(logger.warnings[0])).toMatch(/every agent may use every server.*--rules <file>/);
   });
 
   it('falls back to settings.defaultAgent without rules', async () => {

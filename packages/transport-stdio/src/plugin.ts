@@ -5,6 +5,8 @@ import { BoundedLineLogger, type BoundedLineLoggerOptions } from './stderr.js';
 export interface StdioTransportOptions {
   /** Extra variable names inherited from the gateway's environment (besides HOME, PATH, …). */
   readonly inheritEnv?: readonly string[];
+  /** Variables every child gets, over every other source (the CLI passes its loop marker here). */
+  readonly env?: Readonly<Record<string, string>>;
   readonly stderr?: BoundedLineLoggerOptions;
 }
 
@@ -27,7 +29,7 @@ export class StdioTransportPlugin implements GatewayPlugin {
   private factory(): TransportFactory {
     return {
       kind: 'stdio',
-      create: async ({ spec, auth, logger }: ConnectContext) => {
+      create: async ({ spec, auth, logger, abandon }: ConnectContext) => {
         const inherited: Record<string, string> = getDefaultEnvironment();
         for (const name of this.options.inheritEnv ?? []) {
           const value = process.env[name];
@@ -37,15 +39,26 @@ export class StdioTransportPlugin implements GatewayPlugin {
         const transport = new StdioClientTransport({
           command: spec.command as string,
           args: [...spec.args],
-          env: { ...inherited, ...spec.env, ...authEnv },
+          env: { ...inherited, ...spec.env, ...authEnv, ...this.options.env },
           ...(spec.cwd !== undefined && { cwd: spec.cwd }),
           stderr: 'pipe',
         });
         const stderr = transport.stderr;
         if (stderr) new BoundedLineLogger(logger, this.options.stderr).attach(stderr);
+        // Given up on (connect timeout): the child is killed now, not asked to exit over seconds.
+        abandon?.addEventListener('abort', () => killNow(transport.pid), { once: true });
         logger.debug(`Starting ${spec.command} ${spec.args.join(' ')}`);
         return transport;
       },
     };
+  }
+}
+
+function killNow(pid: number | null): void {
+  if (pid === null) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }

@@ -88,7 +88,7 @@ export class PolicyEngine {
       return requested;
     }
     if (this.rules.defaults?.deny_on_missing_agent === true) {
-      throw errors.noFallback('the rules set defaults.deny_on_missing_agent to true');
+      throw errors.noFallback('the rules set defaults.deny_on_missing_agent to true, so every call must name its agent', true);
     }
     if (this.defaultAgent !== undefined) {
       if (!this.agents.has(this.defaultAgent)) throw errors.fallbackNotInRules(this.defaultAgent);

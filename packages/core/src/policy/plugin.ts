@@ -96,7 +96,10 @@ export class PolicyPlugin {
       this.engine = undefined;
       if (!this.warnedNoRules) {
         this.warnedNoRules = true;
-        logger.warn('No rules file is loaded: every agent may use every server and tool');
+        logger.warn(
+          'No rules file is loaded: every agent may use every server and tool. To restrict agents, write .mcp-gateway-rules.json ' +
+            "('agent-mcp-gateway init' makes a template) and pass --rules <file> or set GATEWAY_RULES.",
+        );
       }
       return;
     }
