@@ -9,6 +9,7 @@ import {
   type TokenStore,
 } from '@agent-mcp-gateway/core';
 import type { FetchFn } from './discovery.js';
+import { credentialsOf } from './tokens.js';
 // The strategy (openid-client, oauth4webapi) is loaded on the first server that needs OAuth:
 // a gateway without OAuth servers does not pay for it in memory or start-up time.
 import type { OAuthStrategy } from './strategy.js';
@@ -58,6 +59,7 @@ export class OAuthPlugin implements GatewayPlugin {
         if (spec.auth !== undefined) return this.strategyFor(spec, ctx);
         const store = await this.storeFor(spec, ctx);
         const stored = await store.get(serverStoreKey(spec.url)).catch(() => undefined);
+        for (const secret of credentialsOf(stored)) gateway.redactor.add(secret);
         return stored?.tokens ? this.strategyFor(spec, ctx, store) : undefined;
       }
       if (!isBearerChallenge(challenge)) return undefined;
@@ -87,6 +89,8 @@ export class OAuthPlugin implements GatewayPlugin {
       clientName: this.options.clientName ?? 'agent-mcp-gateway',
       ...(this.options.fetch && { fetch: this.options.fetch }),
       onAuthEvent: (event) => this.gateway?.hooks.authEvent.call(event),
+      // Tokens and client secrets, issued or loaded, join the gateway's redactor as `${VAR}` values do.
+      ...(this.gateway && { addSecret: (value: string) => this.gateway?.redactor.add(value) }),
     });
     this.strategies.set(id, this.strategies.get(id) ?? strategy);
     return this.strategies.get(id) as OAuthStrategy;

@@ -27,7 +27,16 @@ import {
   type FetchFn,
   type ResourceInfo,
 } from './discovery.js';
-import { isFresh, oauthErrorCode, refreshSkewSeconds, toStoredTokens } from './tokens.js';
+import {
+  configuredCredentials,
+  credentialsOf,
+  isFresh,
+  oauthErrorCode,
+  refreshSkewSeconds,
+  registeringStore,
+  toStoredTokens,
+  type AddSecret,
+} from './tokens.js';
 import { requireSecureUrl } from './urls.js';
 
 export interface OAuthStrategyOptions {
@@ -44,6 +53,11 @@ export interface OAuthStrategyOptions {
   readonly fetch?: FetchFn;
   /** Told of every login, refresh and failure (the plugin passes them to the gateway's `authEvent` hook: audit). */
   readonly onAuthEvent?: (event: AuthEvent) => void;
+  /**
+   * Registers a credential with the log redactor (the plugin passes `gateway.redactor.add`): every
+   * token and client secret is registered the moment it is issued or loaded from the store.
+   */
+  readonly addSecret?: AddSecret;
 }
 
 /** The authorization server side of one server, found once per strategy. */
@@ -115,7 +129,12 @@ export class OAuthStrategy implements AuthStrategy {
   private readonly name: string;
   private readonly url: string;
 
-  constructor(private readonly options: OAuthStrategyOptions) {
+  private readonly options: OAuthStrategyOptions;
+
+  constructor(options: OAuthStrategyOptions) {
+    // What the store loads or saves is registered with the redactor on the way (tokens.ts).
+    this.options = { ...options, store: registeringStore(options.store, options.addSecret) };
+    for (const secret of configuredCredentials(options.spec.auth)) options.addSecret?.(secret);
     this.name = options.spec.name;
     this.url = options.spec.url as string;
     this.key = serverStoreKey(this.url);
@@ -246,7 +265,7 @@ export class OAuthStrategy implements AuthStrategy {
         const config = this.configuration(session, stored?.client);
         if (!config) return undefined;
         try {
-          const response = await client.refreshTokenGrant(config, refreshToken, { resource: session.info.resource });
+          const response = this.obtained(await client.refreshTokenGrant(config, refreshToken, { resource: session.info.resource }));
           const tokens = toStoredTokens(response, refreshToken);
           // The rotated refresh token is saved before anything else can use or lose it.
           await this.options.store.set(this.key, { ...stored, ...this.serverEntry(), tokens });
@@ -284,7 +303,7 @@ export class OAuthStrategy implements AuthStrategy {
       const scope = forced.scopes?.join(' ') ?? this.scopeFor(session);
       const params: Record<string, string> = { resource: session.info.resource, ...(scope && { scope }) };
       try {
-        const response = await client.clientCredentialsGrant(config, params);
+        const response = this.obtained(await client.clientCredentialsGrant(config, params));
         const tokens = toStoredTokens(response);
         await this.options.store.set(this.key, { ...this.serverEntry(), tokens });
         this.accept(tokens, response.expires_in);
@@ -327,7 +346,7 @@ export class OAuthStrategy implements AuthStrategy {
           subject_token_type: ID_TOKEN_TYPE,
         });
         if (exchanged.issued_token_type !== ID_JAG_TOKEN_TYPE) throw new Error(`it issued ${String(exchanged.issued_token_type)}, not an ID-JAG`);
-        assertion = exchanged.access_token;
+        assertion = this.obtained(exchanged).access_token; // the ID-JAG: a credential too
       } catch (error) {
         const why = isGatewayError(error) ? error.message : describe(error);
         this.event('failure', `token exchange at ${forced.idp.issuer} refused: ${why}`);
@@ -335,7 +354,7 @@ export class OAuthStrategy implements AuthStrategy {
       }
       try {
         const config = this.configuration(session, undefined) as client.Configuration;
-        const response = await client.genericGrantRequest(config, JWT_BEARER_GRANT, { assertion, resource, ...(scope && { scope }) });
+        const response = this.obtained(await client.genericGrantRequest(config, JWT_BEARER_GRANT, { assertion, resource, ...(scope && { scope }) }));
         const tokens = toStoredTokens(response);
         await this.options.store.set(this.key, { ...this.serverEntry(), tokens });
         this.accept(tokens, response.expires_in);
@@ -382,6 +401,12 @@ export class OAuthStrategy implements AuthStrategy {
 
   private event(type: AuthEvent['type'], detail?: string): void {
     this.options.onAuthEvent?.({ server: this.name, type, kind: this.kind, ...(detail !== undefined && { detail }) });
+  }
+
+  /** A token endpoint answer: its tokens join the redactor before anything else sees them. */
+  private obtained<T extends client.TokenEndpointResponse>(response: T): T {
+    for (const secret of credentialsOf({ tokens: response })) this.options.addSecret?.(secret);
+    return response;
   }
 
   private accept(tokens: StoredTokens, lifetime: number | undefined): void {
@@ -548,7 +573,7 @@ export class OAuthStrategy implements AuthStrategy {
   private async saveLogin(grant: Promise<client.TokenEndpointResponse>): Promise<void> {
     const { logger } = this.options;
     try {
-      const response = await grant;
+      const response = this.obtained(await grant);
       const tokens = toStoredTokens(response);
       await this.options.store.withLock(this.key, async () => {
         const stored = await this.options.store.get(this.key).catch(() => undefined);
@@ -613,6 +638,7 @@ export class OAuthStrategy implements AuthStrategy {
     } catch (error) {
       throw errors.authFailed(this.name, `client registration refused by ${issuer}: ${describe(error)}`);
     }
+    if (typeof registered.client_secret === 'string') this.options.addSecret?.(registered.client_secret);
     const created: StoredClient = {
       issuer,
       client_id: registered.client_id,

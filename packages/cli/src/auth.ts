@@ -10,7 +10,7 @@ import {
   type TokenStore,
 } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
-import { Progress, isoTime, printJson, printable, relativeTime, table, timeLeft } from './output.js';
+import { Progress, cliRedactor, isoTime, printJson, printable, relativeTime, table, timeLeft } from './output.js';
 import { openSession, type Session } from './session.js';
 
 /** How long `auth login` waits for the browser. */
@@ -145,6 +145,8 @@ async function logoutOne(target: { store: TokenStore; key: string; name: string;
   const { store, key, name } = target;
   return store.withLock(key, async () => {
     const stored = await store.get(key);
+    // An authorization server's refusal may quote a token: whatever this prints is blanked (output.ts).
+    for (const secret of [stored?.tokens?.access_token, stored?.tokens?.refresh_token, stored?.client?.client_secret]) cliRedactor.add(secret);
     const entry = await findEntry(store, key); // also an entry that cannot be read: deleted all the same
     if (!stored && !entry) return { text: `${name}: not logged in (nothing stored).` };
     const where = entry?.location;

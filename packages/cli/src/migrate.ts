@@ -8,6 +8,7 @@
  */
 import { GatewayError, secretNameOf, type StoreEntrySummary, type StoredAuth, type TokenStore } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
+import { cliRedactor, printable } from './output.js';
 import { fileStore, keychainStore, settingsFor } from './token-stores.js';
 
 type Outcome = { moved: true } | { moved: false; why: string };
@@ -48,7 +49,7 @@ export async function runMigrate(args: CliArgs): Promise<number> {
     }
   }
   process.stdout.write(`Moved ${moved} of ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} from the ${from} store to the ${to} store.\n`);
-  for (const failure of failures) process.stderr.write(`agent-mcp-gateway: not moved: ${failure}\n`);
+  for (const failure of failures) process.stderr.write(`agent-mcp-gateway: not moved: ${printable(failure)}\n`);
   if (moved > 0) {
     process.stdout.write(`Set GATEWAY_TOKEN_STORE=${to} (or "tokenStore": "${to}" in the settings) so that the gateway uses them there.\n`);
   }
@@ -58,6 +59,8 @@ export async function runMigrate(args: CliArgs): Promise<number> {
 async function moveOne(key: string, source: TokenStore, target: TokenStore, force: boolean): Promise<Outcome> {
   const value = await source.get(key);
   if (value === undefined) return { moved: false, why: 'gone from the source meanwhile' };
+  // Tokens, client secrets and named secrets in hand: blanked from anything this command prints.
+  for (const secret of [value.tokens?.access_token, value.tokens?.refresh_token, value.client?.client_secret, value.secret]) cliRedactor.add(secret);
   const existing = await target.get(key);
   if (existing !== undefined && !same(existing, value) && !force) {
     return { moved: false, why: `the ${target.kind} store already holds a different entry under this key; left both as they are (--force overwrites it)` };

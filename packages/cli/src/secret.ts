@@ -15,6 +15,7 @@ import {
   type TokenStore,
 } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
+import { cliRedactor } from './output.js';
 import { openTokenStore, settingsFor } from './token-stores.js';
 
 export interface SecretIo {
@@ -51,6 +52,7 @@ async function setSecret(store: TokenStore, name: string, io: SecretIo): Promise
     return 130;
   }
   if (value === '') throw new GatewayError('INVALID_ARGUMENTS', `No value given for secret ${name} (pipe it on stdin, or type it at the prompt)`);
+  cliRedactor.add(value); // an error printed from here on (main.ts) is blanked
   if (value.includes('\0')) throw new GatewayError('INVALID_ARGUMENTS', `The value of secret ${name} contains a NUL character`);
   const key = secretStoreKey(name);
   const existed = await store.withLock(key, async () => {

@@ -32,6 +32,16 @@ export class SecretRedactor {
   add(value: string | undefined): void {
     if (!value || value.length < 4 || this.secrets.has(value)) return;
     this.secrets.add(value);
+    // As a JSON string shows it (a multi-line value, a quote): an error that quotes a request body.
+    const escaped = JSON.stringify(value).slice(1, -1);
+    if (escaped !== value) this.secrets.add(escaped);
+    // A PEM private key line by line too: a message may quote only part of it.
+    if (value.includes('-----BEGIN')) {
+      for (const line of value.split(/\r?\n/)) {
+        const body = line.trim();
+        if (body.length >= 16 && !body.startsWith('-----')) this.secrets.add(body);
+      }
+    }
     this.pattern = undefined;
   }
 
