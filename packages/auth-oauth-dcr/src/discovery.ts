@@ -1,6 +1,8 @@
 import * as oauth from 'oauth4webapi';
-import { errors, type AuthChallenge } from '@agent-mcp-gateway/core';
-import { isLoopback, requireSecureUrl } from './urls.js';
+import { errors, isGatewayError, type AuthChallenge } from '@agent-mcp-gateway/core';
+import { EgressPolicy, ENDPOINT_KEYS, type FetchFn } from './egress.js';
+
+export type { FetchFn };
 
 /** What the protected resource (the MCP server) says about itself (RFC 9728). */
 export interface ResourceInfo {
@@ -12,10 +14,9 @@ export interface ResourceInfo {
   readonly fromMetadata: boolean;
 }
 
-export type FetchFn = typeof fetch;
-
 const TIMEOUT_MS = 15_000;
 
+/** A metadata GET through the egress policy: a refusal (coded) is thrown, any other failure is "no document here". */
 async function get(fetchFn: FetchFn, url: URL): Promise<Response | undefined> {
   try {
     return await fetchFn(url, {
@@ -23,7 +24,8 @@ async function get(fetchFn: FetchFn, url: URL): Promise<Response | undefined> {
       signal: AbortSignal.timeout(TIMEOUT_MS),
       redirect: 'manual',
     });
-  } catch {
+  } catch (error) {
+    if (isGatewayError(error)) throw error;
     return undefined;
   }
 }
@@ -33,16 +35,24 @@ async function get(fetchFn: FetchFn, url: URL): Promise<Response | undefined> {
  * `resource_metadata`, else the path-aware well-known URL, else the root one.
  * No metadata anywhere → the 2025-03-26 convention (the server's origin is the AS).
  */
-export async function discoverResource(server: string, serverUrl: string, challenge: AuthChallenge | null, fetchFn: FetchFn = fetch): Promise<ResourceInfo> {
-  const base = new URL(serverUrl);
+export async function discoverResource(
+  server: string,
+  serverUrl: string,
+  challenge: AuthChallenge | null,
+  egress?: EgressPolicy,
+): Promise<ResourceInfo> {
+  const policy = egress ?? (await EgressPolicy.forServer(server, serverUrl));
+  const base = policy.checkLiteral(serverUrl, 'server URL');
   const candidates: URL[] = [];
-  if (challenge?.resourceMetadata) candidates.push(requireSecureUrl(server, challenge.resourceMetadata, 'resource metadata URL'));
+  // The challenge's URL is the remote server's word: checked like every other URL it names.
+  if (challenge?.resourceMetadata) candidates.push(await policy.check(challenge.resourceMetadata, 'resource metadata URL'));
   const path = base.pathname.replace(/\/$/, '');
   if (path && path !== '/') candidates.push(new URL(`/.well-known/oauth-protected-resource${path}`, base));
   candidates.push(new URL('/.well-known/oauth-protected-resource', base));
+  const fetchFn = policy.fetcher(() => 'resource metadata URL');
 
   for (const url of candidates) {
-    requireSecureUrl(server, url.href, 'resource metadata URL');
+    await policy.check(url, 'resource metadata URL');
     const response = await get(fetchFn, url);
     if (!response?.ok) {
       await response?.body?.cancel().catch(() => undefined);
@@ -58,7 +68,7 @@ export async function discoverResource(server: string, serverUrl: string, challe
     const scopes = Array.isArray(body.scopes_supported) ? body.scopes_supported.filter((s): s is string => typeof s === 'string') : undefined;
     return {
       resource,
-      authorizationServer: requireSecureUrl(server, servers[0], 'authorization server').href,
+      authorizationServer: (await policy.check(servers[0], 'authorization server')).href,
       ...(scopes && { scopesSupported: scopes }),
       fromMetadata: true,
     };
@@ -96,9 +106,11 @@ export async function discoverAuthorizationServer(
   server: string,
   issuer: string,
   legacy: boolean,
-  fetchFn: FetchFn = fetch,
+  egress?: EgressPolicy,
 ): Promise<oauth.AuthorizationServer> {
-  const issuerUrl = requireSecureUrl(server, issuer, 'authorization server');
+  const policy = egress ?? (await EgressPolicy.forServer(server, issuer));
+  const issuerUrl = await policy.check(issuer, 'authorization server');
+  const fetchFn = policy.fetcher(() => 'authorization server metadata URL');
   const path = issuerUrl.pathname.replace(/\/$/, '');
   const candidates =
     path && path !== '/'
@@ -144,15 +156,16 @@ export function requireS256(server: string, as: oauth.AuthorizationServer): void
   }
 }
 
-/** Every endpoint we will call must be https or loopback. */
-export function requireSecureEndpoints(server: string, as: oauth.AuthorizationServer): void {
-  for (const key of ['authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'revocation_endpoint'] as const) {
-    const value = as[key];
-    if (typeof value === 'string') requireSecureUrl(server, value, key.replace('_', ' '));
+/**
+ * Every endpoint the client will call or open must pass the egress policy (public https, or local
+ * addresses when the server itself is local), checked as soon as the metadata is read: a refused
+ * endpoint fails the login before any request goes anywhere.
+ */
+export async function requireSecureEndpoints(server: string, as: oauth.AuthorizationServer, egress: EgressPolicy): Promise<void> {
+  for (const key of ENDPOINT_KEYS) {
+    const value: unknown = as[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') throw errors.authFailed(server, `${key.replace(/_/g, ' ')} of ${as.issuer} is not a URL`);
+    await egress.check(value, key.replace(/_/g, ' '));
   }
-}
-
-/** True when every endpoint is on a loopback host: plain http is then allowed. */
-export function allLoopback(as: oauth.AuthorizationServer): boolean {
-  return [as.issuer, as.authorization_endpoint, as.token_endpoint].every((u) => u === undefined || isLoopback(u));
 }

@@ -1,5 +1,6 @@
 import { errors, type ServerSpec, type StoredAuth } from '@agent-mcp-gateway/core';
 import type { FetchFn } from './discovery.js';
+import type { EgressPolicy } from './egress.js';
 import { oauthErrorCode } from './tokens.js';
 
 type TokenKind = 'refresh_token' | 'access_token';
@@ -36,26 +37,38 @@ export interface RevokeTokensResult {
  * Deleting the stored entry is the caller's part.
  */
 export async function revokeTokens(options: RevokeTokensOptions): Promise<RevokeTokensResult> {
-  const { name, stored } = options;
-  const tokens = stored.tokens;
-  if (!tokens) return { revoked: [], skipped: 'no tokens stored' };
+  if (!options.stored.tokens) return { revoked: [], skipped: 'no tokens stored' };
   // Loaded on demand, like the strategy: the plugin alone does not load openid-client.
-  const [client, discovery, { clientConfiguration }] = await Promise.all([
+  const { EgressPolicy } = await import('./egress.js');
+  // Where requests may go is decided by the configured server's URL, never by what its metadata says (SSRF).
+  const egress = await EgressPolicy.forServer(options.name, options.url, { ...(options.fetch && { fetch: options.fetch }) });
+  try {
+    return await revokeThrough(egress, options);
+  } finally {
+    await egress.close();
+  }
+}
+
+async function revokeThrough(egress: EgressPolicy, options: RevokeTokensOptions): Promise<RevokeTokensResult> {
+  const { name, stored } = options;
+  const tokens = stored.tokens as NonNullable<StoredAuth['tokens']>;
+  const [client, discovery, { clientConfiguration }, { endpointLabeler, gatewayReason }] = await Promise.all([
     import('openid-client'),
     import('./discovery.js'),
     import('./client-auth.js'),
+    import('./egress.js'),
   ]);
-  const info = await discovery.discoverResource(name, options.url, null, options.fetch);
-  const as = await discovery.discoverAuthorizationServer(name, info.authorizationServer, !info.fromMetadata, options.fetch);
-  discovery.requireSecureEndpoints(name, as);
+  const info = await discovery.discoverResource(name, options.url, null, egress);
+  const as = await discovery.discoverAuthorizationServer(name, info.authorizationServer, !info.fromMetadata, egress);
+  await discovery.requireSecureEndpoints(name, as, egress);
   const issuer = as.issuer;
   if (typeof as.revocation_endpoint !== 'string') {
     return { revoked: [], issuer, skipped: `${issuer} offers no token revocation (RFC 7009)` };
   }
   const registered = stored.client?.issuer === issuer ? stored.client : undefined;
   const config = clientConfiguration(as, options.auth, registered, {
-    insecure: discovery.allLoopback(as),
-    ...(options.fetch && { fetch: options.fetch }),
+    insecure: egress.allowLocal,
+    fetch: egress.fetcher(endpointLabeler(as)),
   });
   if (!config) return { revoked: [], issuer, skipped: `no client registration with ${issuer} is stored` };
 
@@ -77,7 +90,8 @@ export async function revokeTokens(options: RevokeTokensOptions): Promise<Revoke
         unsupported.push(hint);
         continue;
       }
-      const reason = error instanceof Error ? error.message : String(error);
+      // A refusal by the egress policy arrives wrapped by openid-client: its own message says why.
+      const reason = gatewayReason(error) ?? (error instanceof Error ? error.message : String(error));
       throw errors.authFailed(name, `${issuer} refused to revoke the ${hint.replace('_', ' ')}: ${code && !reason.includes(code) ? `${code}: ` : ''}${reason}`);
     }
   }

@@ -19,7 +19,6 @@ import { openBrowser } from './browser.js';
 import { startCallbackServer } from './callback.js';
 import { clientConfiguration, clientSecretBasic, processRegistrationResponse } from './client-auth.js';
 import {
-  allLoopback,
   discoverAuthorizationServer,
   discoverResource,
   requireS256,
@@ -27,6 +26,7 @@ import {
   type FetchFn,
   type ResourceInfo,
 } from './discovery.js';
+import { EgressPolicy, endpointLabeler, gatewayReason, type LookupFn } from './egress.js';
 import {
   configuredCredentials,
   credentialsOf,
@@ -37,7 +37,6 @@ import {
   toStoredTokens,
   type AddSecret,
 } from './tokens.js';
-import { requireSecureUrl } from './urls.js';
 
 export interface OAuthStrategyOptions {
   readonly spec: ServerSpec;
@@ -50,7 +49,10 @@ export interface OAuthStrategyOptions {
   /** How long a browser login may take. */
   readonly loginTimeoutMs: number;
   readonly clientName: string;
+  /** Requests go through it after the egress policy's checks (tests); else the policy's own pinned connections. */
   readonly fetch?: FetchFn;
+  /** Hostname resolution for the egress policy (tests); else the system resolver. */
+  readonly lookup?: LookupFn;
   /** Told of every login, refresh and failure (the plugin passes them to the gateway's `authEvent` hook: audit). */
   readonly onAuthEvent?: (event: AuthEvent) => void;
   /**
@@ -64,7 +66,12 @@ export interface OAuthStrategyOptions {
 interface Session {
   readonly info: ResourceInfo;
   readonly as: oauth.AuthorizationServer;
+  /** Plain http allowed: only when the egress policy allows local addresses. */
   readonly insecure: boolean;
+  /** Where requests may go (decided by the configured server's address, never by metadata). */
+  readonly egress: EgressPolicy;
+  /** The fetch every request to the authorization server goes through. */
+  readonly fetch: FetchFn;
 }
 
 /** A login waiting for its user. */
@@ -119,6 +126,8 @@ export class OAuthStrategy implements AuthStrategy {
   private loaded: Promise<void> | undefined;
   private challenge: AuthChallenge | null = null;
   private session: Promise<Session> | undefined;
+  private egress: Promise<EgressPolicy> | undefined;
+  private idpEgress: Promise<EgressPolicy> | undefined;
   private login: PendingLogin | undefined;
   private loginStarting: Promise<PendingLogin> | undefined;
   private refreshing: Promise<StoredTokens | undefined> | undefined;
@@ -300,6 +309,7 @@ export class OAuthStrategy implements AuthStrategy {
       const session = await this.sessionInfo();
       const config = new client.Configuration(session.as, forced.clientId, undefined, await clientCredentialsAuth(forced));
       if (session.insecure) client.allowInsecureRequests(config);
+      config[client.customFetch] = session.fetch;
       const scope = forced.scopes?.join(' ') ?? this.scopeFor(session);
       const params: Record<string, string> = { resource: session.info.resource, ...(scope && { scope }) };
       try {
@@ -373,19 +383,24 @@ export class OAuthStrategy implements AuthStrategy {
     return tokens;
   }
 
-  /** The IdP's token endpoint as configured, else discovered from its issuer; https (or loopback) only. */
+  /**
+   * The IdP's token endpoint as configured, else discovered from its issuer. The IdP is configured, not named by the
+   * server: its own egress policy comes from its configured issuer (public https, or local when the IdP is local).
+   */
   private async idpConfiguration(idp: EnterpriseManaged['idp']): Promise<client.Configuration> {
+    this.idpEgress ??= EgressPolicy.forServer(this.name, idp.issuer, this.egressOptions());
+    const egress = await this.idpEgress;
     const as: oauth.AuthorizationServer = idp.tokenEndpoint
-      ? { issuer: idp.issuer, token_endpoint: requireSecureUrl(this.name, idp.tokenEndpoint, 'IdP token endpoint').href }
-      : await discoverAuthorizationServer(this.name, idp.issuer, false, this.options.fetch);
-    requireSecureEndpoints(this.name, as);
+      ? { issuer: idp.issuer, token_endpoint: (await egress.check(idp.tokenEndpoint, 'IdP token endpoint')).href }
+      : await discoverAuthorizationServer(this.name, idp.issuer, false, egress);
+    await requireSecureEndpoints(this.name, as, egress);
     // The client authenticates as registered at the IdP: the method its metadata offers, else in the body (the extension's example).
     const methods = as.token_endpoint_auth_methods_supported;
     const basic = methods !== undefined && !methods.includes('client_secret_post') && methods.includes('client_secret_basic');
     const auth = idp.clientSecret === undefined ? client.None() : basic ? clientSecretBasic(idp.clientSecret) : client.ClientSecretPost(idp.clientSecret);
     const config = new client.Configuration(as, idp.clientId, undefined, auth);
-    if (allLoopback(as)) client.allowInsecureRequests(config);
-    if (this.options.fetch) config[client.customFetch] = this.options.fetch;
+    if (egress.allowLocal) client.allowInsecureRequests(config);
+    config[client.customFetch] = egress.fetcher(endpointLabeler(as));
     return config;
   }
 
@@ -481,6 +496,8 @@ export class OAuthStrategy implements AuthStrategy {
         resource: session.info.resource,
         ...(scope && { scope }),
       }).href;
+      // The URL a browser will open (a GET by the user's browser): the same rule as any request.
+      await session.egress.check(url, 'authorization endpoint');
       logger.info(`OAuth flow initiated for ${this.name}`);
       await openBrowser(url, this.options.env, logger);
       const grant = this.exchangeCode(callback.result, config, verifier, state, session);
@@ -527,6 +544,9 @@ export class OAuthStrategy implements AuthStrategy {
       throw errors.authFailed(this.name, `device authorization refused by ${session.as.issuer}: ${describe(error)}`);
     }
     const complete = typeof device.verification_uri_complete === 'string' ? device.verification_uri_complete : undefined;
+    // Shown to the user and opened by a browser: the remote server's word, checked like any URL before anyone sees it.
+    await session.egress.check(device.verification_uri, 'verification URI');
+    if (complete) await session.egress.check(complete, 'verification URI');
     logger.info(`OAuth device flow initiated for ${this.name}`);
     logger.info(
       `To sign in to ${this.name}, open ${device.verification_uri} on any device and enter the code ${device.user_code}` +
@@ -616,7 +636,7 @@ export class OAuthStrategy implements AuthStrategy {
     if (!session.as.registration_endpoint) {
       throw errors.authFailed(this.name, `authorization server ${issuer} offers no dynamic client registration; set auth.clientId for this server`);
     }
-    const requestOptions = session.insecure ? { [oauth.allowInsecureRequests]: true } : {};
+    const requestOptions = { ...(session.insecure && { [oauth.allowInsecureRequests]: true }), [oauth.customFetch]: session.fetch };
     // The device grant when the server offers it, so that one registration serves `auth login --device` too.
     const grantTypes = ['authorization_code', 'refresh_token'];
     if (grant === DEVICE_CODE_GRANT || session.as.grant_types_supported?.includes(DEVICE_CODE_GRANT)) grantTypes.push(DEVICE_CODE_GRANT);
@@ -658,19 +678,19 @@ export class OAuthStrategy implements AuthStrategy {
   }
 
   private configuration(session: Session, registered: StoredClient | undefined): client.Configuration | undefined {
-    return clientConfiguration(session.as, this.options.spec.auth, registered, {
-      insecure: session.insecure,
-      ...(this.options.fetch && { fetch: this.options.fetch }),
-    });
+    return clientConfiguration(session.as, this.options.spec.auth, registered, { insecure: session.insecure, fetch: session.fetch });
   }
 
   private sessionInfo(): Promise<Session> {
     this.session ??= (async () => {
-      const info = await discoverResource(this.name, this.url, this.challenge, this.options.fetch);
-      const as = await discoverAuthorizationServer(this.name, info.authorizationServer, !info.fromMetadata, this.options.fetch);
+      // Decided once, from the configured URL: the challenge and the metadata can name any URL, they decide nothing (SSRF).
+      this.egress ??= EgressPolicy.forServer(this.name, this.url, this.egressOptions());
+      const egress = await this.egress;
+      const info = await discoverResource(this.name, this.url, this.challenge, egress);
+      const as = await discoverAuthorizationServer(this.name, info.authorizationServer, !info.fromMetadata, egress);
       requireS256(this.name, as);
-      requireSecureEndpoints(this.name, as);
-      return { info, as, insecure: allLoopback(as) };
+      await requireSecureEndpoints(this.name, as, egress);
+      return { info, as, insecure: egress.allowLocal, egress, fetch: egress.fetcher(endpointLabeler(as)) };
     })();
     this.session.catch(() => {
       this.session = undefined; // a failed discovery is retried on the next attempt
@@ -688,6 +708,10 @@ export class OAuthStrategy implements AuthStrategy {
       '';
     const all = new Set([...base.split(' ').filter(Boolean), ...this.extraScopes]);
     return all.size ? [...all].join(' ') : undefined;
+  }
+
+  private egressOptions(): { fetch?: FetchFn; lookup?: LookupFn } {
+    return { ...(this.options.fetch && { fetch: this.options.fetch }), ...(this.options.lookup && { lookup: this.options.lookup }) };
   }
 
   private forced(): ForcedOAuth | ClientCredentials | EnterpriseManaged | undefined {
@@ -735,6 +759,7 @@ function portOf(uri: string | undefined): number | undefined {
 
 function describe(error: unknown): string {
   const code = oauthErrorCode(error);
-  const message = error instanceof Error ? error.message : String(error);
+  // openid-client wraps what a fetch throws ("something went wrong"): an egress refusal says why itself.
+  const message = gatewayReason(error) ?? (error instanceof Error ? error.message : String(error));
   return code && !message.includes(code) ? `${code}: ${message}` : message;
 }

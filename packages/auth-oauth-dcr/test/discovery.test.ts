@@ -2,12 +2,12 @@ import type * as oauth from 'oauth4webapi';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuthChallenge } from '@agent-mcp-gateway/core';
 import {
-  allLoopback,
   discoverAuthorizationServer,
   discoverResource,
   requireS256,
   requireSecureEndpoints,
 } from '../src/discovery.js';
+import { EgressPolicy } from '../src/egress.js';
 import { rejectionOf, startDocServer, within, type DocServer } from './helpers.js';
 
 const PRM = '/.well-known/oauth-protected-resource';
@@ -120,7 +120,7 @@ describe('discoverResource (RFC 9728)', () => {
     const s = await docServer();
     const error = await rejectionOf(discoverResource('srv', `${s.origin}/mcp`, challenge('http://auth.example.com/meta')));
     expect(error).toMatchObject({ code: 'AUTH_FAILED' });
-    expect(error.message).toMatch(/http:\/\/auth\.example\.com must use https/);
+    expect(error.message).toMatch(/resource metadata URL http:\/\/auth\.example\.com is refused: it must use https/);
     expect(s.log).toEqual([]); // not even the well-known URLs of the server itself
   });
 
@@ -135,7 +135,7 @@ describe('discoverResource (RFC 9728)', () => {
     s.routes.set(`${PRM}/mcp`, { body: { resource: `${s.origin}/mcp`, authorization_servers: ['http://auth.example.com'] } });
     const error = await rejectionOf(discoverResource('srv', `${s.origin}/mcp`, null));
     expect(error).toMatchObject({ code: 'AUTH_FAILED' });
-    expect(error.message).toMatch(/authorization server http:\/\/auth\.example\.com must use https/);
+    expect(error.message).toMatch(/authorization server http:\/\/auth\.example\.com is refused: it must use https/);
   });
 });
 
@@ -241,21 +241,45 @@ describe('requireS256 and HTTPS endpoints', () => {
     expect(() => requireS256('srv', { ...base, code_challenge_methods_supported: ['plain', 'S256'] })).not.toThrow();
   });
 
-  it('refuses any endpoint on plain http at a non-loopback host; loopback and https pass', () => {
-    for (const key of ['authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'revocation_endpoint']) {
-      let thrown: unknown;
-      try {
-        requireSecureEndpoints('srv', { ...base, [key]: 'http://auth.example.com/x' } as oauth.AuthorizationServer);
-      } catch (error) {
-        thrown = error;
+  /** A policy for a server `mcp.test` at `serverAddress`; names resolve from `dns` (no resolver is asked). */
+  function policy(serverAddress: string, dns: Record<string, string[]> = {}): Promise<EgressPolicy> {
+    const table: Record<string, string[]> = { ...dns, 'mcp.test': [serverAddress] };
+    const lookup = async (host: string) => (table[host] ?? []).map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    return EgressPolicy.forServer('srv', 'https://mcp.test/mcp', { lookup });
+  }
+
+  async function refusal(as: Record<string, unknown>, egress: EgressPolicy): Promise<Error & { code?: string }> {
+    return rejectionOf(requireSecureEndpoints('srv', as as oauth.AuthorizationServer, egress));
+  }
+
+  it('a public server: any endpoint on plain http, or on a loopback / private / link-local address, is refused; public https passes', async () => {
+    const egress = await policy('93.184.216.34', { 'as.example': ['93.184.216.35'], 'internal.example': ['10.1.2.3'] });
+    expect(egress.allowLocal).toBe(false);
+    for (const key of ['authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'revocation_endpoint', 'device_authorization_endpoint']) {
+      const label = key.replace(/_/g, ' ');
+      for (const [url, why] of [
+        ['http://as.example/x', /is refused: it must use https/],
+        ['https://127.0.0.1:9/x', /is refused: 127\.0\.0\.1 is a loopback address/],
+        ['https://[::ffff:169.254.169.254]/x', /is refused: 169\.254\.169\.254 is a link-local address/],
+        ['https://internal.example/x', /is refused: internal\.example resolves to 10\.1\.2\.3, a private address/],
+        ['https://admin.localhost/x', /is refused: admin\.localhost is a loopback address/],
+      ] as const) {
+        const error = await refusal({ ...base, [key]: url }, egress);
+        expect(error, `${key} ${url}`).toMatchObject({ code: 'AUTH_FAILED' });
+        expect(error.message, `${key} ${url}`).toContain(`${label} ${new URL(url).origin} is refused`);
+        expect(error.message, `${key} ${url}`).toMatch(why);
       }
-      expect(thrown, key).toMatchObject({ code: 'AUTH_FAILED' });
-      expect(String((thrown as Error).message), key).toMatch(/http:\/\/auth\.example\.com must use https/);
     }
-    expect(() => requireSecureEndpoints('srv', { ...base, registration_endpoint: 'https://as.example/reg' })).not.toThrow();
+    await expect(requireSecureEndpoints('srv', { ...base, registration_endpoint: 'https://as.example/reg' }, egress)).resolves.toBeUndefined();
+  });
+
+  it('a loopback server: loopback endpoints on plain http pass; plain http to a public host is still refused', async () => {
+    const egress = await policy('127.0.0.1', { localhost: ['127.0.0.1', '::1'], 'public.example': ['93.184.216.34'] });
+    expect(egress.allowLocal).toBe(true);
     const local = { issuer: 'http://127.0.0.1:9', authorization_endpoint: 'http://localhost:9/a', token_endpoint: 'http://[::1]:9/t' };
-    expect(() => requireSecureEndpoints('srv', local)).not.toThrow();
-    expect(allLoopback(local)).toBe(true);
-    expect(allLoopback(base)).toBe(false);
+    await expect(requireSecureEndpoints('srv', local, egress)).resolves.toBeUndefined();
+    await expect(requireSecureEndpoints('srv', { ...local, registration_endpoint: 'https://public.example/r' }, egress)).resolves.toBeUndefined();
+    const error = await refusal({ ...local, registration_endpoint: 'http://public.example/r' }, egress);
+    expect(error.message).toMatch(/registration endpoint http:\/\/public\.example is refused: it must use https: public\.example resolves to 93\.184\.216\.34, a public address/);
   });
 });

@@ -331,7 +331,7 @@ describe('OAuth refused before any login', () => {
     const running = await startGateway([httpSpec('insecure', `${s.origin}/mcp`)], { BROWSER: 'none' });
     const error = await rejectionOf(within(running.gateway.listTools(AGENT, 'insecure'), 'listTools', 5_000));
     expect(error.code, error.message).toBe('AUTH_FAILED');
-    expect(error.message).toMatch(/registration endpoint http:\/\/auth\.example\.com must use https/);
+    expect(error.message).toMatch(/registration endpoint http:\/\/auth\.example\.com is refused: it must use https/);
     expect(running.log.text()).not.toContain('OAuth flow initiated');
   });
 });
