@@ -43,6 +43,16 @@ export function defaultTokenDir(env: NodeJS.ProcessEnv = process.env, home: stri
   return resolve(fromEnv);
 }
 
+/** `tokens.json: moved aside as corrupt (tokens.json.corrupt-<timestamp>)` for each such file in `folder`. */
+async function movedAside(folder: string): Promise<string[]> {
+  const names = await readdir(folder).catch(() => [] as string[]);
+  return names
+    .sort()
+    .map((name) => /^(.+\.json)\.corrupt-/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => `${m[1]}: moved aside as corrupt (${m.input})`);
+}
+
 /** Filename-safe, not hidden, and not a lock folder's name (`<key>.lock`). */
 const KEY_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
 
@@ -166,6 +176,8 @@ export class FsTokenStore implements TokenStore {
       }
       await sweepLeftovers(folder, this.warn);
       const { auth, any, problems } = await this.readEntry(folder);
+      // Nothing readable but what was moved aside: a dead entry, listed so that people see it (and `auth logout` removes it).
+      if (!any && problems.length === 0) problems.push(...(await movedAside(folder)));
       if (!any && problems.length === 0) continue;
       out.push({
         key,

@@ -116,8 +116,16 @@ describe('FsTokenStore: get / set / delete / list', () => {
     expect(list).toEqual([
       { key: 'b-key', hasTokens: true, hasRefreshToken: false, location: join(dir, 'b-key') },
       { key: 'c-key', hasTokens: false, hasRefreshToken: false, location: join(dir, 'c-key') },
-      // the corrupt tokens.json is moved aside: the rest of the entry carries on; e-key had nothing else
+      // the corrupt tokens.json is moved aside: the rest of the entry carries on
       { key: 'd-key', server: { name: 'd', url: 'https://d.example/mcp' }, hasTokens: false, hasRefreshToken: false, location: join(dir, 'd-key') },
+      // e-key had nothing else: listed with what was moved aside, so that people see it (and a logout removes it)
+      {
+        key: 'e-key',
+        hasTokens: false,
+        hasRefreshToken: false,
+        location: join(dir, 'e-key'),
+        problem: expect.stringMatching(/^tokens\.json: moved aside as corrupt \(tokens\.json\.corrupt-[-\dT.Z]+\)$/),
+      },
       {
         key: KEY,
         server: AUTH.server,
@@ -134,7 +142,7 @@ describe('FsTokenStore: get / set / delete / list', () => {
     expect(warnings.join('\n')).not.toMatch(/SECRET/);
     // lock folders are not entries
     await store.withLock(KEY, async () => {
-      expect((await store.list()).map((e) => e.key)).toEqual(['b-key', 'c-key', 'd-key', KEY]);
+      expect((await store.list()).map((e) => e.key)).toEqual(['b-key', 'c-key', 'd-key', 'e-key', KEY]);
     });
   });
 });
