@@ -398,7 +398,7 @@ describe('OAuthStrategy: a public server naming internal URLs is refused (AUTH_F
       revokeTokens({
         name: 'remote',
         url: 'https://mcp.example/mcp',
-        stored: { tokens: { access_token: 'at', refresh_token: 'rt', token_type: 'Bearer' }, client: { issuer: ISSUER, client_id: 'c' } },
+        stored: { tokens: { access_token: 'at', refresh_token: 'rt', token_type: 'Bearer' }, client: { issuer: ISSUER, client_id: 'c', source: 'dcr' } },
         fetch: r.fetch,
       }),
     );

@@ -294,7 +294,10 @@ describe('PolicyPlugin', () => {
     const { hooks } = await setup(RULES);
     const allowed = call('researcher', 'github', 'get_issue');
     await expect(hooks.beforeToolCall.promise(allowed)).resolves.toBe(allowed);
-    const hidden = await hooks.beforeToolCall.promise(call('admin', 'vault', 'read')).catch((e: unknown) => e as GatewayError);
+    const hidden = (await hooks.beforeToolCall.promise(call('admin', 'vault', 'read')).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as GatewayError;
     // What the agent sees is exactly SERVER_NOT_FOUND; the denial is kept for the audit only.
     expect(hidden.toJSON()).toEqual(errors.serverNotFound('vault').toJSON());
     expect(hidden.denial).toEqual({ agent: 'admin', rule: 'deny.servers["vault"]' });
