@@ -51,4 +51,6 @@ export type { AgentRules, RulesFile } from './policy/rules.js';
 export * from './config/schema.js';
 export * from './config/load.js';
 export { expandVariables } from './config/expand.js';
+export { TRUST_STORE_FILE, hashContent, readTrustStore, trustStorePath, writeTrustStore } from './config/trust.js';
+export type { TrustStore, TrustedFolder } from './config/trust.js';
 export type * from './types.js';

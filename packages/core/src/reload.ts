@@ -43,9 +43,13 @@ export interface FileReloadStatus {
 }
 
 export interface ConfigWatchOptions {
-  /** Loads the whole config afresh (flags, env, discovery as at start). */
+  /**
+   * Loads the config again. It should read exactly the files in use
+   * (`reloadGatewayConfig(config.sources, …)`), not run discovery again: a file that
+   * vanished must fail the reload (the running config stays), not fall back to another.
+   */
   readonly load: () => Promise<GatewayConfig>;
-  /** Files to watch; default: the running config's servers and rules files. */
+  /** Files to watch; default: the running config's servers, rules and settings files. */
   readonly files?: readonly string[];
   /** Quiet time after the last change before reloading (editors write in several steps). */
   readonly debounceMs?: number;
@@ -64,7 +68,8 @@ export interface ConfigWatcher {
  */
 export function watchConfig(gateway: Gateway, options: ConfigWatchOptions): ConfigWatcher {
   const logger = gateway.logger;
-  const files = (options.files ?? [gateway.config.sources.config, gateway.config.sources.rules])
+  const { sources } = gateway.config;
+  const files = (options.files ?? [sources.config, sources.rules, sources.settings])
     .filter((f): f is string => f !== undefined)
     .map((f) => resolve(f));
   const debounceMs = options.debounceMs ?? 100;

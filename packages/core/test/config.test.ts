@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,8 +13,14 @@ import {
   loadRules,
   loadServers,
   loadSettings,
+  loadSettingsFor,
   parseServers,
+  projectTrust,
+  reloadGatewayConfig,
+  revokeFolder,
+  trustFolder,
 } from '../src/config/load.js';
+import { readTrustStore, trustStorePath } from '../src/config/trust.js';
 import { GatewaySettingsSchema } from '../src/config/schema.js';
 
 let dir: string;
@@ -438,7 +445,7 @@ describe('findFile: discovery order', () => {
     await mkdir(home, { recursive: true });
   });
 
-  it.each(['config', 'rules'] as const)('%s: flag, variable, ./, ~/.config/agent-mcp-gateway/, ./config/', async (kind) => {
+  it.each(['config', 'rules'] as const)('%s: flag, variable, ./, ./config/ (when the project is trusted), ~/.config/agent-mcp-gateway/', async (kind) => {
     const name = kind === 'config' ? '.mcp.json' : '.mcp-gateway-rules.json';
     const envVar = kind === 'config' ? 'GATEWAY_MCP_CONFIG' : 'GATEWAY_RULES';
     const flagFile = await write('flag.json', '{}');
@@ -451,11 +458,13 @@ describe('findFile: discovery order', () => {
     expect(findFile(kind, { flag: flagFile, env, cwd, home })).toBe(flagFile);
     expect(findFile(kind, { env, cwd, home })).toBe(envFile);
     expect(findFile(kind, { env: {}, cwd, home })).toBe(local);
+    expect(findFile(kind, { env: {}, cwd, home, projectTrusted: false })).toBe(user);
     await rm(local);
+    expect(findFile(kind, { env: {}, cwd, home })).toBe(inConfig);
+    expect(findFile(kind, { env: {}, cwd, home, projectTrusted: false })).toBe(user);
+    await rm(inConfig);
     expect(findFile(kind, { env: {}, cwd, home })).toBe(user);
     await rm(user);
-    expect(findFile(kind, { env: {}, cwd, home })).toBe(inConfig);
-    await rm(inConfig);
     expect(findFile(kind, { env: {}, cwd, home })).toBeUndefined();
   });
 
@@ -498,10 +507,21 @@ describe('loadSettings', () => {
   });
 
   it('picks up .agent-mcp-gatewayrc.json', async () => {
-    const file = await write('.agent-mcp-gatewayrc.json', { logLevel: 'debug', initStrategy: 'lazy', plugins: ['p', ['q', { a: 1 }]] });
-    const loaded = await loadSettings({ cwd: dir, env: {} });
+    const file = await write('.agent-mcp-gatewayrc.json', { logLevel: 'debug', initStrategy: 'lazy', plugins: ['./p.mjs', ['~/q.mjs', { a: 1 }]] });
+    const loaded = await loadSettings({ cwd: dir, env: {}, home: '/home/u' });
     expect(loaded.file).toBe(file);
-    expect(loaded.settings).toMatchObject({ logLevel: 'debug', initStrategy: 'lazy', plugins: ['p', ['q', { a: 1 }]] });
+    expect(loaded.settings).toMatchObject({ logLevel: 'debug', initStrategy: 'lazy', plugins: [join(dir, 'p.mjs'), ['/home/u/q.mjs', { a: 1 }]] });
+  });
+
+  it('resolves plugin package names from the folder of the settings file, never elsewhere', async () => {
+    await write('node_modules/amg-plugin-x/package.json', { name: 'amg-plugin-x', main: 'main.js' });
+    const main = await write('node_modules/amg-plugin-x/main.js', 'module.exports = {};\n');
+    const file = await write('.agent-mcp-gatewayrc.json', { plugins: ['amg-plugin-x'] });
+    expect((await loadSettings({ cwd: dir, env: {} })).settings.plugins).toEqual([main]);
+    await write('.agent-mcp-gatewayrc.json', { plugins: ['amg-plugin-missing'] });
+    const error = await caughtAsync(() => loadSettings({ cwd: dir, env: {} }));
+    expect(error).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { file, path: '$.plugins[0]' } });
+    expect(error.message).toContain(`cannot find plugin 'amg-plugin-missing' from ${dir}`);
   });
 
   it('picks up YAML, the package.json key and an ES module config', async () => {
@@ -555,7 +575,7 @@ describe('loadSettings', () => {
     expect(yamlError.message).toContain(yaml);
   });
 
-  it('resolves relative paths against cwd and ~ against home', async () => {
+  it('resolves relative paths against the folder of the settings file and ~ against home', async () => {
     await write('.agent-mcp-gatewayrc.json', { tokenDir: 'tokens', auditLog: '~/audit.log' });
     const { settings } = await loadSettings({ cwd: dir, env: {}, home: '/home/u' });
     expect(settings.tokenDir).toBe(join(dir, 'tokens'));
@@ -644,6 +664,7 @@ describe('loadGatewayConfig', () => {
     });
     const rules = await write('home/.config/agent-mcp-gateway/.mcp-gateway-rules.json', { agents: { default: {} } });
     const settings = await write('project/.agent-mcp-gatewayrc.json', { logLevel: 'warn' });
+    trustFolder(cwd, home);
     const loaded = await loadGatewayConfig({ cwd, env: { T: 'tok' }, home });
     expect(loaded.servers).toHaveLength(1);
     expect(loaded.servers[0]?.headers).toEqual({ Authorization: 'Bearer tok' });
@@ -665,6 +686,7 @@ describe('loadGatewayConfig', () => {
   it('an invalid rules file fails the load with file and path', async () => {
     await write('project/.mcp.json', { mcpServers: {} });
     const rules = await write('project/.mcp-gateway-rules.json', { agents: [] });
+    trustFolder(cwd, home);
     const error = await caughtAsync(() => loadGatewayConfig({ cwd, env: {}, home }));
     expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
     expect(error.message).toContain(`${rules}: $.agents: expected an object, got an array`);
@@ -672,8 +694,222 @@ describe('loadGatewayConfig', () => {
 
   it('a --rules path that does not exist is CONFIG_NOT_FOUND', async () => {
     await write('project/.mcp.json', { mcpServers: {} });
+    trustFolder(cwd, home);
     const error = await caughtAsync(() => loadGatewayConfig({ rulesPath: 'nope.json', cwd, env: {}, home }));
     expect(error.code).toBe(ErrorCodes.CONFIG_NOT_FOUND);
     expect(error.details.file).toBe(join(cwd, 'nope.json'));
+  });
+});
+
+describe('trust: project files are read only from a trusted folder', () => {
+  let cwd: string;
+  let home: string;
+  let userDir: string;
+  /** A settings module that leaves a mark when imported. */
+  const marking = (marker: string, settings: Record<string, unknown> = {}) =>
+    `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'imported');\nexport default ${JSON.stringify(settings)};\n`;
+  beforeEach(async () => {
+    cwd = join(dir, 'project');
+    home = join(dir, 'home');
+    userDir = join(home, '.config', 'agent-mcp-gateway');
+    await mkdir(cwd, { recursive: true });
+    await mkdir(userDir, { recursive: true });
+  });
+
+  it('an untrusted folder: its servers, rules and settings are not read (a JS settings file is never imported); the user folder is, and each project file is reported', async () => {
+    const marker = join(dir, 'imported');
+    await write('project/.mcp.json', { mcpServers: { evil: { command: 'evil' } } });
+    await write('project/.mcp-gateway-rules.json', { agents: { default: { allow: { servers: ['*'] } } } });
+    await write('project/agent-mcp-gateway.config.mjs', marking(marker, { tokenDir: './stolen' }));
+    await write('project/package.json', { name: 'no-settings-here' });
+    const userConfig = await write('home/.config/agent-mcp-gateway/.mcp.json', { mcpServers: { mine: { command: 'mine' } } });
+    const userRules = await write('home/.config/agent-mcp-gateway/.mcp-gateway-rules.json', { agents: { default: { allow: { servers: ['mine'] } } } });
+    const loaded = await loadGatewayConfig({ cwd, env: {}, home });
+    expect(loaded.servers.map((s) => s.name)).toEqual(['mine']);
+    expect(loaded.sources).toEqual({ config: userConfig, rules: userRules });
+    expect(loaded.settings.tokenDir).toBeUndefined();
+    expect(existsSync(marker)).toBe(false);
+    const files = ['.mcp.json', '.mcp-gateway-rules.json', 'agent-mcp-gateway.config.mjs'].map((f) => join(cwd, f));
+    expect(loaded.untrusted).toHaveLength(3);
+    files.forEach((file, i) => expect(loaded.untrusted[i]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not used: .* is not a trusted folder; run 'agent-mcp-gateway trust' in ${cwd}`)));
+    expect(loaded.warnings.slice(0, 3)).toEqual(loaded.untrusted);
+    // No other servers file: CONFIG_NOT_FOUND names the untrusted ones and the fix.
+    await rm(userConfig);
+    const error = await caughtAsync(() => loadGatewayConfig({ cwd, env: {}, home }));
+    expect(error.code).toBe(ErrorCodes.CONFIG_NOT_FOUND);
+    expect(error.message).toContain(`Not used, because ${cwd} is not trusted: ${files.join(', ')}`);
+    expect(error.message).toContain("run 'agent-mcp-gateway trust'");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('trusted: the folder is used; a changed, added or removed file makes it untrusted again; revoking forgets it', async () => {
+    const marker = join(dir, 'imported');
+    const config = await write('project/.mcp.json', { mcpServers: { proj: { command: 'proj' } } });
+    const settings = await write('project/agent-mcp-gateway.config.mjs', marking(marker, { tokenDir: './tokens', plugins: ['./plugin.mjs'] }));
+    const recorded = trustFolder(cwd, home);
+    expect(recorded.files.map((f) => f.file)).toEqual([config, settings]);
+    expect(recorded.store).toBe(trustStorePath(userDir));
+    expect((await stat(recorded.store)).mode & 0o777).toBe(0o600);
+    expect(readTrustStore(userDir).store.get(cwd)?.files).toEqual({ '.mcp.json': recorded.files[0]?.hash, 'agent-mcp-gateway.config.mjs': recorded.files[1]?.hash });
+
+    const loaded = await loadGatewayConfig({ cwd, env: {}, home });
+    expect(loaded.servers.map((s) => s.name)).toEqual(['proj']);
+    expect(loaded.sources).toEqual({ config, settings });
+    expect(loaded.untrusted).toEqual([]);
+    expect(existsSync(marker)).toBe(true);
+    // Paths in the settings are relative to the settings file's folder.
+    expect(loaded.settings.tokenDir).toBe(join(cwd, 'tokens'));
+    expect(loaded.settings.plugins).toEqual([join(cwd, 'plugin.mjs')]);
+    // The trust store is watched: `trust` after a change makes a reload pick the file up.
+    expect(loaded.watch).toEqual([config, settings, trustStorePath(userDir)]);
+
+    await rm(marker);
+    await write('project/.mcp.json', { mcpServers: { proj: { command: 'changed' } } });
+    let judged = projectTrust(cwd, userDir);
+    expect(judged.trusted).toBe(false);
+    expect(judged.problems).toEqual([expect.stringMatching(new RegExp(`^${config.replace(/\./g, '\\.')}: not used: changed since ${cwd} was trusted`))]);
+    await expect(loadGatewayConfig({ cwd, env: {}, home })).rejects.toMatchObject({ code: ErrorCodes.CONFIG_NOT_FOUND });
+    expect(existsSync(marker)).toBe(false);
+
+    trustFolder(cwd, home);
+    expect(projectTrust(cwd, userDir).trusted).toBe(true);
+    const rules = await write('project/config/.mcp-gateway-rules.json', { agents: {} });
+    judged = projectTrust(cwd, userDir);
+    expect(judged.problems).toEqual([expect.stringContaining(`${rules}: not used: added since ${cwd} was trusted`)]);
+
+    trustFolder(cwd, home);
+    expect((await loadGatewayConfig({ cwd, env: {}, home })).sources.rules).toBe(rules);
+    await rm(rules);
+    judged = projectTrust(cwd, userDir);
+    expect(judged.problems).toEqual([expect.stringContaining(`${rules}: missing since ${cwd} was trusted`)]);
+
+    expect(revokeFolder(cwd, home)).toBe(true);
+    expect(revokeFolder(cwd, home)).toBe(false);
+    expect(projectTrust(cwd, userDir).problems).toEqual([config, settings].map((f) => expect.stringContaining(`${f}: not used: ${cwd} is not a trusted folder`)));
+  });
+
+  it('an explicit --config: its folder is trusted (settings next to it are read), the working folder is not', async () => {
+    const marker = join(dir, 'imported');
+    await write('project/agent-mcp-gateway.config.mjs', marking(marker));
+    await write('project/.mcp-gateway-rules.json', { agents: {} });
+    const other = await write('elsewhere/servers.json', { mcpServers: { a: { command: 'a' } } });
+    const otherSettings = await write('elsewhere/.agent-mcp-gatewayrc.json', { tokenDir: 'tok', auditLog: 'audit.jsonl' });
+    const loaded = await loadGatewayConfig({ configPath: other, cwd, env: {}, home });
+    expect(loaded.sources).toEqual({ config: other, settings: otherSettings });
+    expect(loaded.settings.tokenDir).toBe(join(dir, 'elsewhere', 'tok'));
+    expect(existsSync(marker)).toBe(false);
+    expect(loaded.untrusted).toHaveLength(2);
+    expect(loaded.watch).toEqual([other, otherSettings]);
+
+    // The same with the servers file in the working folder: that folder is trusted by the flag.
+    const local = await write('project/mine.json', { mcpServers: {} });
+    const here = await loadGatewayConfig({ configPath: local, cwd, env: {}, home });
+    expect(here.sources).toMatchObject({ config: local, rules: join(cwd, '.mcp-gateway-rules.json'), settings: join(cwd, 'agent-mcp-gateway.config.mjs') });
+    expect(here.untrusted).toEqual([]);
+    expect(existsSync(marker)).toBe(true);
+  });
+
+  it('settings: next to the servers file, else the user folder; never the working folder; env paths against the working folder', async () => {
+    await write('home/.config/agent-mcp-gateway/.mcp.json', { mcpServers: {} });
+    const userSettings = await write('home/.config/agent-mcp-gateway/.agent-mcp-gatewayrc.json', { logLevel: 'warn', tokenDir: 'oauth2' });
+    await write('project/.agent-mcp-gatewayrc.json', { logLevel: 'debug' });
+    const loaded = await loadGatewayConfig({ cwd, env: { GATEWAY_AUDIT_LOG: 'a.jsonl' }, home });
+    expect(loaded.sources.settings).toBe(userSettings);
+    expect(loaded.settings).toMatchObject({ logLevel: 'warn', tokenDir: join(userDir, 'oauth2'), auditLog: join(cwd, 'a.jsonl') });
+    // The settings alone (secret, auth migrate) come from the same place.
+    const only = await loadSettingsFor({ cwd, env: {}, home });
+    expect(only.file).toBe(userSettings);
+    expect(only.untrusted).toEqual([expect.stringContaining(join(cwd, '.agent-mcp-gatewayrc.json'))]);
+  });
+
+  it("a settings file can't pull in other files: $import is an unknown key, and cosmiconfig meta config in the working folder is ignored", async () => {
+    const other = await write('elsewhere/.mcp.json', { mcpServers: {} });
+    const rc = await write('elsewhere/.agent-mcp-gatewayrc.json', { $import: './more.json' });
+    const error = await caughtAsync(() => loadGatewayConfig({ configPath: other, cwd, env: {}, home }));
+    expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(error.message).toContain(`${rc}: $: unknown key "$import"`);
+    await rm(rc);
+    // cosmiconfig would read searchPlaces from ./.config/config.json of the working folder.
+    await write('project/.config/config.json', { 'agent-mcp-gateway': { searchPlaces: ['evil.json'] } });
+    await write('project/evil.json', { logLevel: 'debug' });
+    const loaded = await loadGatewayConfig({ configPath: other, cwd, env: {}, home });
+    expect(loaded.settings.logLevel).toBe('info');
+    expect(loaded.sources.settings).toBeUndefined();
+  });
+
+  it('an unreadable trust store trusts nothing, and says so', async () => {
+    await write('project/.mcp.json', { mcpServers: { proj: { command: 'p' } } });
+    trustFolder(cwd, home);
+    await writeFile(trustStorePath(userDir), '{"version": 1, "folders": {"x": {"files": {"a": "md5:1"}}}}');
+    const judged = projectTrust(cwd, userDir);
+    expect(judged.trusted).toBe(false);
+    expect(judged.problems[0]).toContain(`${trustStorePath(userDir)}: not a valid trust store; no project folder is trusted`);
+  });
+});
+
+describe('reloadGatewayConfig: exactly the files in use', () => {
+  let cwd: string;
+  let home: string;
+  beforeEach(async () => {
+    cwd = join(dir, 'project');
+    home = join(dir, 'home');
+    await mkdir(cwd, { recursive: true });
+    await mkdir(home, { recursive: true });
+  });
+
+  it('a vanished rules or settings file is an error naming it, never "no rules"; files created later are not picked up', async () => {
+    const config = await write('home/.config/agent-mcp-gateway/.mcp.json', { mcpServers: { a: { command: 'a' } } });
+    const rules = await write('home/.config/agent-mcp-gateway/.mcp-gateway-rules.json', { agents: { default: { allow: { servers: ['a'] } } } });
+    const settings = await write('home/.config/agent-mcp-gateway/.agent-mcp-gatewayrc.json', { logLevel: 'warn' });
+    const opts = { cwd, env: {}, home };
+    const first = await loadGatewayConfig(opts);
+    expect(first.sources).toEqual({ config, rules, settings });
+
+    // A project's files appearing later (trusted, even) do not replace the files in use.
+    await write('project/.mcp.json', { mcpServers: { intruder: { command: 'x' } } });
+    await write('project/.mcp-gateway-rules.json', { agents: { default: { allow: { servers: ['*'] } } } });
+    trustFolder(cwd, home);
+    const again = await reloadGatewayConfig(first.sources, opts);
+    expect(again.servers.map((s) => s.name)).toEqual(['a']);
+    expect(again.sources).toEqual(first.sources);
+    expect(again.rules).toEqual(first.rules);
+
+    await rm(rules);
+    await expect(reloadGatewayConfig(first.sources, opts)).rejects.toMatchObject({ code: ErrorCodes.CONFIG_NOT_FOUND, details: { file: rules } });
+    await write('home/.config/agent-mcp-gateway/.mcp-gateway-rules.json', { agents: {} });
+    await rm(settings);
+    await expect(reloadGatewayConfig(first.sources, opts)).rejects.toMatchObject({ code: ErrorCodes.CONFIG_NOT_FOUND, details: { file: settings } });
+  });
+
+  it('no rules file at start: none after a reload either, whatever appears', async () => {
+    const config = await write('home/.config/agent-mcp-gateway/.mcp.json', { mcpServers: {} });
+    const first = await loadGatewayConfig({ cwd, env: {}, home });
+    await write('home/.config/agent-mcp-gateway/.mcp-gateway-rules.json', { agents: {} });
+    const again = await reloadGatewayConfig(first.sources, { cwd, env: {}, home });
+    expect(again.sources).toEqual({ config });
+    expect(again.rules).toBeUndefined();
+  });
+
+  it('a trusted project file changed while running is refused until trusted again', async () => {
+    const config = await write('project/.mcp.json', { mcpServers: { a: { command: 'a' } } });
+    trustFolder(cwd, home);
+    const opts = { cwd, env: {}, home };
+    const first = await loadGatewayConfig(opts);
+    await write('project/.mcp.json', { mcpServers: { a: { command: 'a' }, b: { command: 'b' } } });
+    const error = await caughtAsync(() => reloadGatewayConfig(first.sources, opts));
+    expect(error).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file: config } });
+    expect(error.message).toContain(`${config}: not loaded: changed since its folder was trusted; review it, then run 'agent-mcp-gateway trust' in ${cwd}`);
+    trustFolder(cwd, home);
+    expect((await reloadGatewayConfig(first.sources, opts)).servers.map((s) => s.name)).toEqual(['a', 'b']);
+  });
+
+  it('explicit files reload as before: a vanished --rules file is an error', async () => {
+    const configPath = await write('c/.mcp.json', { mcpServers: {} });
+    const rulesPath = await write('r/rules.json', { agents: {} });
+    const opts = { configPath, rulesPath, cwd, env: {}, home };
+    const first = await loadGatewayConfig(opts);
+    expect((await reloadGatewayConfig(first.sources, opts)).sources).toEqual({ config: configPath, rules: rulesPath });
+    await rm(rulesPath);
+    await expect(reloadGatewayConfig(first.sources, opts)).rejects.toMatchObject({ code: ErrorCodes.CONFIG_NOT_FOUND, details: { file: rulesPath } });
   });
 });

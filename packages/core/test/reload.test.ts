@@ -1,4 +1,4 @@
-import { mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import {
   Gateway,
   diffServers,
   loadGatewayConfig,
+  reloadGatewayConfig,
   silentLogger,
   watchConfig,
   type CallToolResult,
@@ -185,5 +186,44 @@ describe('watchConfig', () => {
     await reloaded;
     expect(await toolNames()).toContain('echo');
     expect(gateway.status().reload.rules?.lastError).toBeUndefined();
+  });
+});
+
+describe('watchConfig with reloadGatewayConfig (the files in use, no discovery)', () => {
+  it('a deleted rules file fails the reload: the rules stay, status says why; a servers file created elsewhere is not picked up', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'amg-reload-home-'));
+    const cwd = await mkdtemp(join(tmpdir(), 'amg-reload-cwd-'));
+    const userDir = join(home, '.config', 'agent-mcp-gateway');
+    await mkdir(userDir, { recursive: true });
+    const configPath = join(userDir, '.mcp.json');
+    const rulesPath = join(userDir, '.mcp-gateway-rules.json');
+    await writeFile(configPath, JSON.stringify({ mcpServers: { s: { command: 'demo' }, hidden: { command: 'demo' } } }));
+    await writeFile(rulesPath, JSON.stringify({ agents: { [AGENT]: { allow: { servers: ['*'] }, deny: { servers: ['hidden'] } } } }));
+    const opts = { cwd, env: { GATEWAY_INIT_STRATEGY: 'lazy' }, home };
+    const config = await loadGatewayConfig(opts);
+    const log = capturingLogger();
+    const gateway = new Gateway({ config, plugins: [new Downstreams().plugin()], logger: log.logger });
+    cleanups.push(() => gateway.close());
+    await gateway.start();
+    const watcher = watchConfig(gateway, { load: () => reloadGatewayConfig(config.sources, opts), files: config.watch, debounceMs: 20 });
+    cleanups.push(() => watcher.close());
+    const visible = () => gateway.listServers(AGENT).map((s) => s.name);
+    expect(visible()).toEqual(['s']);
+
+    const failed = log.waitFor(/Config reload after a change to \.mcp-gateway-rules\.json failed; the previous config stays in use: .*rules file not found/);
+    await rm(rulesPath);
+    await failed;
+    expect(gateway.status().reload.rules).toMatchObject({ file: rulesPath, lastError: expect.stringContaining(`${rulesPath}: rules file not found`) });
+    expect(gateway.status().policy.rulesLoaded).toBe(true);
+    expect(visible()).toEqual(['s']);
+    await expect(gateway.callTool({ agent: AGENT, server: 'hidden', tool: 'echo', args: {} })).rejects.toMatchObject({ code: expect.stringMatching(/SERVER_NOT_FOUND|DENIED_BY_POLICY/) });
+
+    // A servers file appearing in the working folder (even trusted) changes nothing at the next reload.
+    await writeFile(join(cwd, '.mcp.json'), JSON.stringify({ mcpServers: { intruder: { command: 'demo' } } }));
+    const reloaded = log.waitFor(/Config reloaded after a change to \.mcp-gateway-rules\.json/);
+    await writeFile(rulesPath, JSON.stringify({ agents: { [AGENT]: { allow: { servers: ['*'] } } } }));
+    await reloaded;
+    expect(gateway.servers().map((s) => s.name)).toEqual(['s', 'hidden']);
+    expect(gateway.status().sources).toEqual({ config: configPath, rules: rulesPath });
   });
 });

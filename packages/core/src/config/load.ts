@@ -2,17 +2,25 @@
  * Finding and loading the gateway's three inputs:
  * - the servers file (`.mcp.json`) → `ServerSpec[]`,
  * - the rules file (`.mcp-gateway-rules.json`) → `RulesFile`,
- * - the settings (cosmiconfig `agent-mcp-gateway` + GATEWAY_* variables) → `GatewaySettings`.
+ * - the settings (`agent-mcp-gateway` rc/config files + GATEWAY_* variables) → `GatewaySettings`.
+ *
+ * Files are read only from places the user trusts: paths given by flag or variable,
+ * the user's folder (`~/.config/agent-mcp-gateway/`), the folder of an explicit servers
+ * file, and a project folder (the working folder) only while the trust store records
+ * its gateway files with their current contents (./trust.ts). Settings are read next
+ * to the servers file in use and in the user's folder, never from an arbitrary working
+ * folder. A project's files that are not trusted are reported, never read as config.
  *
  * Every failure is a GatewayError (CONFIG_NOT_FOUND, CONFIG_INVALID,
- * CONFIG_MISSING_VARIABLE) whose message already names the file and JSON path,
- * with the same two in `details.file` / `details.path`.
+ * CONFIG_MISSING_VARIABLE, PLUGIN_ERROR) whose message already names the file and
+ * JSON path, with the same two in `details.file` / `details.path`.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cosmiconfig, type Loader } from 'cosmiconfig';
+import { defaultLoaders, type Loader } from 'cosmiconfig';
 import type { z } from 'zod';
 import { ErrorCodes, GatewayError, isGatewayError } from '../errors.js';
 import { RulesFileSchema, type RulesFile } from '../policy/rules.js';
@@ -28,6 +36,7 @@ import {
   type GatewaySettings,
   type ServerEntry,
 } from './schema.js';
+import { hashContent, readTrustStore, trustStorePath, writeTrustStore, type TrustedFolder } from './trust.js';
 
 /** Environment as the loaders read it (`process.env` fits). */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -47,12 +56,22 @@ export const CONFIG_FILES = {
 /** The user-level folder, under the home directory. */
 export const USER_CONFIG_DIR = join('.config', 'agent-mcp-gateway');
 
+/** The user's folder, `<home>/.config/agent-mcp-gateway`. */
+export function userConfigDir(home: string): string {
+  return resolve(home, USER_CONFIG_DIR);
+}
+
 export interface FindFileOptions {
   /** `--config` / `--rules` value. */
   flag?: string | undefined;
   env: Env;
   cwd: string;
   home: string;
+  /**
+   * May the project folder's files (`./<name>`, `./config/<name>`) be found? Default true
+   * (plain discovery); the loaders pass the project folder's trust.
+   */
+  projectTrusted?: boolean;
 }
 
 /** `~/x` → `<home>/x`; relative → against `cwd`. Env values are not shell-expanded, so `~` is handled here. */
@@ -70,16 +89,34 @@ function isFile(path: string): boolean {
   }
 }
 
-/** The places searched after the flag and the variable, in order (absolute paths). */
+/**
+ * The places searched after the flag and the variable, in order (absolute paths): the
+ * project folder's two (used only when it is trusted), then the user's folder.
+ */
 export function searchLocations(kind: ConfigFileKind, opts: { cwd: string; home: string }): string[] {
   const { fileName } = CONFIG_FILES[kind];
-  return [resolve(opts.cwd, fileName), resolve(opts.home, USER_CONFIG_DIR, fileName), resolve(opts.cwd, 'config', fileName)];
+  return [resolve(opts.cwd, fileName), resolve(opts.cwd, 'config', fileName), resolve(userConfigDir(opts.home), fileName)];
+}
+
+/** The path a flag or variable names (not checked), and which of the two named it. */
+function explicitPath(kind: ConfigFileKind, opts: FindFileOptions): { path: string; source: string } | undefined {
+  const spec = CONFIG_FILES[kind];
+  const explicit: Array<[string | undefined, string]> = [
+    [opts.flag, spec.flag],
+    [opts.env[spec.envVar], spec.envVar],
+  ];
+  for (const [value, source] of explicit) {
+    if (value === undefined || value === '') continue;
+    return { path: resolveUserPath(value, opts.cwd, opts.home), source };
+  }
+  return undefined;
 }
 
 /**
  * Finds the servers or rules file. Order: the flag, `GATEWAY_MCP_CONFIG` /
- * `GATEWAY_RULES`, `./<name>`, `~/.config/agent-mcp-gateway/<name>`,
- * `./config/<name>` (name `.mcp.json` or `.mcp-gateway-rules.json`).
+ * `GATEWAY_RULES`, `./<name>`, `./config/<name>` (those two only when
+ * `projectTrusted`), `~/.config/agent-mcp-gateway/<name>` (name `.mcp.json` or
+ * `.mcp-gateway-rules.json`).
  *
  * A path given by flag or variable must exist: a typo there is an error, not a
  * silent fall-through to some other file. An empty variable counts as unset.
@@ -88,34 +125,36 @@ export function searchLocations(kind: ConfigFileKind, opts: { cwd: string; home:
  * @throws GatewayError CONFIG_NOT_FOUND when the flag or variable names a missing file
  */
 export function findFile(kind: ConfigFileKind, opts: FindFileOptions): string | undefined {
-  const spec = CONFIG_FILES[kind];
-  const explicit: Array<[string | undefined, string]> = [
-    [opts.flag, spec.flag],
-    [opts.env[spec.envVar], spec.envVar],
-  ];
-  for (const [value, source] of explicit) {
-    if (value === undefined || value === '') continue;
-    const path = resolveUserPath(value, opts.cwd, opts.home);
-    if (!isFile(path)) {
-      throw new GatewayError(ErrorCodes.CONFIG_NOT_FOUND, `${path}: ${spec.what} not found (given by ${source})`, { file: path });
+  const explicit = explicitPath(kind, opts);
+  if (explicit !== undefined) {
+    if (!isFile(explicit.path)) {
+      const { what } = CONFIG_FILES[kind];
+      throw new GatewayError(ErrorCodes.CONFIG_NOT_FOUND, `${explicit.path}: ${what} not found (given by ${explicit.source})`, { file: explicit.path });
     }
-    return path;
+    return explicit.path;
   }
-  return searchLocations(kind, opts).find(isFile);
+  const user = userConfigDir(opts.home);
+  return searchLocations(kind, opts)
+    .filter((file) => opts.projectTrusted !== false || dirname(file) === user)
+    .find(isFile);
 }
 
 // ---------------------------------------------------------------------------
-// Reading JSON files
+// Reading files
 
-function readText(file: string, what: string): string {
+function readBytes(file: string, what: string): Buffer {
   try {
-    return readFileSync(file, 'utf8');
+    return readFileSync(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new GatewayError(ErrorCodes.CONFIG_NOT_FOUND, `${file}: ${what} not found`, { file }, { cause: error });
     const why = code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? 'read error');
     throw new GatewayError(ErrorCodes.CONFIG_INVALID, `${file}: cannot read the ${what}: ${why}`, { file, path: '$' }, { cause: error });
   }
+}
+
+function readText(file: string, what: string): string {
+  return readBytes(file, what).toString('utf8');
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -286,11 +325,11 @@ export function parseRules(text: string, file: string): RulesFile {
 // ---------------------------------------------------------------------------
 // Settings
 
-/** cosmiconfig module name (also the `package.json` key). */
+/** The settings' module name (also the `package.json` key). */
 export const SETTINGS_MODULE = 'agent-mcp-gateway';
 
 /**
- * Where settings are looked for, in the working directory only. TypeScript
+ * The settings file names looked for in a folder, first match wins. TypeScript
  * configs are left out: loading them needs the `typescript` package at run time.
  */
 export const SETTINGS_SEARCH_PLACES = [
@@ -305,6 +344,7 @@ export const SETTINGS_SEARCH_PLACES = [
 ] as const;
 
 export interface LoadSettingsOptions {
+  /** The folder the settings file is looked for in — one the caller trusts (no walking up). */
   cwd: string;
   env: Env;
   /** For `~/` in paths; defaults to the OS home directory. */
@@ -317,14 +357,14 @@ export interface LoadedSettings {
   file?: string;
 }
 
-/** Our JSON loader for cosmiconfig, so rc/package.json syntax errors read like `.mcp.json` ones. */
+/** Our JSON loader, so rc/package.json syntax errors read like `.mcp.json` ones. */
 const jsonLoader: Loader = (filepath, content) => parseJsonText(content, filepath);
 
 /**
- * Our JS loader: cosmiconfig's own falls back to `require()` when `import()`
- * fails, which on Node >= 20.19 replaces a plain SyntaxError with a confusing
- * require(esm) error. The mtime query makes a changed file load afresh (hot
- * reload) instead of coming from the ES module cache.
+ * Our JS loader: a plain `import()` (cosmiconfig's own falls back to `require()`,
+ * which on Node >= 20.19 replaces a plain SyntaxError with a confusing require(esm)
+ * error). The mtime query makes a changed file load afresh (hot reload) instead of
+ * coming from the ES module cache.
  */
 const jsLoader: Loader = async (filepath) => {
   const url = pathToFileURL(filepath);
@@ -334,66 +374,145 @@ const jsLoader: Loader = async (filepath) => {
 };
 
 /**
- * Loads gateway settings: cosmiconfig `agent-mcp-gateway` in `cwd` only (no
- * walking up into parent folders), validated, then overridden by GATEWAY_*
- * variables (see {@link SETTINGS_ENV_VARS}). Relative `tokenDir` / `auditLog`
- * become absolute against `cwd`.
- *
- * @throws GatewayError CONFIG_INVALID naming the file and JSON path, or — for a
- *   bad variable — the variable (then `details.path` is the variable's name and
- *   there is no `details.file`)
+ * Loaders by extension (`''`: the extensionless `.agent-mcp-gatewayrc`, YAML). The
+ * files are parsed here rather than by a cosmiconfig explorer: an explorer also reads
+ * "meta config" (`.config/config.*`, a `cosmiconfig` key in package.json) from the
+ * working folder, and follows `$import` to files nobody trusted.
  */
-export async function loadSettings(opts: LoadSettingsOptions): Promise<LoadedSettings> {
-  const home = opts.home ?? homedir();
-  const explorer = cosmiconfig(SETTINGS_MODULE, {
-    searchStrategy: 'none',
-    searchPlaces: [...SETTINGS_SEARCH_PLACES],
-    // Hot reload re-reads settings; a cached result would hide the change.
-    cache: false,
-    loaders: { '.json': jsonLoader, '.js': jsLoader, '.mjs': jsLoader, '.cjs': jsLoader },
-  });
-  let result: Awaited<ReturnType<typeof explorer.search>>;
+const SETTINGS_LOADERS: Readonly<Record<string, Loader>> = {
+  '.json': jsonLoader,
+  '.yaml': defaultLoaders['.yaml'],
+  '.yml': defaultLoaders['.yaml'],
+  '': defaultLoaders['.yaml'],
+  '.js': jsLoader,
+  '.mjs': jsLoader,
+  '.cjs': jsLoader,
+};
+
+/** A package.json holds settings when it has our key (or cannot be parsed: then loading it says why). */
+function packageJsonHasSettings(file: string): boolean {
   try {
-    result = await explorer.search(opts.cwd);
+    const doc: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return isPlainObject(doc) && Object.hasOwn(doc, SETTINGS_MODULE);
+  } catch {
+    return true;
+  }
+}
+
+/** The settings file of a folder (first of {@link SETTINGS_SEARCH_PLACES} that exists), if any. */
+export function settingsFileIn(dir: string): string | undefined {
+  for (const name of SETTINGS_SEARCH_PLACES) {
+    const file = join(dir, name);
+    if (!isFile(file)) continue;
+    if (name === 'package.json' && !packageJsonHasSettings(file)) continue;
+    return file;
+  }
+  return undefined;
+}
+
+/** Parses a settings file's content with the loader of its extension; `{}` when empty. */
+async function parseSettingsFile(file: string, text: string): Promise<unknown> {
+  if (text.trim() === '') return {};
+  const loader = SETTINGS_LOADERS[extname(file)] ?? jsonLoader;
+  let loaded: unknown;
+  try {
+    loaded = await loader(file, text);
   } catch (error) {
     if (isGatewayError(error)) throw error;
-    const file = (error as { filepath?: unknown }).filepath;
-    const where = typeof file === 'string' ? file : opts.cwd;
-    // cosmiconfig prefixes parser messages with "YAML Error in <file>:" on a line of its own.
+    // The YAML loader prefixes parser messages with "YAML Error in <file>:" on a line of its own.
     const lines = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim()).filter(Boolean);
     const why = lines[0] !== undefined && / Error in /.test(lines[0]) ? lines[1] : lines[0];
-    throw new GatewayError(
-      ErrorCodes.CONFIG_INVALID,
-      `${where}: cannot load the settings: ${why ?? 'unknown error'}`,
-      { file: where, path: '$' },
-      { cause: error },
-    );
+    throw new GatewayError(ErrorCodes.CONFIG_INVALID, `${file}: cannot load the settings: ${why ?? 'unknown error'}`, { file, path: '$' }, { cause: error });
   }
-  const file = result?.filepath;
-  const raw: unknown = result === null || result.isEmpty === true || result.config === null || result.config === undefined ? {} : result.config;
+  if (basename(file) === 'package.json') loaded = isPlainObject(loaded) ? loaded[SETTINGS_MODULE] : undefined;
+  return loaded ?? {};
+}
+
+/**
+ * Loads one settings file, validates it, resolves its relative paths (`tokenDir`,
+ * `auditLog`, plugin paths and package names) against the file's own folder, then
+ * applies the GATEWAY_* variables (a relative path in a variable is against `cwd`).
+ * `check` sees the file's bytes before anything of it is parsed or imported.
+ */
+async function loadSettingsFile(
+  file: string | undefined,
+  opts: { cwd: string; env: Env; home: string; check?: (file: string, bytes: Buffer) => void },
+): Promise<LoadedSettings> {
   let settings: GatewaySettings;
   if (file !== undefined) {
+    const bytes = readBytes(file, 'settings file');
+    opts.check?.(file, bytes);
+    const raw = await parseSettingsFile(file, bytes.toString('utf8'));
     // Inside package.json the settings sit under their key; say so in paths.
     const base = basename(file) === 'package.json' ? [SETTINGS_MODULE] : [];
     const parsed = GatewaySettingsSchema.safeParse(raw, { error: readableZodErrorMap });
     if (!parsed.success) throw configInvalidFromZod(file, parsed.error.issues, base);
-    settings = parsed.data;
+    settings = resolveSettingsPaths(parsed.data, file, opts.home);
   } else {
     settings = GatewaySettingsSchema.parse({});
   }
   settings = applyEnvOverrides(settings, opts.env);
   return {
-    settings: resolveSettingsPaths(settings, opts.cwd, home),
+    settings: {
+      ...settings,
+      ...(settings.tokenDir !== undefined && { tokenDir: resolveUserPath(settings.tokenDir, opts.cwd, opts.home) }),
+      ...(settings.auditLog !== undefined && { auditLog: resolveUserPath(settings.auditLog, opts.cwd, opts.home) }),
+    },
     ...(file !== undefined && { file }),
   };
 }
 
-function resolveSettingsPaths(settings: GatewaySettings, cwd: string, home: string): GatewaySettings {
+/**
+ * Loads gateway settings from the folder `cwd` (a folder the caller trusts; no
+ * walking up into parent folders): its first settings file of
+ * {@link SETTINGS_SEARCH_PLACES}, validated, then overridden by GATEWAY_* variables
+ * (see {@link SETTINGS_ENV_VARS}). Relative paths become absolute against the
+ * file's folder. The gateway itself reads settings through {@link loadGatewayConfig}
+ * / {@link loadSettingsFor}, which choose trusted folders.
+ *
+ * @throws GatewayError CONFIG_INVALID naming the file and JSON path, or — for a
+ *   bad variable — the variable (then `details.path` is the variable's name and
+ *   there is no `details.file`); PLUGIN_ERROR for a plugin package not found
+ */
+export async function loadSettings(opts: LoadSettingsOptions): Promise<LoadedSettings> {
+  const home = opts.home ?? homedir();
+  return loadSettingsFile(settingsFileIn(opts.cwd), { cwd: opts.cwd, env: opts.env, home });
+}
+
+/**
+ * Paths written in a settings file are relative to that file's folder: `tokenDir`,
+ * `auditLog`, and plugins — a path (`./x.mjs`, `~/x.mjs`) resolved there, a package
+ * name resolved from there (`<folder>/node_modules`, and up), never from the working
+ * folder.
+ */
+function resolveSettingsPaths(settings: GatewaySettings, file: string, home: string): GatewaySettings {
+  const dir = dirname(file);
+  const plugins = settings.plugins.map((entry, i) => {
+    const [specifier, options] = typeof entry === 'string' ? [entry, undefined] : entry;
+    const resolved = resolvePluginSpecifier(specifier, dir, home, file, i);
+    return options === undefined ? resolved : ([resolved, options] as [string, Record<string, unknown>]);
+  });
   return {
     ...settings,
-    ...(settings.tokenDir !== undefined && { tokenDir: resolveUserPath(settings.tokenDir, cwd, home) }),
-    ...(settings.auditLog !== undefined && { auditLog: resolveUserPath(settings.auditLog, cwd, home) }),
+    ...(settings.tokenDir !== undefined && { tokenDir: resolveUserPath(settings.tokenDir, dir, home) }),
+    ...(settings.auditLog !== undefined && { auditLog: resolveUserPath(settings.auditLog, dir, home) }),
+    plugins,
   };
+}
+
+function resolvePluginSpecifier(specifier: string, dir: string, home: string, file: string, index: number): string {
+  if (specifier.startsWith('.') || specifier.startsWith('~') || isAbsolute(specifier)) return resolveUserPath(specifier, dir, home);
+  try {
+    return createRequire(join(dir, 'package.json')).resolve(specifier);
+  } catch (error) {
+    const path = `$.plugins[${index}]`;
+    throw new GatewayError(
+      ErrorCodes.PLUGIN_ERROR,
+      `${file}: ${path}: cannot find plugin '${specifier}' from ${dir} (install it there, e.g. npm install --prefix ${dir} ${specifier}, or give its path)`,
+      { file, path },
+      { cause: error },
+    );
+  }
 }
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
@@ -491,6 +610,162 @@ export function applyEnvOverrides(settings: GatewaySettings, env: Env): GatewayS
 }
 
 // ---------------------------------------------------------------------------
+// Trust: which files may be read
+
+/** The gateway's file names in a project folder and in its `config/` subfolder. */
+const PROJECT_FILE_NAMES = [CONFIG_FILES.config.fileName, CONFIG_FILES.rules.fileName, ...SETTINGS_SEARCH_PLACES];
+
+/**
+ * The gateway files present in a project folder: `.mcp.json`, `.mcp-gateway-rules.json`
+ * and settings files, in the folder and in its `config/` subfolder (a package.json
+ * counts only with an `agent-mcp-gateway` key). These are what `trust` records.
+ */
+export function projectFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const folder of [dir, join(dir, 'config')]) {
+    for (const name of PROJECT_FILE_NAMES) {
+      const file = join(folder, name);
+      if (isFile(file) && (name !== 'package.json' || packageJsonHasSettings(file))) out.push(file);
+    }
+  }
+  return out;
+}
+
+/** Is `file` one of a project folder's (in it, or in its `config/`)? */
+function inProject(file: string, dir: string): boolean {
+  const folder = dirname(file);
+  return folder === dir || folder === join(dir, 'config');
+}
+
+/** Whether a project folder's files may be used, and why not. */
+export interface ProjectTrust {
+  readonly dir: string;
+  /** The folder's gateway files may be read: recorded by `trust` exactly as they are now, or trusted by construction. */
+  readonly trusted: boolean;
+  /** One line per file at fault, naming it and the fix (empty when trusted or when the folder has no gateway file). */
+  readonly problems: readonly string[];
+}
+
+/**
+ * Judges a project folder against the trust store: trusted when `trustedDirs` holds
+ * it (the user's folder, an explicit servers file's folder), else when the store
+ * records exactly its present gateway files ({@link projectFiles}) with their
+ * current SHA-256 — a changed, added or removed file makes the whole folder untrusted.
+ */
+export function projectTrust(dir: string, userDir: string, trustedDirs: ReadonlySet<string> = new Set([userDir])): ProjectTrust {
+  if (trustedDirs.has(dir)) return { dir, trusted: true, problems: [] };
+  const present = projectFiles(dir);
+  if (present.length === 0) return { dir, trusted: false, problems: [] };
+  const { store, problem } = readTrustStore(userDir);
+  const recorded: TrustedFolder | undefined = store.get(dir);
+  const fix = `run 'agent-mcp-gateway trust' in ${dir} to use its files (or pass --config)`;
+  const problems: string[] = problem !== undefined ? [problem] : [];
+  for (const file of present) {
+    const rel = relative(dir, file);
+    const expected = recorded !== undefined && Object.hasOwn(recorded.files, rel) ? recorded.files[rel] : undefined;
+    if (expected === undefined) {
+      problems.push(
+        recorded === undefined
+          ? `${file}: not used: ${dir} is not a trusted folder; ${fix}`
+          : `${file}: not used: added since ${dir} was trusted, so none of its files are used; review it, then ${fix}`,
+      );
+    } else if (expected !== hashContent(readFileSync(file))) {
+      problems.push(`${file}: not used: changed since ${dir} was trusted, so none of its files are used; review the change, then ${fix}`);
+    }
+  }
+  for (const rel of Object.keys(recorded?.files ?? {})) {
+    const file = join(dir, rel);
+    if (!present.includes(file)) problems.push(`${file}: missing since ${dir} was trusted, so none of its files are used; ${fix}`);
+  }
+  return { dir, trusted: problems.length === 0, problems };
+}
+
+/** What decides, for one load or reload, whether a file may be read. */
+interface TrustContext {
+  /** The project folder (the working folder). */
+  readonly cwd: string;
+  readonly userDir: string;
+  /** Folders whose files need no record: the user's folder and an explicit servers file's folder. */
+  readonly trustedDirs: ReadonlySet<string>;
+  /** Files named by a flag or variable. */
+  readonly explicit: ReadonlySet<string>;
+}
+
+function trustContext(opts: LoadGatewayConfigOptions): TrustContext {
+  const find = { env: opts.env, cwd: opts.cwd, home: opts.home };
+  const config = explicitPath('config', { ...find, flag: opts.configPath });
+  const rules = explicitPath('rules', { ...find, flag: opts.rulesPath });
+  const userDir = userConfigDir(opts.home);
+  return {
+    cwd: resolve(opts.cwd),
+    userDir,
+    trustedDirs: new Set([userDir, ...(config ? [dirname(config.path)] : [])]),
+    explicit: new Set([config?.path, rules?.path].filter((p): p is string => p !== undefined)),
+  };
+}
+
+function trustedByConstruction(file: string, ctx: TrustContext): boolean {
+  return ctx.explicit.has(file) || ctx.trustedDirs.has(dirname(file)) || (ctx.trustedDirs.has(ctx.cwd) && inProject(file, ctx.cwd));
+}
+
+/**
+ * Refuses a file that is not trusted as read: a project file must match the hash the
+ * trust store holds for it now. Checked on the very bytes that are then parsed (and
+ * before a JS file is imported), at start and at every reload.
+ */
+function checkTrusted(file: string, bytes: Uint8Array, ctx: TrustContext): void {
+  if (trustedByConstruction(file, ctx)) return;
+  const recorded = inProject(file, ctx.cwd) ? readTrustStore(ctx.userDir).store.get(ctx.cwd) : undefined;
+  const rel = relative(ctx.cwd, file);
+  const expected = recorded !== undefined && Object.hasOwn(recorded.files, rel) ? recorded.files[rel] : undefined;
+  if (expected !== undefined && expected === hashContent(bytes)) return;
+  throw new GatewayError(
+    ErrorCodes.CONFIG_INVALID,
+    `${file}: not loaded: ${expected === undefined ? 'not trusted' : 'changed since its folder was trusted'}; review it, then run 'agent-mcp-gateway trust' in ${ctx.cwd}`,
+    { file, path: '$' },
+  );
+}
+
+/** The file's text, once {@link checkTrusted} accepted its bytes. */
+function readTrusted(file: string, what: string, ctx: TrustContext): string {
+  const bytes = readBytes(file, what);
+  checkTrusted(file, bytes, ctx);
+  return bytes.toString('utf8');
+}
+
+/**
+ * `agent-mcp-gateway trust`: records the folder's gateway files ({@link projectFiles})
+ * with their SHA-256 in the trust store, replacing what it held for the folder.
+ *
+ * @returns the files and hashes recorded, and the store's path
+ * @throws GatewayError CONFIG_NOT_FOUND when the folder has no gateway file
+ */
+export function trustFolder(dir: string, home: string): { files: Array<{ file: string; hash: string }>; store: string } {
+  const present = projectFiles(dir);
+  if (present.length === 0) {
+    throw new GatewayError(
+      ErrorCodes.CONFIG_NOT_FOUND,
+      `${dir}: nothing to trust: no ${PROJECT_FILE_NAMES.filter((n) => n !== 'package.json').join(', ')} (nor in ${join(dir, 'config')})`,
+      { file: dir },
+    );
+  }
+  const files = present.map((file) => ({ file, hash: hashContent(readFileSync(file)) }));
+  const userDir = userConfigDir(home);
+  const store = new Map(readTrustStore(userDir).store);
+  store.set(dir, { trustedAt: new Date().toISOString(), files: Object.fromEntries(files.map((f) => [relative(dir, f.file), f.hash])) });
+  return { files, store: writeTrustStore(userDir, store) };
+}
+
+/** Removes a folder from the trust store; false when it was not in it. */
+export function revokeFolder(dir: string, home: string): boolean {
+  const userDir = userConfigDir(home);
+  const store = new Map(readTrustStore(userDir).store);
+  if (!store.delete(dir)) return false;
+  writeTrustStore(userDir, store);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
 // Everything together
 
 export interface LoadGatewayConfigOptions {
@@ -498,35 +773,74 @@ export interface LoadGatewayConfigOptions {
   configPath?: string | undefined;
   /** `--rules` */
   rulesPath?: string | undefined;
+  /** The working folder: the project folder whose files are used only when trusted. */
   cwd: string;
   env: Env;
   home: string;
 }
 
+/** A config as loaded at start: also what was left out, and what to watch. */
+export interface LoadedGatewayConfig extends GatewayConfig {
+  /** One line per project file not used because its folder is not trusted (also in `warnings`). */
+  readonly untrusted: readonly string[];
+  /** The files a change of which reloads this config: those in use, and the trust store when a project's files are among them. */
+  readonly watch: readonly string[];
+}
+
+/** The files of the discovery: explicit, trusted project, or the user's folder. */
+function discover(opts: LoadGatewayConfigOptions): { ctx: TrustContext; project: ProjectTrust; configFile: string | undefined } {
+  const ctx = trustContext(opts);
+  const project = projectTrust(ctx.cwd, ctx.userDir, ctx.trustedDirs);
+  const configFile = findFile('config', { flag: opts.configPath, env: opts.env, cwd: opts.cwd, home: opts.home, projectTrusted: project.trusted });
+  return { ctx, project, configFile };
+}
+
+/** Where settings are looked for: next to the servers file in use, then in the user's folder. */
+function settingsFolders(configFile: string | undefined, ctx: TrustContext): string[] {
+  return [...new Set([...(configFile !== undefined ? [dirname(configFile)] : []), ctx.userDir])];
+}
+
+function firstSettingsFile(folders: readonly string[]): string | undefined {
+  for (const folder of folders) {
+    const file = settingsFileIn(folder);
+    if (file !== undefined) return file;
+  }
+  return undefined;
+}
+
 /**
- * Finds and loads the servers file (required), the rules file (optional) and
- * the settings. The result's `warnings` hold the servers file's findings
- * (unknown entry keys, ignored fields, unexpanded variables of disabled servers).
+ * Finds and loads the servers file (required), the rules file (optional) and the
+ * settings, from trusted places only:
+ * - servers and rules: the flag, the variable, the working folder's `./<name>` and
+ *   `./config/<name>` when that folder is trusted, `~/.config/agent-mcp-gateway/<name>`;
+ * - settings: the first settings file next to the servers file in use, else in
+ *   `~/.config/agent-mcp-gateway/`.
+ * A working folder with gateway files that is not trusted is reported in `untrusted`
+ * (and `warnings`): its files are neither parsed nor imported.
  *
  * @throws GatewayError CONFIG_NOT_FOUND (no servers file: the message lists the
- *   places searched), CONFIG_INVALID, CONFIG_MISSING_VARIABLE
+ *   places searched and the untrusted files), CONFIG_INVALID, CONFIG_MISSING_VARIABLE,
+ *   PLUGIN_ERROR
  */
-export async function loadGatewayConfig(opts: LoadGatewayConfigOptions): Promise<GatewayConfig> {
+export async function loadGatewayConfig(opts: LoadGatewayConfigOptions): Promise<LoadedGatewayConfig> {
   const { cwd, env, home } = opts;
-  const configFile = findFile('config', { flag: opts.configPath, env, cwd, home });
+  const { ctx, project, configFile } = discover(opts);
   if (configFile === undefined) {
     const searched = searchLocations('config', { cwd, home });
+    const untrusted = project.problems.length > 0 ? ` Not used, because ${project.dir} is not trusted: ${projectFiles(project.dir).join(', ')}.` : '';
     throw new GatewayError(
       ErrorCodes.CONFIG_NOT_FOUND,
-      `No servers file (.mcp.json) found. Searched: ${searched.join(', ')}. ` +
-        `Pass --config <path>, set GATEWAY_MCP_CONFIG, or run 'agent-mcp-gateway init'.`,
+      `No servers file (.mcp.json) found. Searched: ${searched.join(', ')} (the working folder's only when trusted).${untrusted} ` +
+        `Pass --config <path>, set GATEWAY_MCP_CONFIG, run 'agent-mcp-gateway trust' in a project folder, or run 'agent-mcp-gateway init'.`,
       { file: searched[0] },
     );
   }
-  const { servers, warnings } = loadServers(configFile, env);
-  const rulesFile = findFile('rules', { flag: opts.rulesPath, env, cwd, home });
-  const rules = rulesFile === undefined ? undefined : loadRules(rulesFile);
-  const { settings, file: settingsFile } = await loadSettings({ cwd, env, home });
+  const { servers, warnings } = parseServers(readTrusted(configFile, 'servers file', ctx), configFile, env);
+  const rulesFile = findFile('rules', { flag: opts.rulesPath, env, cwd, home, projectTrusted: project.trusted });
+  const rules = rulesFile === undefined ? undefined : parseRules(readTrusted(rulesFile, 'rules file', ctx), rulesFile);
+  const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
+  const { settings, file: settingsFile } = await loadSettingsFile(firstSettingsFile(settingsFolders(configFile, ctx)), { cwd, env, home, check });
+  const used = [configFile, rulesFile, settingsFile].filter((f): f is string => f !== undefined);
   return {
     servers,
     ...(rules !== undefined && { rules }),
@@ -536,6 +850,42 @@ export async function loadGatewayConfig(opts: LoadGatewayConfigOptions): Promise
       ...(rulesFile !== undefined && { rules: rulesFile }),
       ...(settingsFile !== undefined && { settings: settingsFile }),
     },
-    warnings,
+    warnings: [...project.problems, ...warnings],
+    untrusted: project.problems,
+    watch: [...used, ...(used.some((f) => !trustedByConstruction(f, ctx)) ? [trustStorePath(ctx.userDir)] : [])],
   };
+}
+
+/**
+ * Hot reload: reads again exactly the files a config was loaded from (`sources`) —
+ * no discovery, so a file created meanwhile never replaces one in use, and a rules
+ * or settings file in use that has vanished is an error, never "no rules". A project
+ * file must still match the trust store. `opts` are those of the first load.
+ *
+ * @throws GatewayError CONFIG_NOT_FOUND (a file in use is gone; `details.file` names
+ *   it), CONFIG_INVALID (unreadable, invalid, or no longer trusted), CONFIG_MISSING_VARIABLE
+ */
+export async function reloadGatewayConfig(sources: GatewayConfig['sources'], opts: LoadGatewayConfigOptions): Promise<GatewayConfig> {
+  const { cwd, env, home } = opts;
+  const ctx = trustContext(opts);
+  if (sources.config === undefined) {
+    throw new GatewayError(ErrorCodes.CONFIG_NOT_FOUND, 'This config was not loaded from a servers file: nothing to reload', {});
+  }
+  const { servers, warnings } = parseServers(readTrusted(sources.config, 'servers file', ctx), sources.config, env);
+  const rules = sources.rules === undefined ? undefined : parseRules(readTrusted(sources.rules, 'rules file', ctx), sources.rules);
+  const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
+  const { settings } = await loadSettingsFile(sources.settings, { cwd, env, home, check });
+  return { servers, ...(rules !== undefined && { rules }), settings, sources: { ...sources }, warnings };
+}
+
+/**
+ * The settings alone (commands that need no servers file: `secret`, `auth migrate`):
+ * next to the servers file the gateway would use, if there is one, else in the user's
+ * folder — from trusted places only, as {@link loadGatewayConfig}.
+ */
+export async function loadSettingsFor(opts: LoadGatewayConfigOptions): Promise<LoadedSettings & { untrusted: readonly string[] }> {
+  const { ctx, project, configFile } = discover(opts);
+  const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
+  const loaded = await loadSettingsFile(firstSettingsFile(settingsFolders(configFile, ctx)), { cwd: opts.cwd, env: opts.env, home: opts.home, check });
+  return { ...loaded, untrusted: project.problems };
 }
