@@ -1,23 +1,69 @@
 import { homedir } from 'node:os';
-import { loadGatewayConfig, type GatewayConfig } from '@agent-mcp-gateway/core';
+import {
+  loadGatewayConfig,
+  loadSettingsFor,
+  reloadGatewayConfig,
+  type ConfigWatchOptions,
+  type GatewayConfig,
+  type LoadGatewayConfigOptions,
+  type LoadedGatewayConfig,
+  type LoadedSettings,
+} from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
 
-/** Loads config, rules and settings the way every command does (flags, env, discovery). */
-export function loadConfigFor(args: CliArgs, env: NodeJS.ProcessEnv = process.env): Promise<GatewayConfig> {
-  return loadGatewayConfig({
+/** Flags, env, the working folder and the home folder, as every command loads its files. */
+function loadOptions(args: Pick<CliArgs, 'config' | 'rules' | 'transport' | 'host' | 'port'>, env: NodeJS.ProcessEnv): LoadGatewayConfigOptions {
+  return {
     ...(args.config !== undefined && { configPath: args.config }),
     ...(args.rules !== undefined && { rulesPath: args.rules }),
     cwd: process.cwd(),
     env: withServeFlags(args, env),
     home: env.HOME ?? homedir(),
-  });
+  };
+}
+
+/**
+ * Loads config, rules and settings the way every command does (flags, env, trusted
+ * places). A working folder whose gateway files are not trusted is reported on stderr,
+ * one line per file: `serve` logs the same lines as warnings, and `validate` prints its
+ * warnings itself.
+ */
+export async function loadConfigFor(args: CliArgs, env: NodeJS.ProcessEnv = process.env): Promise<LoadedGatewayConfig> {
+  const config = await loadGatewayConfig(loadOptions(args, env));
+  if (args.command !== 'serve' && args.command !== 'validate') reportUntrusted(config.untrusted);
+  return config;
+}
+
+/**
+ * What hot reload needs (`watchConfig`): read again exactly the files `config` came from
+ * (a vanished or invalid one fails the reload and the running config stays), and watch
+ * those files — and the trust store, when a project's files are among them.
+ */
+export function reloadOptionsFor(
+  args: CliArgs,
+  config: GatewayConfig & Partial<Pick<LoadedGatewayConfig, 'watch'>>,
+  env: NodeJS.ProcessEnv = process.env,
+): ConfigWatchOptions {
+  const sources = config.sources;
+  return { load: () => reloadGatewayConfig(sources, loadOptions(args, env)), ...(config.watch !== undefined && { files: config.watch }) };
+}
+
+/** The settings alone, for commands that need no servers file (`secret`, `auth migrate`). */
+export async function loadSettingsOnly(env: NodeJS.ProcessEnv = process.env): Promise<LoadedSettings> {
+  const loaded = await loadSettingsFor(loadOptions({}, env));
+  reportUntrusted(loaded.untrusted);
+  return loaded;
+}
+
+function reportUntrusted(lines: readonly string[]): void {
+  for (const line of lines) process.stderr.write(`agent-mcp-gateway: warning: ${line}\n`);
 }
 
 /**
  * `--transport`, `--host` and `--port` win over their GATEWAY_* variables, which win over the
  * settings file: the flags are applied as those variables (same validation, same precedence).
  */
-function withServeFlags(args: CliArgs, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function withServeFlags(args: Pick<CliArgs, 'transport' | 'host' | 'port'>, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if (args.transport === undefined && args.host === undefined && args.port === undefined) return env;
   return {
     ...env,

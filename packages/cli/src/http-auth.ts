@@ -59,8 +59,16 @@ const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 export class CallerAuth {
   private keyIndex: { rules: RulesFile | undefined; byHash: Map<string, string> } | undefined;
   private jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  /**
+   * Set once a credential has been configured (at start, or by a reload): from then on the
+   * listener never serves without one — a reload that removes the last key gets 503, not an
+   * open door, even on loopback.
+   */
+  private everConfigured = false;
 
-  constructor(private readonly options: CallerAuthOptions) {}
+  constructor(private readonly options: CallerAuthOptions) {
+    this.everConfigured = this.configured();
+  }
 
   /** True when a request must carry a credential (API keys in the rules, or JWT settings). */
   configured(): boolean {
@@ -98,10 +106,11 @@ export class CallerAuth {
   /** Judges a request's `Authorization` header. */
   async authenticate(authorization: string | undefined): Promise<AuthVerdict> {
     if (!this.configured()) {
-      if (this.options.openWhenUnconfigured) return { ok: true, agent: undefined, auth: undefined };
-      // Keys removed by a reload on a non-loopback listener: refuse rather than open up.
+      if (this.options.openWhenUnconfigured && !this.everConfigured) return { ok: true, agent: undefined, auth: undefined };
+      // Keys removed by a reload (from a listener that had credentials, or one not on loopback): refuse rather than open up.
       return { ok: false, status: 503, error: 'temporarily_unavailable', description: 'no agent credential is configured on this listener' };
     }
+    this.everConfigured = true;
     if (authorization === undefined || authorization.trim() === '') {
       return { ok: false, status: 401, description: 'this gateway needs a credential: Authorization: Bearer <API key or access token>' };
     }

@@ -8,6 +8,7 @@ import { runSecret } from './secret.js';
 import { runServe } from './serve.js';
 import { runServers } from './servers.js';
 import { runCall, runTools } from './tools.js';
+import { runTrust } from './trust.js';
 import { runValidate } from './validate.js';
 
 /** Runs the command line; resolves to the exit code (0 ok, 1 error, 2 usage). */
@@ -48,6 +49,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return args.operands[0] === 'migrate' ? await runMigrate(args) : await runAuth(args);
       case 'secret':
         return await runSecret(args);
+      case 'trust':
+        return await runTrust(args);
     }
   } catch (error) {
     if (isGatewayError(error)) {

@@ -1,11 +1,11 @@
-import { homedir } from 'node:os';
-import { GatewayError, loadSettings, type GatewaySettings, type TokenStore, type TokenStoreChoice } from '@agent-mcp-gateway/core';
+import { GatewayError, type GatewaySettings, type TokenStore, type TokenStoreChoice } from '@agent-mcp-gateway/core';
 import { FsTokenStore, defaultTokenDir } from '@agent-mcp-gateway/store-fs';
 import { KeychainTokenStore, isKeychainUnavailable } from '@agent-mcp-gateway/store-keychain';
+import { loadSettingsOnly } from './context.js';
 
-/** The gateway settings (cosmiconfig + GATEWAY_* variables), without needing a servers file. */
+/** The gateway settings (settings file in a trusted place + GATEWAY_* variables), without needing a servers file. */
 export async function settingsFor(env: NodeJS.ProcessEnv = process.env): Promise<GatewaySettings> {
-  return (await loadSettings({ cwd: process.cwd(), env, home: env.HOME ?? homedir() })).settings;
+  return (await loadSettingsOnly(env)).settings;
 }
 
 const warnToStderr = (message: string) => process.stderr.write(`agent-mcp-gateway: warning: ${message}\n`);

@@ -216,11 +216,16 @@ describe('validate', () => {
 });
 
 describe('discovery', () => {
-  it('with no flags, ./.mcp.json and ./.mcp-gateway-rules.json in the working directory are found', async () => {
+  it('with no flags, ./.mcp.json and ./.mcp-gateway-rules.json in the working directory are found once the folder is trusted', async () => {
     const cwd = await realpath(await tempDir());
     const home = await emptyHome();
     await writeJson(join(cwd, '.mcp.json'), { mcpServers: OK_SERVERS });
     await writeJson(join(cwd, '.mcp-gateway-rules.json'), { agents: { a: { allow: { servers: ['*'] } } } });
+    const untrusted = await runCli(['validate'], { cwd, env: { HOME: home } });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toContain(`CONFIG_NOT_FOUND`);
+    expect(untrusted.stderr).toContain(`Not used, because ${cwd} is not trusted: ${join(cwd, '.mcp.json')}, ${join(cwd, '.mcp-gateway-rules.json')}`);
+    expect((await runCli(['trust'], { cwd, env: { HOME: home } })).code).toBe(0);
     const r = await runCli(['validate'], { cwd, env: { HOME: home } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`ok: ${join(cwd, '.mcp.json')} (1 servers)`);
