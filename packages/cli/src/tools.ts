@@ -1,6 +1,6 @@
-import { errors, forTerminal, isGatewayError, type CallToolResult, type Tool } from '@agent-mcp-gateway/core';
+import { errors, isGatewayError, type CallToolResult, type Tool } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
-import { Progress, printJson, table } from './output.js';
+import { Progress, printJson, printable, table } from './output.js';
 import { openSession, type Session } from './session.js';
 
 /**
@@ -97,5 +97,5 @@ function renderContent(result: CallToolResult): string {
     }
   });
   if (parts.length === 0 && result.structuredContent !== undefined) parts.push(JSON.stringify(result.structuredContent, null, 2));
-  return parts.map((p) => forTerminal(p.endsWith('\n') ? p : `${p}\n`)).join('');
+  return parts.map((p) => printable(p.endsWith('\n') ? p : `${p}\n`)).join('');
 }

@@ -83,6 +83,17 @@ describe('credentials in server URLs and hostile downstream strings (item 2)', (
   });
 });
 
+describe("a tool's error result cannot hand the agent a credential (item 5)", () => {
+  it('known secrets are blanked out of a downstream isError result; a successful result is the agent\'s data, unchanged', async () => {
+    const g = await gateway({ servers: { notes: demoServer('notes', { env: { API_KEY: '${KEY}' } }) }, env: { KEY } });
+    const failed = await g.call('execute_tool', { server: 'notes', tool: 'fail', args: { message: `bad key ${KEY}` } });
+    expect(failed.isError).toBe(true);
+    expect(failed.content).toEqual([{ type: 'text', text: 'bad key [REDACTED]' }]);
+    const echoed = await g.call('execute_tool', { server: 'notes', tool: 'echo', args: { text: 'plain words' } });
+    expect(echoed.content).toEqual([{ type: 'text', text: 'plain words' }]);
+  });
+});
+
 describe('hidden servers cannot be probed for (item 6)', () => {
   const rules = {
     agents: {

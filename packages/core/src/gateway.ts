@@ -223,6 +223,9 @@ export class Gateway {
       if (!downstream) throw errors.serverNotFound(request.server);
       const timeoutMs = call.timeoutMs ?? downstream.spec.timeoutMs ?? this.configValue.settings.callTimeoutMs;
       let result = await downstream.callTool(call.tool, call.args, { timeoutMs, ...options });
+      // A tool's error may quote what it was sent — a credential of ours included: blanked like any error.
+      // Successful results go through unchanged (they are the agent's data, and the hot path).
+      if (result.isError === true) result = this.redactedError(result);
       if (hooks.afterToolCall.isUsed()) result = await hooks.afterToolCall.promise(result, call);
       if (hooks.toolCallSettled.isUsed()) {
         hooks.toolCallSettled.call(this.outcome(call, 'ALLOW', started, undefined, result.isError === true), undefined);
@@ -310,6 +313,15 @@ export class Gateway {
       await Promise.all([...this.servers(), ...this.retiring].map((s) => s.close()));
     })();
     return this.closed;
+  }
+
+  private redactedError(result: CallToolResult): CallToolResult {
+    const content = result.content.map((item) => (item.type === 'text' ? { ...item, text: this.redactor.redactString(item.text) } : item));
+    return {
+      ...result,
+      content,
+      ...(result.structuredContent !== undefined && { structuredContent: this.redactor.redact(result.structuredContent) as Record<string, unknown> }),
+    };
   }
 
   private createDownstream(spec: ServerSpec): DownstreamServer {
