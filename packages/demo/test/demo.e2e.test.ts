@@ -5,11 +5,22 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { alive, tempDir } from './harness.js';
+
+const tempDir = () => mkdtemp(join(tmpdir(), 'amg-demo-test-'));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const demoPath = fileURLToPath(new URL('../dist/demo.js', import.meta.url));
 const LIMIT_MS = 60_000;

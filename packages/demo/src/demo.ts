@@ -7,6 +7,10 @@
  * the demo starts the HTTP ones itself on 127.0.0.1 and hands their URLs and
  * the token to the gateway through the variables examples/.mcp.json names.
  *
+ * It lives in its own private package (packages/demo), not in the CLI: the
+ * testing package's fixtures (an authorization server on oidc-provider and koa)
+ * are the demo's dependencies, never the installed CLI's.
+ *
  * Without a display (no DISPLAY / WAYLAND_DISPLAY, an SSH session, or CI) the
  * demo completes the OAuth login itself (BROWSER = the testing package's
  * headless login); with one, the system browser opens and the demo waits for
@@ -21,8 +25,10 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthorizationServer, HttpMcpServer, ProtectedMcpServer } from '@agent-mcp-gateway/testing';
 
-const examples = fileURLToPath(new URL('../examples/', import.meta.url));
-const bin = fileURLToPath(new URL('./bin.js', import.meta.url));
+/** The CLI package (packages/cli), found as Node finds it: its built entry point, next to bin.js; examples/ beside dist/. */
+const cli = import.meta.resolve('agent-mcp-gateway');
+const examples = fileURLToPath(new URL('../examples/', cli));
+const bin = fileURLToPath(new URL('./bin.js', cli));
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 /** Polling interval and limits of the login wait. */
 const POLL_MS = 200;
