@@ -8,14 +8,12 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { listenOnLoopback, startHttpMcpServer } from '@agent-mcp-gateway/testing';
 import { alive, binPath, closeAfterEach, demoServer, errorOf, json, runCli, tempDir, waitForExit, writeConfig } from './harness.js';
+import { serveIn } from './in-folder.js';
 
-const { later, gateway, add } = closeAfterEach();
+const { later, gateway } = closeAfterEach();
 
 const KEY = 'sk_live_fromTheEnvironment_7781';
 const LITERAL = 'literal-secret-in-the-url-5521';
@@ -187,19 +185,16 @@ describe('a gateway listed in its own servers file (item 8)', () => {
 
   it('served to an MCP client with no flags: the self entry is an error, the gateway keeps serving, nothing multiplies', async () => {
     const home = await selfListingHome();
-    const transport = new StdioClientTransport({ command: process.execPath, args: [binPath], env: { PATH: process.env.PATH ?? '', HOME: home }, cwd: home, stderr: 'pipe' });
-    const client = new Client({ name: 'e2e', version: '1.0.0' });
-    await client.connect(transport);
-    add(() => client.close());
-    const error = errorOf((await client.callTool({ name: 'execute_tool', arguments: { server: 'me', tool: 'list_servers', args: {} } })) as CallToolResult);
+    const g = later(await serveIn({ cwd: home, home }));
+    const error = errorOf(await g.call('execute_tool', { server: 'me', tool: 'list_servers', args: {} }));
     expect(error.code).toBe('SERVER_UNAVAILABLE');
     expect(error.message).toContain('refuses to serve');
     // Only the gateway the client started is left in this folder: the child it started has exited.
-    const others = () => processesIn(home).filter((pid) => pid !== transport.pid);
+    const others = () => processesIn(home).filter((pid) => pid !== g.pid);
     for (const pid of others()) expect(await waitForExit(pid, 5_000)).toBe(true);
-    expect(processesIn(home)).toEqual([transport.pid]);
+    expect(processesIn(home)).toEqual([g.pid]);
     // and it still serves
-    const listed = json<{ servers: { name: string }[] }>((await client.callTool({ name: 'list_servers', arguments: {} })) as CallToolResult);
+    const listed = json<{ servers: { name: string }[] }>(await g.call('list_servers', {}));
     expect(listed.servers.map((s) => s.name)).toEqual(['me']);
   });
 });

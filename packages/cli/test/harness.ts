@@ -63,12 +63,27 @@ export interface StartOptions {
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const files = await writeConfig(options.servers, options.rules);
   for (const [name, content] of Object.entries(options.files ?? {})) await writeFile(join(files.dir, name), content);
-  const args = [binPath, '--config', files.config, ...(files.rules ? ['--rules', files.rules] : []), ...(options.args ?? [])];
+  return connectGateway({
+    args: ['--config', files.config, ...(files.rules ? ['--rules', files.rules] : []), ...(options.args ?? [])],
+    env: { HOME: files.dir, ...options.env },
+    cwd: files.dir,
+    ...(options.client && { client: options.client }),
+  });
+}
+
+/** Spawns the built CLI with exactly these arguments (none: discovery, as a client does) and connects an MCP client. */
+export async function connectGateway(options: {
+  readonly args: readonly string[];
+  /** Over PATH, which is always passed. */
+  readonly env: Record<string, string>;
+  readonly cwd: string;
+  readonly client?: Client;
+}): Promise<RunningGateway> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args,
-    env: { PATH: process.env.PATH ?? '', HOME: files.dir, ...options.env },
-    cwd: files.dir,
+    args: [binPath, ...options.args],
+    env: { PATH: process.env.PATH ?? '', ...options.env },
+    cwd: options.cwd,
     stderr: 'pipe',
   });
   let stderr = '';
