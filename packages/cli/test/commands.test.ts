@@ -91,8 +91,9 @@ const BROKEN: BrokenCase[] = [
   {
     name: 'bad JSON (line:column)',
     async setup(dir) {
-      const file = await writeJson(join(dir, 'bad.json'), '{\n  "mcpServers": {\n    "x": { "command": "a", }\n  }\n}\n');
-      return { args: ['--config', file], expect: ['CONFIG_INVALID', `${file}:3:`, /invalid JSON/] };
+      // Comments and trailing commas are fine (JSONC); a missing comma is not.
+      const file = await writeJson(join(dir, 'bad.json'), '{\n  // servers\n  "mcpServers": {\n    "x": { "command": "a" "args": [], },\n  },\n}\n');
+      return { args: ['--config', file], expect: ['CONFIG_INVALID', `${file}:4:27:`, /invalid JSON: expected ',' or '}'/] };
     },
   },
   {
@@ -326,6 +327,17 @@ describe('init', () => {
     expect(await readFile(config, 'utf8')).toBe(template);
     expect(await mode(config)).toBe(0o600);
     expect(await mode(rules)).toBe(0o600);
+  });
+
+  it('writes where --config and --rules say (relative to the working folder), and nothing into the user folder', async () => {
+    const home = await emptyHome();
+    const cwd = await realpath(await tempDir());
+    const r = await runCli(['init', '--config', 'team/servers.json', '--rules', join(cwd, 'team', 'rules.json')], { cwd, env: { HOME: home } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Wrote ${join(cwd, 'team', 'servers.json')}\nWrote ${join(cwd, 'team', 'rules.json')}\n`);
+    await expect(stat(join(home, '.config', 'agent-mcp-gateway'))).rejects.toThrow(/ENOENT/);
+    const valid = await runCli(['validate', '--config', 'team/servers.json', '--rules', 'team/rules.json'], { cwd, env: { HOME: home } });
+    expect(valid.code, valid.stderr).toBe(0);
   });
 
   it('keeps only the file that exists and writes the missing one (exit 1)', async () => {
