@@ -8,7 +8,7 @@ import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, resolve } from 'node:path';
-import { projectTrust, readTrustStore, revokeFolder, trustFolder, userConfigDir } from '@agent-mcp-gateway/core';
+import { parseJsonText, projectTrust, readTrustStore, revokeFolder, trustFolder, userConfigDir } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
 
 export async function runTrust(args: CliArgs, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -65,7 +65,8 @@ async function summary(file: string): Promise<string> {
   if (/\.(c|m)?js$/.test(name)) return ': JavaScript, runs inside the gateway with access to every token';
   if (name !== '.mcp.json') return '';
   try {
-    const doc = JSON.parse(await readFile(file, 'utf8')) as { mcpServers?: unknown; servers?: unknown };
+    // JSONC, as the gateway reads it (comments, trailing commas); a file that does not parse is summarised as nothing.
+    const doc = parseJsonText(await readFile(file, 'utf8'), file) as { mcpServers?: unknown; servers?: unknown };
     const servers = (doc.mcpServers ?? doc.servers) as Record<string, { command?: unknown; args?: unknown; url?: unknown }> | undefined;
     if (typeof servers !== 'object' || servers === null) return '';
     const described = Object.entries(servers).map(([server, entry]) => {

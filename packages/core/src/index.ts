@@ -51,6 +51,8 @@ export type { AgentRules, RulesFile } from './policy/rules.js';
 export * from './config/schema.js';
 export * from './config/load.js';
 export { expandVariables } from './config/expand.js';
+/** Config files' JSONC parsing (comments, trailing commas), with CONFIG_INVALID errors naming file, line and column. */
+export { parseJsonText } from './config/format.js';
 export { TRUST_STORE_FILE, hashContent, readTrustStore, trustStorePath, writeTrustStore } from './config/trust.js';
 export type { TrustStore, TrustedFolder } from './config/trust.js';
 export type * from './types.js';

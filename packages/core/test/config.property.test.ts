@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, GatewayError } from '../src/errors.js';
 import { expandVariables } from '../src/config/expand.js';
-import { locateJsonError } from '../src/config/format.js';
+import { parseJsonc } from '../src/config/format.js';
 import { loadServers, parseServers } from '../src/config/load.js';
 
 let dir: string;
@@ -180,19 +180,23 @@ describe('expandVariables', () => {
   });
 });
 
-describe('locateJsonError agrees with JSON.parse', () => {
+describe('parseJsonc accepts JSON and JSONC, and locates every error', () => {
+  /** JSON text is JSONC: anything JSON.parse accepts parses to the same value; a refusal has an offset inside the text. */
   const agrees = (text: string) => {
-    let parses = true;
+    let parsed: { value: unknown } | undefined;
     try {
-      JSON.parse(text);
+      parsed = { value: JSON.parse(text) as unknown };
     } catch {
-      parses = false;
+      parsed = undefined;
     }
-    const problem = locateJsonError(text);
-    expect(problem === undefined).toBe(parses);
-    if (problem) {
-      expect(problem.offset).toBeGreaterThanOrEqual(0);
-      expect(problem.offset).toBeLessThanOrEqual(text.length);
+    const result = parseJsonc(text);
+    if (parsed) expect(result).toEqual({ ok: true, value: parsed.value });
+    if (!result.ok) {
+      expect(result.problem.offset).toBeGreaterThanOrEqual(0);
+      expect(result.problem.offset).toBeLessThanOrEqual(text.length);
+      expect(result.problem.line).toBeGreaterThanOrEqual(1);
+      expect(result.problem.column).toBeGreaterThanOrEqual(1);
+      expect(result.problem.reason).not.toBe('');
     }
   };
 
@@ -201,7 +205,7 @@ describe('locateJsonError agrees with JSON.parse', () => {
   });
 
   it('on JSON text with a few characters inserted, deleted or replaced', () => {
-    const edit = fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.constantFrom(...'{}[]:,"\\ 00-+.eE\ntfnu/\'x'));
+    const edit = fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.constantFrom(...'{}[]:,"\\ 00-+.eE\ntfnu/*\'x'));
     const mutated = fc.tuple(fc.json(), fc.array(edit, { minLength: 1, maxLength: 3 })).map(([json, edits]) =>
       edits.reduce((text, [at, op, ch]) => {
         const i = text.length === 0 ? 0 : at % (text.length + 1);
@@ -213,13 +217,38 @@ describe('locateJsonError agrees with JSON.parse', () => {
     fc.assert(fc.property(mutated, agrees), { numRuns: 2000 });
   });
 
-  it.each(['0', '-0', '00', '-', '01', '1.', '.5', '1e', '1e+', '1E-2', '-0.0e0', '[1,,2]', '{"a":1,}', '"\\u12"', '"\\u12g4"', '"\\q"', '"a\tb"', 'nul', 'truex', ' \f1'])(
+  it.each(['0', '-0', '00', '-', '01', '1.', '.5', '1e', '1e+', '1E-2', '-0.0e0', '[1,,2]', '{"a":1,}', '"\\u12"', '"\\u12g4"', '"\\q"', '"a\tb"', 'nul', 'truex', ' \f1', '/*', '//', '{"a":1}/'])(
     'on %j',
     (text) => agrees(text),
   );
 
   it('on valid JSON', () => {
     fc.assert(fc.property(fc.json(), agrees), { numRuns: 300 });
+  });
+
+  /** Pretty-printed JSON with comments after some lines and a trailing comma before some closing brackets. */
+  const commented = fc
+    .tuple(
+      fc.jsonValue(),
+      fc.infiniteStream(fc.constantFrom('', ' // note, with "quotes" and {brackets}', ' /* block */', ' /** doc\n * more */')),
+      fc.infiniteStream(fc.boolean()),
+    )
+    .map(([value, comments, commas]) => {
+      const lines = (JSON.stringify(value, null, 2) ?? 'null').split('\n');
+      const out = lines.map((line, i) => {
+        const closes = /^\s*[\]}]/.test(lines[i + 1] ?? '') && !/[[{]$/.test(line);
+        return `${line}${closes && commas.next().value ? ',' : ''}${comments.next().value}`;
+      });
+      return { value, text: `// generated\n${out.join('\n')}\n/* end */\n` };
+    });
+
+  it('on JSON with comments and trailing commas: the same value as the JSON without them', () => {
+    fc.assert(
+      fc.property(commented, ({ value, text }) => {
+        expect(parseJsonc(text)).toEqual({ ok: true, value: JSON.parse(JSON.stringify(value) ?? 'null') as unknown });
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, GatewayError } from '../src/errors.js';
 import { expandVariables } from '../src/config/expand.js';
-import { formatJsonPath, locateJsonError } from '../src/config/format.js';
+import { MAX_JSONC_NESTING, formatJsonPath, parseJsonc, parseJsonText } from '../src/config/format.js';
 import {
   applyEnvOverrides,
   findFile,
@@ -113,6 +113,52 @@ describe('loadServers: normalisation', () => {
     expect(specs[0]).toMatchObject({ name: 'gh', transport: 'http' });
   });
 
+  it('loads a .vscode/mcp.json as VS Code writes it: comments, trailing commas, `inputs`', async () => {
+    const file = await write(
+      '.vscode/mcp.json',
+      [
+        '// MCP servers for this workspace',
+        '{',
+        '  "inputs": [',
+        '    { "type": "promptString", "id": "token", "description": "API token", "password": true, },',
+        '  ],',
+        '  "servers": {',
+        '    /* a local server */',
+        '    "memory": { "type": "stdio", "command": "npx", "args": ["-y", "server-memory",], },',
+        '    "gh": { "type": "http", "url": "https://api.example.com/mcp", "headers": { "Authorization": "Bearer ${GH_TOKEN}" } }, // remote',
+        '  },',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const { servers: specs, warnings } = loadServers(file, { GH_TOKEN: 't0ken' });
+    expect(warnings).toEqual([]);
+    expect(specs.map((s) => [s.name, s.transport])).toEqual([
+      ['memory', 'stdio'],
+      ['gh', 'http'],
+    ]);
+    expect(specs[0]).toMatchObject({ command: 'npx', args: ['-y', 'server-memory'] });
+    expect(specs[1]).toMatchObject({ headers: { Authorization: 'Bearer t0ken' } });
+  });
+
+  it('a syntax error in a commented file names line and column, never the text around it', async () => {
+    const file = await write('.vscode/mcp.json', '{\n  // token below\n  "servers": {\n    "gh": { "url": "https://h/mcp", "headers": { "X": "sk-live-abcdef" } ]\n  },\n}\n');
+    const error = caught(() => loadServers(file, {}));
+    expect(error).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file, path: '$' } });
+    expect(error.message).toBe(`${file}:4:74: invalid JSON: expected ',' or '}', found "]"`);
+  });
+
+  it('refuses a VS Code ${input:…} variable in a server entry: the gateway cannot prompt for it', () => {
+    const text = '{"servers": {"gh": {"url": "https://h/mcp", "headers": {"Authorization": "Bearer ${input:token}"}}}}';
+    const error = caught(() => parseServers(text, FILE, {}));
+    expect(error.code).toBe(ErrorCodes.CONFIG_MISSING_VARIABLE);
+    expect(error.message).toContain(`${FILE}: $.servers.gh.headers.Authorization: \${input:token} is a VS Code input`);
+    expect(error.details).toEqual({ file: FILE, path: '$.servers.gh.headers.Authorization' });
+    // In a disabled entry it stays as written, like a missing variable there.
+    const disabled = '{"servers": {"gh": {"url": "https://h/mcp", "enabled": false, "headers": {"A": "${input:token}"}}}}';
+    expect(parseServers(disabled, FILE, {}).servers[0]).toMatchObject({ enabled: false, headers: { A: '${input:token}' } });
+  });
+
   it.each([
     [{ command: 'x' }, 'stdio'],
     [{ url: 'https://h/mcp' }, 'http'],
@@ -195,13 +241,17 @@ describe('loadServers: errors name the file and the JSON path', () => {
   });
 
   it.each([
-    ['{\n  "mcpServers": {\n    "a": { "command": "x", }\n  }\n}', '3:28', "trailing comma before '}'"],
+    ['{\n  "mcpServers": {\n    "a": { "command": "x" "args": [] }\n  }\n}', '3:27', "expected ',' or '}'"],
     ['{"mcpServers": {"a": {"command": "x"}}', '1:39', "a '{' is not closed"],
     ['', '1:1', 'empty'],
+    ['// nothing but a comment\n', '2:1', 'empty'],
     ['{"mcpServers": {}} x', '1:20', 'after the end'],
-    ['{\n  // servers\n  "mcpServers": {}\n}', '2:3', 'comments are not allowed'],
+    ['{\n  /* servers\n  "mcpServers": {}\n}', '2:3', "a '/*' is not closed"],
     ["{'mcpServers': {}}", '1:2', 'double-quoted'],
-    ['{"a": [1, 2,]}', '1:13', "trailing comma before ']'"],
+    ['{mcpServers: {}}', '1:2', 'double-quoted property name'],
+    ['{"a": [1, 2,,]}', '1:13', 'expected a value'],
+    ['{"a": "x\ny"}', '1:9', 'line break inside a string'],
+    ['{\r\n  "a": tru\r\n}', '2:8', 'expected a value'],
   ])('bad JSON %j → CONFIG_INVALID at line:column', (text, where, reason) => {
     const error = caught(() => parseServers(text, FILE, {}));
     expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
@@ -341,12 +391,20 @@ describe('expandVariables', () => {
     ['$${A}', '$alpha'],
     ['$A and $ alone', '$A and $ alone'],
     ['${secret:TOKEN}', '${secret:TOKEN}'],
-    ['${input:token}', '${input:token}'],
     ['${A-B}', '${A-B}'],
     ['${}', '${}'],
     ['${A', '${A'],
   ])('%j → %j', (input, output) => {
     expect(expand(input)).toBe(output);
+  });
+
+  it("refuses VS Code's ${input:id}, naming the id only when it looks like one; tolerated with onMissing", () => {
+    expect(caught(() => expand('Bearer ${input:token}'))).toMatchObject({
+      code: ErrorCodes.CONFIG_MISSING_VARIABLE,
+      message: `${FILE}: $: \${input:token} is a VS Code input variable, which the gateway cannot prompt for (use an environment variable \${NAME} or a stored secret \${secret:NAME})`,
+    });
+    expect(caught(() => expand('${input:sk live x}')).message).not.toContain('sk live');
+    expect(expandVariables('${input:token}', env, FILE, '$', { onMissing: () => {} })).toBe('${input:token}');
   });
 
   it('walks arrays and objects, leaves keys and non-strings alone, does not mutate the input', () => {
@@ -397,12 +455,46 @@ describe('format helpers', () => {
   });
 
   it('locates JSON errors by line and column', () => {
-    expect(locateJsonError('{"a": 1}')).toBeUndefined();
-    expect(locateJsonError('{\n  "a": tru\n}')).toMatchObject({ line: 2, column: 8 });
-    expect(locateJsonError('{"a": "x\ny"}')).toMatchObject({ line: 1, column: 9 });
-    expect(locateJsonError('[01]')).toMatchObject({ offset: 2 });
-    expect(locateJsonError('{"a" 1}')).toMatchObject({ offset: 5, reason: expect.stringContaining("expected ':'") });
-    expect(locateJsonError('"\\x"')).toMatchObject({ offset: 1, reason: 'invalid escape \\x' });
+    const problem = (text: string) => {
+      const result = parseJsonc(text);
+      return result.ok ? undefined : result.problem;
+    };
+    expect(problem('{"a": 1}')).toBeUndefined();
+    expect(problem('{\n  "a": tru\n}')).toMatchObject({ line: 2, column: 8 });
+    expect(problem('{"a": "x\ny"}')).toMatchObject({ line: 1, column: 9 });
+    expect(problem('[01]')).toMatchObject({ offset: 2 });
+    expect(problem('{"a" 1}')).toMatchObject({ offset: 5, reason: expect.stringContaining("expected ':'") });
+    expect(problem('"\\x"')).toMatchObject({ offset: 1, reason: 'invalid escape \\x' });
+    expect(problem('{"a": "\\u12g4"}')).toMatchObject({ offset: 7, reason: expect.stringContaining('4 hex digits') });
+    expect(problem('{"a": "x\ty"}')).toMatchObject({ offset: 8, reason: expect.stringContaining('U+0009 inside a string') });
+    expect(problem('{"a": 1} /* open')).toMatchObject({ line: 1, column: 10, reason: expect.stringContaining("'/*' is not closed") });
+    expect(problem('// a\r// b\r\n{"a": ?}')).toMatchObject({ line: 3, column: 7 });
+    expect(problem('\u00a01')).toMatchObject({ offset: 0, reason: expect.stringContaining('U+00A0') });
+  });
+
+  it('parses JSONC: comments and trailing commas, nothing else beyond JSON', () => {
+    const text = '// VS Code style\n{\n  /* block */ "a": [1, 2,], // line\n  "b": {"c": null,},\n}\n';
+    expect(parseJsonc(text)).toEqual({ ok: true, value: { a: [1, 2], b: { c: null } } });
+    expect(parseJsonc('{"a": "// not a comment, /* nor this */"}')).toEqual({ ok: true, value: { a: '// not a comment, /* nor this */' } });
+    for (const bad of ["{'a': 1}", '{a: 1}', '[1,,2]', '{,}', '0x1', '+1', 'NaN', '[.5]', '"a\tb"']) expect(parseJsonc(bad).ok).toBe(false);
+  });
+
+  it('makes plain objects like JSON.parse: "__proto__" stays a key, the last duplicate wins', () => {
+    const result = parseJsonc('{"__proto__": {"polluted": true}, "a": 1, "a": 2,}');
+    expect(result.ok).toBe(true);
+    const value = (result as { value: Record<string, unknown> }).value;
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(Object.keys(value)).toEqual(['__proto__', 'a']);
+    expect(value.a).toBe(2);
+    expect((value as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  it('refuses absurd nesting with a syntax error rather than a stack overflow', () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const error = caught(() => parseJsonText(deep, FILE));
+    expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(error.message).toContain(`${FILE}:1:${MAX_JSONC_NESTING + 1}: invalid JSON: nested more than ${MAX_JSONC_NESTING} levels deep`);
+    expect(parseJsonc('['.repeat(MAX_JSONC_NESTING) + ']'.repeat(MAX_JSONC_NESTING)).ok).toBe(true);
   });
 });
 

@@ -8,9 +8,13 @@
  *   empty*. The default is literal text up to the first `}` (no nesting, no
  *   further expansion inside it).
  * - NAME is `[A-Za-z_][A-Za-z0-9_]*`. Anything else between `${` and `}` is
- *   left as it is: `${secret:NAME}` (resolved by a later stage), VS Code's
- *   `${input:id}`, and malformed references such as `${A-B}` all pass through
- *   untouched, so a config written for another client never fails here.
+ *   left as it is: `${secret:NAME}` (resolved by a later stage) and malformed
+ *   references such as `${A-B}` pass through untouched.
+ * - VS Code's `${input:id}` (a value VS Code prompts for, declared under the file's
+ *   `inputs`) is refused like a missing variable: the gateway runs without a
+ *   person to ask, and sending the placeholder text as a credential would only fail
+ *   later and obscurely. Where missing variables are tolerated (`onMissing`, for
+ *   disabled servers) it is left as written.
  * - There is no escape syntax: `$${X}` is a literal `$` followed by the
  *   expansion of `${X}`. Unbraced `$NAME` is never expanded.
  * - Only string *values* are expanded, never object keys; numbers, booleans and
@@ -22,6 +26,10 @@ import { appendJsonPath } from './format.js';
 
 /** A well-formed reference: name, optional `:-default`. */
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** VS Code's prompted input variable; the id is named in errors only when it looks like an id. */
+const INPUT_REFERENCE = /\$\{input:([^}]*)\}/;
+const PRINTABLE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * Values nested deeper than this are refused rather than risking a stack
@@ -49,7 +57,8 @@ function lookup(env: Readonly<Record<string, string | undefined>>, name: string)
 
 /**
  * Expands the references in one string.
- * @throws GatewayError CONFIG_MISSING_VARIABLE naming the variable, file and JSON path.
+ * @throws GatewayError CONFIG_MISSING_VARIABLE naming the variable, file and JSON path
+ *   (also for a VS Code `${input:id}`, unless `options.onMissing` is given).
  */
 export function expandString(
   text: string,
@@ -59,6 +68,15 @@ export function expandString(
   options: ExpandOptions = {},
 ): string {
   if (!text.includes('${')) return text;
+  const input = options.onMissing ? null : INPUT_REFERENCE.exec(text);
+  if (input) {
+    const id = PRINTABLE_ID.test(input[1]!) ? input[1]! : '…';
+    throw new GatewayError(
+      ErrorCodes.CONFIG_MISSING_VARIABLE,
+      `${file}: ${path}: \${input:${id}} is a VS Code input variable, which the gateway cannot prompt for (use an environment variable \${NAME} or a stored secret \${secret:NAME})`,
+      { file, path },
+    );
+  }
   return text.replace(REFERENCE, (whole, name: string, fallback: string | undefined) => {
     const value = lookup(env, name);
     if (value !== undefined && value !== '') options.onExpanded?.(name, value, path);

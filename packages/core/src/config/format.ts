@@ -1,11 +1,14 @@
 /**
  * Readable config errors: zod issues and JSON syntax errors turned into lines
- * of the form `<file>: <json path>: <what was expected / what is wrong>`.
+ * of the form `<file>: <json path>: <what was expected / what is wrong>` (or
+ * `<file>:<line>:<column>: …` for text that does not parse); and the JSONC parsing
+ * of config files.
  *
  * Nothing here ever prints a configured *value*: config files hold tokens and
  * API keys, and error messages end up in logs and terminals. Messages describe
  * types, allowed options and positions only.
  */
+import { createScanner, findNodeAtOffset, parseTree, printParseErrorCode, type Node, type ParseError, type ParseOptions } from 'jsonc-parser';
 import { z } from 'zod';
 import { ErrorCodes, GatewayError } from '../errors.js';
 
@@ -202,9 +205,9 @@ export function configInvalidFromZod(file: string, issues: readonly Issue[], bas
 }
 
 // ---------------------------------------------------------------------------
-// JSON syntax errors
+// JSONC text: JSON with comments and trailing commas, as VS Code writes `.vscode/mcp.json`
 
-/** Where a JSON text first goes wrong. `offset` counts UTF-16 code units. */
+/** Where a JSON text first goes wrong. `offset` counts UTF-16 code units; line and column are 1-based. */
 export interface JsonSyntaxProblem {
   readonly offset: number;
   readonly line: number;
@@ -212,12 +215,26 @@ export interface JsonSyntaxProblem {
   readonly reason: string;
 }
 
-/** 1-based line and column of an offset. */
+/** The outcome of {@link parseJsonc}: the value, or where and why the text is not JSONC. */
+export type JsoncResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problem: JsonSyntaxProblem };
+
+/**
+ * Objects and arrays nested deeper than this are refused with a syntax problem:
+ * the parser recurses, and a stack overflow would surface as a RangeError rather
+ * than a config error. No real config comes close.
+ */
+export const MAX_JSONC_NESTING = 1000;
+
+/**
+ * 1-based line and column of an offset. A line ends at `\n`, `\r\n` or a lone `\r`,
+ * as in VS Code and jsonc-parser; the column counts UTF-16 code units.
+ */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
+    const code = text.charCodeAt(i);
+    if (code === 10 || (code === 13 && text.charCodeAt(i + 1) !== 10)) {
       line++;
       lineStart = i + 1;
     }
@@ -225,182 +242,197 @@ export function lineColumn(text: string, offset: number): { line: number; column
   return { line, column: offset - lineStart + 1 };
 }
 
-const LITERALS = ['true', 'false', 'null'] as const;
-
 function describeChar(c: string): string {
-  if (c === '\n') return 'a line break';
+  if (c === '\n' || c === '\r') return 'a line break';
   const code = c.charCodeAt(0);
-  if (code < 0x20 || code === 0x7f) return `control character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  if (code < 0x20 || code === 0x7f) return `control character ${hex}`;
+  if (code > 0x7f && /\s/.test(c)) return `space character ${hex}`;
   return JSON.stringify(c);
 }
 
+/** What is at `offset`, by one character at most (never a slice of the file: it may hold a secret). */
+function found(text: string, offset: number): string {
+  return offset >= text.length ? 'the end of the file' : describeChar(text[offset]!);
+}
+
+const LITERALS = ['true', 'false', 'null'] as const;
+
+const PARSE_OPTIONS: ParseOptions = { disallowComments: false, allowTrailingComma: true, allowEmptyContent: false };
+
 /**
- * Finds the first JSON syntax error in `text`, or `undefined` when `JSON.parse`
- * would accept it. We locate errors ourselves because V8's messages are not
- * stable across Node versions, often lack a position, and sometimes quote a
- * slice of the file — which may hold a secret.
+ * Parses JSONC — JSON plus `//` and `/* *\/` comments and trailing commas, what VS
+ * Code accepts in `.vscode/mcp.json` and its settings — with Microsoft's
+ * `jsonc-parser` (the parser VS Code itself uses). Anything else JSON forbids
+ * stays an error: single quotes, unquoted keys, control characters in strings, …
  *
- * Iterative (an explicit stack) so deeply nested input cannot overflow the
- * call stack.
+ * Objects are plain objects with own properties, as `JSON.parse` makes them: a key
+ * `"__proto__"` stays a key rather than replacing the prototype, and the last of
+ * duplicate keys wins. A leading BOM is not skipped here (see {@link parseJsonText}).
+ *
+ * Problems name a line and column and say what is wrong in words of our own: the
+ * parser's error codes are mapped here, and no reason quotes more than one
+ * character of the text.
  */
-export function locateJsonError(text: string): JsonSyntaxProblem | undefined {
-  const at = (offset: number, reason: string): JsonSyntaxProblem => ({ offset, ...lineColumn(text, offset), reason });
-  const stack: Array<'{' | '['> = [];
-  type Expect = 'value' | 'value-or-close' | 'key' | 'key-or-close' | 'colon' | 'comma-or-close' | 'end';
-  let expect: Expect = 'value';
-  let i = 0;
-  const afterValue = (): Expect => (stack.length > 0 ? 'comma-or-close' : 'end');
+export function parseJsonc(text: string): JsoncResult {
+  const problem = (offset: number, reason: string): JsoncResult => ({ ok: false, problem: { offset, ...lineColumn(text, offset), reason } });
+  const tooDeep = nestingBeyond(text, MAX_JSONC_NESTING);
+  if (tooDeep !== undefined) return problem(tooDeep, `nested more than ${MAX_JSONC_NESTING} levels deep`);
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, PARSE_OPTIONS);
+  const first = errors[0];
+  if (first === undefined) return { ok: true, value: root === undefined ? undefined : nodeValue(root) };
+  const { offset, reason } = describeError(text, root, first, errors[1]);
+  return problem(offset, reason);
+}
 
-  /** Scans a string starting at `i` (a `"`); returns an error or advances `i`. */
-  const scanString = (): JsonSyntaxProblem | undefined => {
-    const start = i;
-    i++;
-    for (;;) {
-      if (i >= text.length) return at(start, 'unterminated string');
-      const code = text.charCodeAt(i);
-      if (code === 0x22) {
-        i++;
-        return undefined;
-      }
-      if (code < 0x20) return at(i, `${describeChar(text[i]!)} inside a string (write it as an escape such as \\n)`);
-      if (code === 0x5c) {
-        const next = text[i + 1];
-        if (next === undefined) return at(start, 'unterminated string');
-        if (next === 'u') {
-          if (!/^[0-9A-Fa-f]{4}$/.test(text.slice(i + 2, i + 6))) return at(i, 'invalid \\u escape (expected 4 hex digits)');
-          i += 6;
-          continue;
-        }
-        if (!'"\\/bfnrt'.includes(next)) return at(i, `invalid escape \\${next}`);
-        i += 2;
-        continue;
-      }
-      i++;
-    }
-  };
-
-  /** Scans a number starting at `i`; returns an error or advances `i`. */
-  const scanNumber = (): JsonSyntaxProblem | undefined => {
-    const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
-    if (text[i] === '-') i++;
-    if (text[i] === '0') i++;
-    else if (isDigit(text[i])) while (isDigit(text[i])) i++;
-    else return at(i, 'expected a digit after "-"');
-    if (text[i] === '.') {
-      i++;
-      if (!isDigit(text[i])) return at(i, 'expected a digit after the decimal point');
-      while (isDigit(text[i])) i++;
-    }
-    if (text[i] === 'e' || text[i] === 'E') {
-      i++;
-      if (text[i] === '+' || text[i] === '-') i++;
-      if (!isDigit(text[i])) return at(i, 'expected a digit in the exponent');
-      while (isDigit(text[i])) i++;
-    }
-    return undefined;
-  };
-
+/** The offset of the first `{` or `[` opening level `max + 1`, if any (comments and strings skipped). */
+function nestingBeyond(text: string, max: number): number | undefined {
+  const scanner = createScanner(text, true);
+  let depth = 0;
   for (;;) {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-    if (i >= text.length) {
-      if (expect === 'end') return undefined;
-      if (stack.length === 0 && expect === 'value') return at(i, 'the file is empty (expected a JSON value)');
-      const open = stack[stack.length - 1];
-      return at(i, open ? `unexpected end of file (a '${open}' is not closed)` : 'unexpected end of file');
-    }
-    const c = text[i]!;
-    if (c === '/') return at(i, 'comments are not allowed in JSON');
-    switch (expect) {
-      case 'end':
-        return at(i, `unexpected ${describeChar(c)} after the end of the JSON value`);
-      case 'colon':
-        if (c !== ':') return at(i, `expected ':' after the property name, found ${describeChar(c)}`);
-        i++;
-        expect = 'value';
-        continue;
-      case 'key':
-      case 'key-or-close':
-        if (c === '}' && expect === 'key-or-close') {
-          i++;
-          stack.pop();
-          expect = afterValue();
-          continue;
-        }
-        if (c === '"') {
-          const err = scanString();
-          if (err) return err;
-          expect = 'colon';
-          continue;
-        }
-        if (c === '}') return at(i, "trailing comma before '}'");
-        return at(i, `expected a double-quoted property name, found ${describeChar(c)}`);
-      case 'comma-or-close': {
-        const open = stack[stack.length - 1]!;
-        const close = open === '{' ? '}' : ']';
-        if (c === ',') {
-          i++;
-          expect = open === '{' ? 'key' : 'value';
-          continue;
-        }
-        if (c === close) {
-          i++;
-          stack.pop();
-          expect = afterValue();
-          continue;
-        }
-        return at(i, `expected ',' or '${close}', found ${describeChar(c)}`);
-      }
-      case 'value':
-      case 'value-or-close': {
-        if (c === ']' && expect === 'value-or-close') {
-          i++;
-          stack.pop();
-          expect = afterValue();
-          continue;
-        }
-        if (c === '{' || c === '[') {
-          stack.push(c);
-          i++;
-          expect = c === '{' ? 'key-or-close' : 'value-or-close';
-          continue;
-        }
-        let err: JsonSyntaxProblem | undefined;
-        if (c === '"') err = scanString();
-        else if (c === '-' || (c >= '0' && c <= '9')) err = scanNumber();
-        else {
-          const literal = LITERALS.find((l) => text.startsWith(l, i));
-          if (literal) i += literal.length;
-          else {
-            const rest = text.slice(i, i + 5);
-            const truncated = LITERALS.some((l) => l.startsWith(rest) && i + rest.length >= text.length);
-            if (truncated) return at(text.length, 'unexpected end of file');
-            if (c === ']' && stack[stack.length - 1] === '[') return at(i, "trailing comma before ']'");
-            if (c === "'") return at(i, 'strings must use double quotes');
-            return at(i, `expected a value, found ${describeChar(c)}`);
-          }
-        }
-        if (err) return err;
-        expect = afterValue();
-        continue;
-      }
+    scanner.scan();
+    const offset = scanner.getTokenOffset();
+    if (offset >= text.length || scanner.getTokenLength() === 0) return undefined;
+    // Punctuation tokens are one character; a string token starts with '"', so it never matches.
+    const c = text[offset];
+    if (c === '{' || c === '[') {
+      depth++;
+      if (depth > max) return offset;
+    } else if (c === '}' || c === ']') {
+      depth--;
     }
   }
 }
 
-/** `JSON.parse` with a CONFIG_INVALID error naming the file, line and column on failure. A leading BOM is ignored. */
+/** A parse tree's value: plain objects (own properties, last duplicate wins) and arrays. */
+function nodeValue(node: Node): unknown {
+  switch (node.type) {
+    case 'object':
+      return Object.fromEntries(
+        (node.children ?? []).flatMap((property) => {
+          const [key, value] = property.children ?? [];
+          return key !== undefined && value !== undefined ? [[String(key.value), nodeValue(value)]] : [];
+        }),
+      );
+    case 'array':
+      return (node.children ?? []).map(nodeValue);
+    default:
+      return node.value as unknown;
+  }
+}
+
+/** The innermost object or array around `offset`, if the partial tree has one. */
+function containerAt(root: Node | undefined, offset: number): '{' | '[' | undefined {
+  for (let node = root && findNodeAtOffset(root, offset); node; node = node.parent) {
+    if (node.type === 'object') return '{';
+    if (node.type === 'array') return '[';
+  }
+  return undefined;
+}
+
+/**
+ * Inside the string token at `start` (length `length`), the first character
+ * `bad` picks out: a line break, a control character, a bad escape. Falls back
+ * to the token's start.
+ */
+function inString(text: string, start: number, length: number, bad: 'break' | 'control' | 'escape' | 'unicode'): number {
+  // A string cut short by a line break ends just before it.
+  const end = Math.min(text.length, start + length + 1);
+  for (let i = start + 1; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x5c) {
+      const next = text[i + 1];
+      if (next === 'u') {
+        if (bad === 'unicode' && !/^[0-9A-Fa-f]{4}$/.test(text.slice(i + 2, i + 6))) return i;
+      } else if (bad === 'escape' && (next === undefined || !'"\\/bfnrt'.includes(next))) {
+        return i;
+      }
+      i++;
+      continue;
+    }
+    if (bad === 'break' && (code === 10 || code === 13)) return i;
+    if (bad === 'control' && code < 0x20) return i;
+  }
+  return start;
+}
+
+/** Our words for the parser's first error (`next` helps tell a bad key from a bad value). */
+function describeError(text: string, root: Node | undefined, error: ParseError, next: ParseError | undefined): { offset: number; reason: string } {
+  const { offset, length } = error;
+  const code = printParseErrorCode(error.error);
+  const what = found(text, offset);
+  const afterRoot = root !== undefined && offset < text.length && offset >= root.offset + root.length;
+  if (afterRoot && (code === 'InvalidSymbol' || code === 'EndOfFileExpected' || code === 'ValueExpected')) {
+    return { offset, reason: `unexpected ${what} after the end of the JSON value` };
+  }
+  switch (code) {
+    case 'InvalidSymbol': {
+      const nextCode = next === undefined ? undefined : printParseErrorCode(next.error);
+      if (text[offset] === "'") return { offset, reason: 'strings and property names must be double-quoted' };
+      if (nextCode === 'PropertyNameExpected') return { offset, reason: `expected a double-quoted property name, found ${what}` };
+      const rest = text.slice(offset, offset + length);
+      if (offset + length >= text.length && rest.length < 5 && LITERALS.some((literal) => literal.startsWith(rest))) {
+        return { offset: text.length, reason: 'unexpected end of file' };
+      }
+      return { offset, reason: `expected a value, found ${what}` };
+    }
+    case 'ValueExpected':
+      if (root === undefined && offset >= text.length && next === undefined) return { offset, reason: 'the file is empty (expected a JSON value)' };
+      return { offset, reason: offset >= text.length ? 'unexpected end of file' : `expected a value, found ${what}` };
+    case 'PropertyNameExpected':
+      return { offset, reason: `expected a double-quoted property name, found ${what}` };
+    case 'ColonExpected':
+      return { offset, reason: `expected ':' after the property name, found ${what}` };
+    case 'CommaExpected': {
+      const open = containerAt(root, offset);
+      return { offset, reason: open ? `expected ',' or '${open === '{' ? '}' : ']'}', found ${what}` : `expected ',', found ${what}` };
+    }
+    case 'CloseBraceExpected':
+    case 'CloseBracketExpected': {
+      const [open, close] = code === 'CloseBraceExpected' ? ['{', '}'] : ['[', ']'];
+      if (offset >= text.length) return { offset, reason: `unexpected end of file (a '${open}' is not closed)` };
+      return { offset, reason: `expected ',' or '${close}', found ${what}` };
+    }
+    case 'EndOfFileExpected':
+      return { offset, reason: `unexpected ${what} after the end of the JSON value` };
+    case 'InvalidNumberFormat':
+    case 'UnexpectedEndOfNumber':
+      return { offset, reason: 'invalid number (expected a digit)' };
+    case 'UnexpectedEndOfComment':
+      return { offset, reason: "unterminated comment (a '/*' is not closed)" };
+    case 'InvalidCommentToken':
+      return { offset, reason: 'invalid comment' };
+    case 'UnexpectedEndOfString': {
+      const at = inString(text, offset, length, 'break');
+      if (at !== offset) return { offset: at, reason: 'a line break inside a string (write it as the escape \\n)' };
+      return { offset, reason: 'unterminated string' };
+    }
+    case 'InvalidCharacter': {
+      const at = inString(text, offset, length, 'control');
+      return { offset: at, reason: `${found(text, at)} inside a string (write it as an escape such as \\t)` };
+    }
+    case 'InvalidEscapeCharacter': {
+      const at = inString(text, offset, length, 'escape');
+      const escaped = text[at + 1] ?? '';
+      return { offset: at, reason: /^[!-~]$/.test(escaped) ? `invalid escape \\${escaped}` : 'invalid escape' };
+    }
+    case 'InvalidUnicode':
+      return { offset: inString(text, offset, length, 'unicode'), reason: 'invalid \\u escape (expected 4 hex digits)' };
+    default:
+      return { offset, reason: `unexpected ${what}` };
+  }
+}
+
+/**
+ * Parses a config file's text as JSONC ({@link parseJsonc}); a leading BOM is ignored.
+ * @throws GatewayError CONFIG_INVALID `<file>:<line>:<column>: invalid JSON: <reason>`,
+ *   details `{file, path: '$'}` (no JSON path exists for a file that does not parse).
+ */
 export function parseJsonText(text: string, file: string): unknown {
   const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  try {
-    return JSON.parse(source) as unknown;
-  } catch {
-    const problem = locateJsonError(source);
-    const where = problem ? `${problem.line}:${problem.column}` : '1:1';
-    const reason = problem?.reason ?? 'not valid JSON';
-    // No JSON path exists for a file that does not parse; `$` marks "the document".
-    return configSyntaxError(file, where, reason);
-  }
-}
-
-function configSyntaxError(file: string, where: string, reason: string): never {
-  throw new GatewayError(ErrorCodes.CONFIG_INVALID, `${file}:${where}: invalid JSON: ${reason}`, { file, path: '$' });
+  const result = parseJsonc(source);
+  if (result.ok) return result.value;
+  const { line, column, reason } = result.problem;
+  throw new GatewayError(ErrorCodes.CONFIG_INVALID, `${file}:${line}:${column}: invalid JSON: ${reason}`, { file, path: '$' });
 }
