@@ -314,9 +314,13 @@ export class EgressPolicy {
     if (reason) throw this.refused(what, url, reason);
   }
 
-  /** One dispatcher per scheme; its connections resolve through {@link pinnedLookup}. */
+  /**
+   * One dispatcher per scheme; its connections resolve through {@link pinnedLookup}. No keep-alive
+   * (`pipelining: 0`): OAuth requests are few and far apart, and a pooled socket to an authorization
+   * server that restarted meanwhile fails a token request ("other side closed") that must not be retried.
+   */
   private agent(protocol: 'http:' | 'https:'): Agent {
-    return (this.agents[protocol] ??= new Agent({ connect: { lookup: this.pinnedLookup(protocol) } }));
+    return (this.agents[protocol] ??= new Agent({ pipelining: 0, connect: { lookup: this.pinnedLookup(protocol) } }));
   }
 
   /**
