@@ -10,11 +10,10 @@ import {
   watchConfig,
   type GatewayConfig,
 } from '@agent-mcp-gateway/core';
+import { checkHttpServeSettings, rulesHaveApiKeys, serveGateway } from '@agent-mcp-gateway/serve-http';
 import type { CliArgs } from './args.js';
 import { childAncestry, loopRefusal } from './ancestry.js';
 import { loadConfigFor, reloadOptionsFor } from './context.js';
-import { rulesHaveApiKeys } from './http-auth.js';
-import { checkHttpServeSettings, startHttpServer } from './http-serve.js';
 import { defaultPlugins, loadPlugins } from './plugins.js';
 
 /** Upper bound for shutdown: downstream close is stdin end → SIGTERM → SIGKILL, 2 s apart. */
@@ -108,7 +107,7 @@ async function createGateway(config: GatewayConfig): Promise<{ gateway: Gateway;
 }
 
 /**
- * `serve` with `transport: http`: Streamable HTTP on `/mcp` (./http-serve.ts) until SIGINT or
+ * `serve` with `transport: http`: Streamable HTTP on `/mcp` (@agent-mcp-gateway/serve-http) until SIGINT or
  * SIGTERM. Prints `Gateway listening on <url>` on stderr once it takes requests.
  */
 async function runHttpServe(args: CliArgs, config: GatewayConfig): Promise<number> {
@@ -117,17 +116,10 @@ async function runHttpServe(args: CliArgs, config: GatewayConfig): Promise<numbe
   const allowUnauthenticated = args.allowUnauthenticated || http.allowUnauthenticated;
   checkHttpServeSettings({ settings: http, hasApiKeys: rulesHaveApiKeys(config.rules), allowUnauthenticated });
   const { gateway, logger, audit } = await createGateway(config);
-  const listener = await startHttpServer({ gateway, settings: http, debug: args.debug || settings.debug, allowUnauthenticated, logger });
-  try {
-    await gateway.start({ connect: false });
-  } catch (error) {
-    await listener.close();
-    throw error;
-  }
+  // Listens, starts the gateway, marks the listener ready, connects the servers (a failed start closes the listener).
+  const listener = await serveGateway(gateway, { settings: http, debug: args.debug || settings.debug, allowUnauthenticated, logger });
   const watcher = watchConfig(gateway, reloadOptionsFor(args, config));
   const stop = whenStopped({ logger, closeFront: () => listener.close(), gateway, watcher, audit });
-  listener.markReady();
-  gateway.connectAll();
   logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}`);
   // Always printed (whatever the log level): scripts and tests read the URL from it, e.g. with --port 0.
   process.stderr.write(`Gateway listening on ${listener.url}\n`);

@@ -46,6 +46,7 @@ describe('a production install of the CLI from tarballs', () => {
     const names = packages.map((p) => p.manifest.name);
     expect(names).toContain('agent-mcp-gateway');
     expect(names).toContain('@agent-mcp-gateway/core');
+    expect(names).toContain('@agent-mcp-gateway/serve-http'); // --transport http
     expect(names).not.toContain('@agent-mcp-gateway/testing');
     expect(packages.filter((p) => p.manifest.private).map((p) => p.manifest.name)).toEqual([]);
   });

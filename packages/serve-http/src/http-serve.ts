@@ -14,6 +14,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, createGatewayServer, type Gateway, type HttpServeSettings, type Logger } from '@agent-mcp-gateway/core';
 import { CallerAuth } from './http-auth.js';
 
+/** The path of the MCP endpoint. */
 export const MCP_PATH = '/mcp';
 const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource';
 /** A session nobody used for this long (and with no request open) is closed. */
@@ -39,8 +40,11 @@ function hostForUrl(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+/** Options of {@link startHttpServer}. */
 export interface HttpServeOptions {
+  /** The gateway every session serves; not started yet (the caller starts it, then calls `markReady()`). */
   readonly gateway: Gateway;
+  /** Parsed settings (`HttpServeSettingsSchema.parse(…)`): address, allowed hosts and origins, limits, JWT access tokens. */
   readonly settings: HttpServeSettings;
   /** Adds `get_gateway_status` to every session's server. */
   readonly debug: boolean;
@@ -49,6 +53,7 @@ export interface HttpServeOptions {
   readonly logger: Logger;
 }
 
+/** A listening gateway: its URLs, readiness, and how to stop it. */
 export interface GatewayHttpServer {
   /** The MCP endpoint as bound, e.g. `http://127.0.0.1:PORT/mcp`. */
   readonly url: string;
@@ -108,7 +113,13 @@ class HttpProblem extends Error {
   }
 }
 
-/** Starts listening. The caller starts the gateway, then calls `markReady()`. */
+/**
+ * Starts listening and returns the bound listener; `/mcp` answers 503 until `markReady()`. The
+ * lower-level step of {@link serveGateway} for callers that order things themselves (the CLI starts its
+ * config watcher in between): listen, start the gateway, `markReady()`. It does not check the
+ * settings — call {@link checkHttpServeSettings} first.
+ * @throws GatewayError `CONFIG_INVALID` when the address cannot be bound.
+ */
 export async function startHttpServer(options: HttpServeOptions): Promise<GatewayHttpServer> {
   const { gateway, settings, logger } = options;
   const sessions = new Map<string, Session>();

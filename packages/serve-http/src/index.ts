@@ -1,0 +1,36 @@
+/**
+ * @agent-mcp-gateway/serve-http — serves a `Gateway` to MCP clients over Streamable HTTP.
+ *
+ * One `node:http` listener: the MCP endpoint on `/mcp` (one SDK server per session, all over one
+ * gateway), per-agent credentials (API keys from the rules, JWT access tokens of an OAuth
+ * authorization server), DNS-rebinding protection (Host and Origin checks), a request size limit,
+ * `/health`, `/ready`, `/metrics` and RFC 9728 protected-resource metadata.
+ *
+ * ```ts
+ * import { Gateway } from '@agent-mcp-gateway/core';
+ * import { StdioTransportPlugin } from '@agent-mcp-gateway/transport-stdio';
+ * import { serveGateway } from '@agent-mcp-gateway/serve-http';
+ *
+ * // config: a GatewayConfig, e.g. from loadGatewayConfig() of @agent-mcp-gateway/core
+ * const gateway = new Gateway({ config, plugins: [new StdioTransportPlugin()] });
+ * const server = await serveGateway(gateway, { settings: { port: 0 } });
+ * console.log(`MCP endpoint: ${server.url}`);
+ * // …
+ * await server.close();
+ * await gateway.close();
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { serveGateway } from './serve-gateway.js';
+export type { HttpServeSettingsInput, ServeGatewayOptions } from './serve-gateway.js';
+export { MCP_PATH, checkHttpServeSettings, isLoopbackHost, startHttpServer } from './http-serve.js';
+export type { GatewayHttpServer, HttpServeOptions } from './http-serve.js';
+export { CallerAuth, discoverJwksUri, hashApiKey, rulesHaveApiKeys } from './http-auth.js';
+export type { AuthVerdict, CallerAuthOptions } from './http-auth.js';
+/**
+ * The listener's settings schema and types. They still live in core's settings (`http` in the
+ * gateway settings file); re-exported here so that an embedder needs no other import for them.
+ */
+export { HttpAuthSettingsSchema, HttpServeSettingsSchema } from '@agent-mcp-gateway/core';
+export type { HttpAuthSettings, HttpServeSettings } from '@agent-mcp-gateway/core';
