@@ -2,7 +2,8 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
-import { errors, isGatewayError } from '@agent-mcp-gateway/core';
+import { isGatewayError } from '@agent-mcp-gateway/core';
+import { egressRefused } from './errors.js';
 
 /**
  * Where the OAuth client may send requests (SSRF protection).
@@ -24,9 +25,11 @@ import { errors, isGatewayError } from '@agent-mcp-gateway/core';
  *
  * A hostname is checked on the addresses it resolves to, in the `lookup` of the
  * connection itself, so the address checked is the address connected to (no
- * DNS-rebinding window). Redirects are never followed. A refusal is a coded
- * AUTH_FAILED ("<what> <origin> is refused: …") and no request is sent.
+ * DNS-rebinding window). Redirects are never followed. A refusal is
+ * {@link egressRefused}, AUTH_FAILED with `reason: 'egress_refused'` ("<what> <origin> is
+ * refused: …"), and no request is sent.
  */
+
 
 export type FetchFn = typeof fetch;
 /** Resolves a hostname to all its addresses (dns.lookup with `all: true`); tests inject one. */
@@ -217,7 +220,7 @@ export class EgressPolicy {
     try {
       parsed = new URL(url);
     } catch {
-      throw errors.authFailed(this.server, `${what} is not a valid URL`);
+      throw egressRefused(this.server, `${what} is not a valid URL`);
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
       throw this.refused(what, parsed, 'only https URLs are allowed');
@@ -356,7 +359,7 @@ export class EgressPolicy {
   }
 
   private refused(what: string, url: URL, reason: string) {
-    return errors.authFailed(this.server, `${what} ${shown(url)} is refused: ${reason}`);
+    return egressRefused(this.server, `${what} ${shown(url)} is refused: ${reason}`);
   }
 }
 

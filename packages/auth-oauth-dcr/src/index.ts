@@ -12,3 +12,5 @@ export type { DeviceLogin, OAuthStrategy, OAuthStrategyOptions, PendingLogin } f
 export type { ResourceInfo } from './discovery.js';
 // RFC 7009 revocation for `auth logout`; it loads openid-client on its first call.
 export { revokeTokens, type RevokeTokensOptions, type RevokeTokensResult } from './revoke.js';
+// Its catalogued errors, for `code` + `details.reason` matching.
+export { egressRefused } from './errors.js';

@@ -1,6 +1,6 @@
 import { GatewayError, type GatewaySettings, type TokenStore, type TokenStoreChoice } from '@agent-mcp-gateway/core';
 import { FsTokenStore, defaultTokenDir } from '@agent-mcp-gateway/store-fs';
-import { KeychainTokenStore, isKeychainUnavailable } from '@agent-mcp-gateway/store-keychain';
+import { KEYCHAIN_UNAVAILABLE, KeychainTokenStore, isKeychainUnavailable } from '@agent-mcp-gateway/store-keychain';
 import { loadSettingsOnly } from './context.js';
 
 /** The gateway settings (settings file in a trusted place + GATEWAY_* variables), without needing a servers file. */
@@ -17,14 +17,14 @@ export function fileStore(settings: GatewaySettings): FsTokenStore {
 
 /**
  * The keychain store the gateway uses with these settings, checked to be reachable:
- * GatewayError (CONFIG_INVALID) "keychain unavailable: <cause>; <fix>" when it is not.
+ * GatewayError (CONFIG_INVALID, `reason: 'keychain_unavailable'`) "keychain unavailable: <cause>; <fix>" when it is not.
  */
 export async function keychainStore(settings: GatewaySettings): Promise<KeychainTokenStore> {
   const store = new KeychainTokenStore({ lockDir: settings.tokenDir ?? defaultTokenDir(), onWarning: warnToStderr });
   try {
     await store.probe();
   } catch (error) {
-    if (isKeychainUnavailable(error)) throw new GatewayError('CONFIG_INVALID', error.message, { path: 'tokenStore' }, { cause: error });
+    if (isKeychainUnavailable(error)) throw new GatewayError('CONFIG_INVALID', error.message, { path: 'tokenStore', reason: KEYCHAIN_UNAVAILABLE }, { cause: error });
     throw error;
   }
   return store;

@@ -1,6 +1,7 @@
 /**
  * The catalogue of gateway error codes. Every error the gateway reports to an
- * agent or a user carries one of these codes; tests and users match on the code,
+ * agent or a user carries one of these codes, or one a plugin added with
+ * {@link defineError}; tests and users match on the code (and `details.reason`),
  * never on the prose.
  */
 export const ErrorCodes = {
@@ -26,6 +27,15 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+/**
+ * A code a plugin adds to the catalogue: upper case, prefixed by the plugin's namespace
+ * (`HMAC_CLOCK_SKEW`), as fastify's are by `FST_ERR_`.
+ */
+export type PluginErrorCode = `${Uppercase<string>}_${Uppercase<string>}`;
+
+/** Any code an error carries: one of core's {@link ErrorCodes}, or a plugin's from {@link defineError}. */
+export type GatewayErrorCode = ErrorCode | PluginErrorCode;
+
 /** Structured details that travel with an error to the agent (never secrets). */
 export interface GatewayErrorDetails {
   server?: string;
@@ -37,6 +47,12 @@ export interface GatewayErrorDetails {
   /** Config errors: the file and JSON path at fault. */
   file?: string;
   path?: string;
+  /**
+   * Why, under the code: a stable snake_case word from the catalogue (`egress_refused` under
+   * AUTH_FAILED, `token_dir_unsafe` under CONFIG_INVALID). Agents and tests match code + reason;
+   * the message is prose and may change. Never a secret or a value.
+   */
+  reason?: string;
 }
 
 /**
@@ -50,11 +66,12 @@ export interface PolicyDenial {
 
 /** An error with a stable code from {@link ErrorCodes}. */
 export class GatewayError extends Error {
-  override readonly name = 'GatewayError';
+  // string, not the literal: catalogued subclasses (a plugin's) name themselves.
+  override readonly name: string = 'GatewayError';
   /** Set when the policy refused (whatever the code says to the agent); never serialised. */
   readonly denial: PolicyDenial | undefined;
   constructor(
-    readonly code: ErrorCode,
+    readonly code: GatewayErrorCode,
     message: string,
     readonly details: GatewayErrorDetails = {},
     options?: { cause?: unknown; denial?: PolicyDenial },
@@ -64,7 +81,7 @@ export class GatewayError extends Error {
   }
 
   /** The `structuredContent.error` object of an error tool result. */
-  toJSON(): { code: ErrorCode; message: string } & GatewayErrorDetails {
+  toJSON(): { code: GatewayErrorCode; message: string } & GatewayErrorDetails {
     return { code: this.code, message: this.message, ...this.details };
   }
 }
@@ -122,3 +139,77 @@ export const errors = {
   noTransport: (server: string) =>
     new GatewayError(ErrorCodes.NO_TRANSPORT, `No transport plugin can start server '${server}' (it needs 'command' or 'url')`, { server }),
 } as const;
+
+/** One error of the catalogue, as a plugin defines it (see {@link defineError}). */
+export interface ErrorDefinition<A extends unknown[]> {
+  /**
+   * One of core's codes, with a `reason` saying which failure under it this is; or a new code of
+   * the plugin's own, prefixed by its namespace (`HMAC_CLOCK_SKEW`).
+   */
+  readonly code: GatewayErrorCode;
+  /** Stable snake_case word under the code (`egress_refused`); required with one of core's codes. */
+  readonly reason?: string;
+  /** The message template: the prose, from the error's arguments. */
+  readonly message: (...args: A) => string;
+  /** The details from the same arguments (`server`, `path`…); `reason` is added to them. */
+  readonly details?: (...args: A) => GatewayErrorDetails;
+}
+
+/** A defined error: call it to make one; `code` + `reason` are what catches and tests match. */
+export interface ErrorTemplate<A extends unknown[]> {
+  (...args: A): GatewayError;
+  readonly code: GatewayErrorCode;
+  readonly reason: string | undefined;
+  /** The message for these arguments (for a subclass that passes its own `cause`). */
+  message(...args: A): string;
+  /** The details for these arguments, `reason` included. */
+  details(...args: A): GatewayErrorDetails;
+  /** Whether `error` is one of these: a GatewayError with this code and reason. */
+  is(error: unknown): error is GatewayError;
+}
+
+/** One row of {@link errorCatalogue}. */
+export interface CatalogueEntry {
+  readonly code: GatewayErrorCode;
+  readonly reason: string | undefined;
+}
+
+const CODE_PATTERN = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
+const REASON_PATTERN = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/;
+const CORE_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
+const defined = new Map<string, CatalogueEntry>();
+
+/**
+ * Adds an error to the catalogue, in the spirit of fastify's `createError(code, template)`: a
+ * plugin names its failures once, with a stable code and reason, and throws them from the
+ * returned template. Either a `reason` under one of core's codes (preferred: agents already
+ * know AUTH_FAILED), or a new code prefixed by the plugin's namespace.
+ *
+ * @throws Error (at definition, i.e. import) for a malformed code or reason, a core code without a
+ *   reason, or a new code without a namespace prefix.
+ */
+export function defineError<A extends unknown[]>(definition: ErrorDefinition<A>): ErrorTemplate<A> {
+  const { code, reason } = definition;
+  if (CORE_CODES.has(code)) {
+    if (reason === undefined) throw new Error(`defineError: '${code}' is a core code; give a reason under it, or a code of your own`);
+  } else if (!CODE_PATTERN.test(code)) {
+    throw new Error(`defineError: '${code}' is not a namespaced code (upper case, prefixed by the plugin's namespace, e.g. 'HMAC_CLOCK_SKEW')`);
+  }
+  if (reason !== undefined && !REASON_PATTERN.test(reason)) throw new Error(`defineError: reason '${reason}' is not snake_case`);
+  defined.set(`${code}/${reason ?? ''}`, { code, reason });
+
+  const details = (...args: A): GatewayErrorDetails => ({ ...definition.details?.(...args), ...(reason !== undefined && { reason }) });
+  const template = (...args: A) => new GatewayError(code, definition.message(...args), details(...args));
+  return Object.assign(template, {
+    code,
+    reason,
+    message: (...args: A) => definition.message(...args),
+    details,
+    is: (error: unknown): error is GatewayError => isGatewayError(error) && error.code === code && error.details.reason === reason,
+  });
+}
+
+/** Every code of the catalogue: core's, then each code and reason plugins defined (in the order they were). */
+export function errorCatalogue(): CatalogueEntry[] {
+  return [...Object.values(ErrorCodes).map((code) => ({ code, reason: undefined })), ...defined.values()];
+}

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { chmod, link, lstat, open, readdir, readlink, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { GatewayError } from '@agent-mcp-gateway/core';
+import { GatewayError, defineError } from '@agent-mcp-gateway/core';
 import type { z } from 'zod';
 import { describeIssues, dropNulls } from './schemas.js';
 
@@ -54,7 +54,8 @@ export type FolderRole = 'token folder' | 'key folder';
  * can point it elsewhere decides where tokens are read from and written to), not
  * a folder, or owned by another account. CONFIG_INVALID; the message names the
  * path, what is wrong and how to fix it (paths only, never stored content).
- * `problem` is the short form for `list()`.
+ * `problem` is the short form for `list()`. Its code and reason are {@link tokenDirUnsafe}'s or
+ * {@link keyDirUnsafe}'s.
  */
 export class UnsafeFolderError extends GatewayError {
   constructor(
@@ -63,9 +64,24 @@ export class UnsafeFolderError extends GatewayError {
     readonly problem: string,
     fix: string,
   ) {
-    super('CONFIG_INVALID', `${role === 'token folder' ? 'Token folder' : 'Key folder'} ${folder} ${problem}: ${fix}`, { path: 'tokenDir' });
+    const template = role === 'token folder' ? tokenDirUnsafe : keyDirUnsafe;
+    super(template.code, template.message(folder, problem, fix), template.details(folder, problem, fix));
   }
 }
+
+function unsafeFolder(reason: string, label: string) {
+  return defineError({
+    code: 'CONFIG_INVALID',
+    reason,
+    message: (folder: string, problem: string, fix: string) => `${label} ${folder} ${problem}: ${fix}`,
+    details: () => ({ path: 'tokenDir' }),
+  });
+}
+
+/** CONFIG_INVALID, `reason: 'token_dir_unsafe'`: the store's folder (`tokenDir`) is a link, not a folder, or not ours. */
+export const tokenDirUnsafe = unsafeFolder('token_dir_unsafe', 'Token folder');
+/** CONFIG_INVALID, `reason: 'key_dir_unsafe'`: one key's folder inside it is. */
+export const keyDirUnsafe = unsafeFolder('key_dir_unsafe', 'Key folder');
 
 function quote(path: string): string {
   return `'${path.replace(/'/g, `'\\''`)}'`;

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chown, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isGatewayError, type Gateway, type ServerSpec, type StoredAuth, type TokenStore } from '@agent-mcp-gateway/core';
+import { type Gateway, type ServerSpec, type StoredAuth, type TokenStore } from '@agent-mcp-gateway/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FsTokenStore, FsTokenStorePlugin } from '../src/index.js';
 import { moveAside, readJsonFile, UnsafeFolderError } from '../src/files.js';
@@ -42,7 +42,8 @@ async function refusal(p: Promise<unknown>): Promise<UnsafeFolderError> {
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(UnsafeFolderError);
-  expect(isGatewayError(error) && error.code).toBe('CONFIG_INVALID');
+  expect(error).toMatchObject({ code: 'CONFIG_INVALID', details: { path: 'tokenDir', reason: expect.stringMatching(/^(token|key)_dir_unsafe$/) } });
+  expect((error as UnsafeFolderError).details.reason).toBe((error as UnsafeFolderError).role === 'token folder' ? 'token_dir_unsafe' : 'key_dir_unsafe');
   return error as UnsafeFolderError;
 }
 

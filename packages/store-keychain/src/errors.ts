@@ -1,3 +1,5 @@
+import { GatewayError, defineError, errors } from '@agent-mcp-gateway/core';
+
 /** Why the keychain cannot be used, and what to do about it. */
 export interface KeychainFailure {
   readonly cause: string;
@@ -6,22 +8,37 @@ export interface KeychainFailure {
 
 const FALLBACK_FIX = 'or keep tokens in files with GATEWAY_TOKEN_STORE=fs (the `tokenStore` setting)';
 
+/** The catalogued reason of every "keychain unavailable" error, whatever its code. */
+export const KEYCHAIN_UNAVAILABLE = 'keychain_unavailable';
+
+/**
+ * SERVER_UNAVAILABLE, `reason: 'keychain_unavailable'`: a server whose tokens live in the keychain
+ * cannot start because the keychain cannot be reached ("Server 'x' is unavailable: keychain
+ * unavailable: <cause>; <fix>").
+ */
+export const keychainUnavailable = defineError({
+  code: 'SERVER_UNAVAILABLE',
+  reason: KEYCHAIN_UNAVAILABLE,
+  message: (server: string, failure: string) => errors.serverUnavailable(server, failure).message,
+  details: (server: string) => ({ server }),
+});
+
 /**
  * The keychain cannot be reached: no D-Bus session, no Secret Service, a locked
  * collection, no native binding for this platform… The message reads
- * `keychain unavailable: <cause>; <fix>`.
+ * `keychain unavailable: <cause>; <fix>`; SERVER_UNAVAILABLE with
+ * `reason: 'keychain_unavailable'` (no server: the store is not one server's).
  */
-export class KeychainUnavailableError extends Error {
+export class KeychainUnavailableError extends GatewayError {
   override readonly name = 'KeychainUnavailableError';
-  readonly code = 'KEYCHAIN_UNAVAILABLE';
   /** What is wrong, e.g. "no D-Bus session bus …". */
-  readonly reason: string;
+  readonly problem: string;
   /** What to do about it. */
   readonly fix: string;
 
   constructor(failure: KeychainFailure, options?: { cause?: unknown }) {
-    super(`keychain unavailable: ${failure.cause}; ${failure.fix}`, options);
-    this.reason = failure.cause;
+    super(keychainUnavailable.code, `keychain unavailable: ${failure.cause}; ${failure.fix}`, { reason: KEYCHAIN_UNAVAILABLE }, options);
+    this.problem = failure.cause;
     this.fix = failure.fix;
   }
 }

@@ -10,5 +10,5 @@ export { KEYCHAIN_SERVICE, KeychainTokenStore } from './store.js';
 export type { KeychainTokenStoreOptions } from './store.js';
 export { KeychainTokenStorePlugin } from './plugin.js';
 export type { KeychainTokenStorePluginOptions } from './plugin.js';
-export { KeychainUnavailableError, explainKeychainFailure, isKeychainUnavailable } from './errors.js';
+export { KEYCHAIN_UNAVAILABLE, KeychainUnavailableError, explainKeychainFailure, isKeychainUnavailable, keychainUnavailable } from './errors.js';
 export type { KeychainFailure } from './errors.js';

@@ -1,6 +1,6 @@
-import { errors, type Gateway, type GatewayPlugin, type Logger } from '@agent-mcp-gateway/core';
+import { type Gateway, type GatewayPlugin, type Logger } from '@agent-mcp-gateway/core';
 import { defaultTokenDir } from '@agent-mcp-gateway/store-fs';
-import { KeychainUnavailableError, isKeychainUnavailable } from './errors.js';
+import { KeychainUnavailableError, isKeychainUnavailable, keychainUnavailable } from './errors.js';
 import { KeychainTokenStore, type KeychainTokenStoreOptions } from './store.js';
 
 export interface KeychainTokenStorePluginOptions extends KeychainTokenStoreOptions {
@@ -12,7 +12,8 @@ export interface KeychainTokenStorePluginOptions extends KeychainTokenStoreOptio
  * Answers `resolveTokenStore` with one shared {@link KeychainTokenStore}, by the
  * server's token store (its own `tokenStore`, else the setting):
  * - `keychain`: the keychain, or — when it cannot be reached — SERVER_UNAVAILABLE
- *   with "keychain unavailable: <cause>; <fix>". Never a silent fallback to files.
+ *   (`reason: 'keychain_unavailable'`) with "keychain unavailable: <cause>; <fix>".
+ *   Never a silent fallback to files.
  * - `auto`: the keychain when reachable; otherwise nothing (the file store plugin,
  *   registered after this one, answers), with one warning for the whole process.
  * - `fs`: nothing.
@@ -38,7 +39,7 @@ export class KeychainTokenStorePlugin implements GatewayPlugin {
       // `auto` decides once per process: tokens must not land in files for one server and in the keychain for the next.
       const problem = choice === 'auto' && this.probe ? await this.probe.result : await this.availability(store);
       if (!problem) return store;
-      if (choice === 'keychain') throw errors.serverUnavailable(spec.name, problem.message);
+      if (choice === 'keychain') throw keychainUnavailable(spec.name, problem.message);
       if (!this.warnedFallback) {
         this.warnedFallback = true;
         logger.warn(`Token store 'auto': ${problem.message}. Using files instead (${settings.tokenDir ?? defaultTokenDir()})`);

@@ -76,7 +76,7 @@ async function inChild(address: string | undefined, body: string): Promise<Recor
 }
 
 const PROBE_FN = `const probe = () => new KeychainTokenStore().probe().then(() => undefined, (e) => e.message);`;
-const PROBE = `new KeychainTokenStore().probe().then(() => print({ error: null }), (e) => print({ error: e.message, name: e.name }));`;
+const PROBE = `new KeychainTokenStore().probe().then(() => print({ error: null }), (e) => print({ error: e.message, name: e.name, code: e.code, reason: e.details?.reason }));`;
 const GATEWAY_FN = `
   const spec = (name, tokenStore) => ({ name, transport: 'http', url: 'https://' + name + '.example.com/mcp', args: [], env: {}, headers: {}, enabled: true, secretValues: [], ...(tokenStore && { tokenStore }) });
   async function gatewayWith(tokenStore) {
@@ -159,7 +159,7 @@ describe.skipIf(!service)(`KeychainTokenStore on a real Secret Service${service 
     it('no D-Bus session at all', async () => {
       const out = await inChild(undefined, PROBE);
       expect(out.error).toMatch(/^keychain unavailable: no D-Bus session bus .*; run inside a desktop session, or start one: .*dbus-run-session.*GATEWAY_TOKEN_STORE=fs/);
-      expect(out.name).toBe('KeychainUnavailableError');
+      expect(out).toMatchObject({ name: 'KeychainUnavailableError', code: 'SERVER_UNAVAILABLE', reason: 'keychain_unavailable' });
     });
 
     it('a D-Bus address that leads nowhere', async () => {
@@ -237,10 +237,10 @@ describe.skipIf(!service)(`KeychainTokenStore on a real Secret Service${service 
     it('keychain requested but unreachable: SERVER_UNAVAILABLE naming cause and fix, never files', async () => {
       const out = await inChild(undefined, `${GATEWAY_FN}
         const g = await gatewayWith('keychain');
-        const a = await g.resolve(spec('a')).then((s) => s?.kind, (e) => ({ code: e.code, message: e.message }));
+        const a = await g.resolve(spec('a')).then((s) => s?.kind, (e) => ({ code: e.code, details: e.details, message: e.message }));
         const b = await g.resolve(spec('b', 'fs')).then((s) => s?.kind, (e) => e.message);
         print({ a, b, log: g.log() });`);
-      expect(out.a).toMatchObject({ code: 'SERVER_UNAVAILABLE' });
+      expect(out.a).toMatchObject({ code: 'SERVER_UNAVAILABLE', details: { server: 'a', reason: 'keychain_unavailable' } });
       expect((out.a as { message: string }).message).toMatch(/keychain unavailable: no D-Bus session bus .*; run inside a desktop session/);
       // a server that asks for files still gets them
       expect(out.b).toBe('fs');
