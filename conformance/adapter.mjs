@@ -23,7 +23,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
-import { Gateway, GatewayError, GatewaySettingsSchema, MemoryTokenStore, createLogger, isGatewayError, parseServers } from '@agent-mcp-gateway/core';
+import { ConfigRegistry, Gateway, GatewayError, GatewaySettingsSchema, MemoryTokenStore, createLogger, isGatewayError, parseServers } from '@agent-mcp-gateway/core';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import { HeadersAuthPlugin } from '@agent-mcp-gateway/auth-headers';
 import { OAuthPlugin } from '@agent-mcp-gateway/auth-oauth-dcr';
@@ -86,7 +86,6 @@ async function main() {
 
   const auth = authFor(scenario, ctx);
   const entry = { url, type: 'http', ...(auth && { auth }) };
-  const { servers, warnings } = parseServers(JSON.stringify({ mcpServers: { [SERVER]: entry } }), 'conformance/adapter.mjs', {});
   const logger = createLogger({ level: process.env.CONFORMANCE_LOG_LEVEL ?? 'warn', stream: process.stderr });
   const store = new MemoryTokenStore();
   const memoryStore = {
@@ -94,9 +93,14 @@ async function main() {
     apply: (gateway) => gateway.hooks.resolveTokenStore.tap('ConformanceMemoryStore', () => store),
   };
   const oauth = new OAuthPlugin({ env: { ...process.env, BROWSER }, loginTimeoutMs: TIMEOUT_MS });
+  const plugins = [new HttpTransportPlugin(), oauth, new HeadersAuthPlugin(), memoryStore];
+  // The entry's `auth` is validated against what the plugins register, as the CLI does.
+  const registry = new ConfigRegistry();
+  for (const plugin of plugins) plugin.register?.(registry);
+  const { servers, warnings } = parseServers(JSON.stringify({ mcpServers: { [SERVER]: entry } }), 'conformance/adapter.mjs', {}, registry);
   const gateway = new Gateway({
     config: { servers, settings: GatewaySettingsSchema.parse({}), sources: {}, warnings },
-    plugins: [new HttpTransportPlugin(), oauth, new HeadersAuthPlugin(), memoryStore],
+    plugins,
     logger,
   });
 

@@ -1,10 +1,14 @@
 import {
   SECRET_NAME_RULE,
+  authTypeOf,
   errors,
   hasSecretReference,
   isGatewayError,
   isValidSecretName,
   secretStoreKey,
+  z,
+  type AuthChallenge,
+  type ConfigRegistry,
   type Gateway,
   type GatewayPlugin,
   type ResolveContext,
@@ -12,8 +16,12 @@ import {
 } from '@agent-mcp-gateway/core';
 import { StaticCredentialsStrategy, type SecretSource } from './strategy.js';
 
+/** `auth: "headers"` (or `{type: "headers"}`): send the configured headers (env, for stdio) and nothing else. */
+export const HeadersAuthSchema = z.strictObject({ type: z.literal('headers') });
+
 /**
- * Answers `resolveAuth` for servers whose entry carries credentials:
+ * Registers the auth type `headers` and answers it (`authFor`), and answers `resolveAuth` for
+ * servers whose entry carries credentials:
  * - before connecting: headers configured (HTTP) or env configured (stdio), or `auth: "headers"` forced;
  * - on a challenge, when the entry has its own `Authorization` header (or forces `headers`): the
  *   configured credential was refused, so the server fails with AUTH_FAILED instead of silently
@@ -27,17 +35,24 @@ import { StaticCredentialsStrategy, type SecretSource } from './strategy.js';
 export class HeadersAuthPlugin implements GatewayPlugin {
   readonly name = 'HeadersAuthPlugin';
 
+  register(registry: ConfigRegistry): void {
+    registry.registerAuthType({ type: 'headers', schema: HeadersAuthSchema, plugin: this.name });
+  }
+
   apply(gateway: Gateway): void {
-    gateway.hooks.resolveAuth.tap(this.name, (spec, challenge, ctx) => {
-      if (spec.auth === 'none' || (spec.auth !== undefined && spec.auth !== 'headers')) return undefined;
+    const resolve = (spec: ServerSpec, challenge: AuthChallenge | null, ctx: ResolveContext) => {
+      const forced = authTypeOf(spec) === 'headers';
+      if (spec.auth !== undefined && !forced) return undefined;
       if (challenge === null) {
         return configuresCredentials(spec) ? new StaticCredentialsStrategy(spec, usesSecrets(spec) ? secretSource(gateway, spec, ctx) : undefined) : undefined;
       }
-      if (spec.auth === 'headers' || hasAuthorizationHeader(spec)) {
+      if (forced || hasAuthorizationHeader(spec)) {
         throw errors.authFailed(spec.name, `configured credential rejected (HTTP ${challenge.status}${challenge.error ? `, ${challenge.error}` : ''})`);
       }
       return undefined;
-    });
+    };
+    gateway.hooks.resolveAuth.tap(this.name, resolve);
+    gateway.hooks.authFor.for('headers').tap(this.name, resolve);
   }
 }
 
@@ -71,7 +86,7 @@ function usesSecrets(spec: ServerSpec): boolean {
 }
 
 function configuresCredentials(spec: ServerSpec): boolean {
-  if (spec.auth === 'headers') return true;
+  if (authTypeOf(spec) === 'headers') return true;
   return spec.transport === 'stdio' ? Object.keys(spec.env).length > 0 : Object.keys(spec.headers).length > 0;
 }
 

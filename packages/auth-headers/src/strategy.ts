@@ -1,4 +1,4 @@
-import { hasSecretReference, resolveSecretReferences, type AuthStatus, type AuthStrategy, type ServerSpec } from '@agent-mcp-gateway/core';
+import { hasSecretReference, resolveSecretReferences, type AuthRequest, type AuthStatus, type AuthStrategy, type ServerSpec } from '@agent-mcp-gateway/core';
 
 /** Where `${secret:NAME}` references are read from (the server's token store, in practice). */
 export interface SecretSource {
@@ -31,7 +31,8 @@ export class StaticCredentialsStrategy implements AuthStrategy {
     private readonly secrets?: SecretSource,
   ) {}
 
-  async headers(): Promise<Record<string, string>> {
+  // The same headers for every request: static credentials sign nothing.
+  async headers(_request?: AuthRequest): Promise<Record<string, string>> {
     if (!needsSecrets(this.spec.headers)) return { ...this.spec.headers };
     this.resolvedHeaders ??= this.resolve(this.spec.headers).then(
       (values) => (this.lastHeaders = values),

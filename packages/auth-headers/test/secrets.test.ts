@@ -11,6 +11,9 @@ import {
 import { describe, expect, it } from 'vitest';
 import { HeadersAuthPlugin, StaticCredentialsStrategy } from '../src/index.js';
 
+/** The request a strategy authorizes (the transport passes the real one). */
+const REQUEST = { method: 'POST', url: 'https://api.example.com/mcp' };
+
 function spec(over: Partial<ServerSpec>): ServerSpec {
   return { name: 'gh', transport: 'http', url: 'https://api.example.com/mcp', args: [], env: {}, headers: {}, enabled: true, secretValues: [], ...over };
 }
@@ -44,13 +47,13 @@ describe('${secret:NAME} in headers and env', () => {
     const { gateway, strategy } = await gatewayWith(store);
     const auth = await strategy(spec({ headers: { Authorization: 'Bearer ${secret:GH}', 'X-Team': 'a' } }));
     expect(auth?.kind).toBe('headers');
-    expect(await auth?.headers()).toEqual({ Authorization: 'Bearer ghp_secretvalue123', 'X-Team': 'a' });
+    expect(await auth?.headers(REQUEST)).toEqual({ Authorization: 'Bearer ghp_secretvalue123', 'X-Team': 'a' });
     await store.set(secretStoreKey('GH'), { secret: 'ghp_changed456789' });
-    expect((await auth?.headers())?.Authorization).toBe('Bearer ghp_secretvalue123'); // kept until refused
+    expect((await auth?.headers(REQUEST))?.Authorization).toBe('Bearer ghp_secretvalue123'); // kept until refused
     expect(gateway.redactor.redactString('token ghp_secretvalue123')).toBe('token [REDACTED]');
     // refused: the changed secret is read and tried once
     expect(await auth?.onChallenge({ status: 401, scheme: 'Bearer', params: {} })).toBe('retry');
-    expect((await auth?.headers())?.Authorization).toBe('Bearer ghp_changed456789');
+    expect((await auth?.headers(REQUEST))?.Authorization).toBe('Bearer ghp_changed456789');
     // refused again with nothing new: fail
     expect(await auth?.onChallenge({ status: 401, scheme: 'Bearer', params: {} })).toBe('fail');
     expect(auth?.status()).toMatchObject({ state: 'failed', detail: 'configured credential rejected' });
@@ -69,20 +72,20 @@ describe('${secret:NAME} in headers and env', () => {
   it('a missing secret, a bad name, or no store: AUTH_FAILED naming the secret and the fix, never a value', async () => {
     const { strategy } = await gatewayWith(new MemoryTokenStore());
     const missing = await strategy(spec({ headers: { Authorization: 'Bearer ${secret:NOPE}' } }));
-    await expect(missing?.headers()).rejects.toMatchObject({
+    await expect(missing?.headers(REQUEST)).rejects.toMatchObject({
       code: 'AUTH_FAILED',
       message: "Authentication to server 'gh' failed: secret NOPE is not set in the memory store; set it with 'agent-mcp-gateway secret set NOPE'",
     });
     const bad = await strategy(spec({ headers: { Authorization: 'Bearer ${secret:ghp_pasted value}' } }));
-    const error = await bad?.headers().catch((e: Error) => e);
+    const error = await bad?.headers(REQUEST).catch((e: Error) => e);
     expect(error).toMatchObject({ code: 'AUTH_FAILED' });
     expect((error as Error).message).not.toContain('ghp_pasted');
     const none = await (await gatewayWith(undefined)).strategy(spec({ headers: { Authorization: 'Bearer ${secret:X}' } }));
-    await expect(none?.headers()).rejects.toThrow(/no token store plugin answered/);
+    await expect(none?.headers(REQUEST)).rejects.toThrow(/no token store plugin answered/);
   });
 
   it('plain headers never touch the store', async () => {
     const strategy = new StaticCredentialsStrategy(spec({ headers: { Authorization: 'Bearer plain' } }));
-    expect(await strategy.headers()).toEqual({ Authorization: 'Bearer plain' });
+    expect(await strategy.headers(REQUEST)).toEqual({ Authorization: 'Bearer plain' });
   });
 });

@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import * as oauth from 'oauth4webapi';
-import type { ServerSpec, StoredClient } from '@agent-mcp-gateway/core';
+import type { StoredClient } from '@agent-mcp-gateway/core';
+import type { OAuthFamilyAuth } from './config.js';
 
 /** application/x-www-form-urlencoded, as URLSearchParams serialises it (alphanumerics and `*-._` stay as they are). */
 function formEncode(value: string): string {
@@ -59,7 +60,7 @@ export async function processRegistrationResponse(response: Response): Promise<o
  */
 export function clientConfiguration(
   as: oauth.AuthorizationServer,
-  auth: ServerSpec['auth'],
+  auth: OAuthFamilyAuth | undefined,
   registered: StoredClient | undefined,
   options: { readonly insecure: boolean; readonly fetch?: typeof fetch },
 ): client.Configuration | undefined {

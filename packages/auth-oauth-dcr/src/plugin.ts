@@ -2,12 +2,15 @@ import {
   MemoryTokenStore,
   serverStoreKey,
   type AuthChallenge,
+  type AuthStrategy,
+  type ConfigRegistry,
   type Gateway,
   type GatewayPlugin,
   type ResolveContext,
   type ServerSpec,
   type TokenStore,
 } from '@agent-mcp-gateway/core';
+import { OAUTH_AUTH_TYPES, authOf } from './config.js';
 import type { FetchFn } from './discovery.js';
 import { credentialsOf } from './tokens.js';
 // The strategy (openid-client, oauth4webapi) is loaded on the first server that needs OAuth:
@@ -25,9 +28,10 @@ export interface OAuthPluginOptions {
 }
 
 /**
- * Brings OAuth in through `resolveAuth`:
- * - before connecting, for servers that force it (`auth: "oauth"` or an object) or that have tokens
- *   stored from an earlier login (no 401 round trip on every start);
+ * Registers the auth types `oauth` (shorthand `"oauth"`), `client_credentials` and
+ * `enterprise_managed` with their schemas (config.ts), answers them through `authFor`, and brings
+ * OAuth in through the `resolveAuth` chain for servers that set no `auth`:
+ * - before connecting, for servers that have tokens stored from an earlier login (no 401 round trip on every start);
  * - on a 401 with a Bearer challenge, for any remote server that does not configure its own
  *   `Authorization` header (that header disables OAuth for the server, and says so in the log).
  * One strategy per server, so a repeated challenge finds the same one (and the kernel stops).
@@ -40,33 +44,41 @@ export class OAuthPlugin implements GatewayPlugin {
 
   constructor(private readonly options: OAuthPluginOptions = {}) {}
 
+  register(registry: ConfigRegistry): void {
+    for (const [type, schema] of Object.entries(OAUTH_AUTH_TYPES)) registry.registerAuthType({ type, schema, plugin: this.name });
+  }
+
   apply(gateway: Gateway): void {
     this.gateway = gateway;
     // A pending login must not keep a loopback port (and the process) alive after the gateway closes.
     gateway.hooks.shutdown.tap(this.name, () => {
       for (const strategy of this.strategies.values()) strategy.close();
     });
-    gateway.hooks.resolveAuth.tapPromise(this.name, async (spec, challenge, ctx) => {
-      if (spec.transport === 'stdio' || !spec.url || spec.auth === 'none' || spec.auth === 'headers') return undefined;
-      if (hasAuthorizationHeader(spec)) {
-        if (!this.announced.has(spec.name)) {
-          this.announced.add(spec.name);
-          ctx.logger.info(`OAuth disabled for ${spec.name}: a configured Authorization header is used`);
-        }
-        return undefined;
+    const resolve = (spec: ServerSpec, challenge: AuthChallenge | null, ctx: ResolveContext) => this.resolve(gateway, spec, challenge, ctx);
+    gateway.hooks.resolveAuth.tapPromise(this.name, resolve);
+    for (const type of Object.keys(OAUTH_AUTH_TYPES)) gateway.hooks.authFor.for(type).tapPromise(this.name, resolve);
+  }
+
+  private async resolve(gateway: Gateway, spec: ServerSpec, challenge: AuthChallenge | null, ctx: ResolveContext): Promise<AuthStrategy | undefined> {
+    if (spec.transport === 'stdio' || !spec.url || spec.auth === 'none' || spec.auth === 'headers') return undefined;
+    if (hasAuthorizationHeader(spec)) {
+      if (!this.announced.has(spec.name)) {
+        this.announced.add(spec.name);
+        ctx.logger.info(`OAuth disabled for ${spec.name}: a configured Authorization header is used`);
       }
-      if (challenge === null) {
-        if (spec.auth !== undefined) return this.strategyFor(spec, ctx);
-        const store = await this.storeFor(spec, ctx);
-        const stored = await store.get(serverStoreKey(spec.url)).catch(() => undefined);
-        for (const secret of credentialsOf(stored)) gateway.redactor.add(secret);
-        return stored?.tokens ? this.strategyFor(spec, ctx, store) : undefined;
-      }
-      if (!isBearerChallenge(challenge)) return undefined;
-      const strategy = await this.strategyFor(spec, ctx);
-      strategy.noteChallenge(challenge);
-      return strategy;
-    });
+      return undefined;
+    }
+    if (challenge === null) {
+      if (spec.auth !== undefined) return this.strategyFor(spec, ctx);
+      const store = await this.storeFor(spec, ctx);
+      const stored = await store.get(serverStoreKey(spec.url)).catch(() => undefined);
+      for (const secret of credentialsOf(stored)) gateway.redactor.add(secret);
+      return stored?.tokens ? this.strategyFor(spec, ctx, store) : undefined;
+    }
+    if (!isBearerChallenge(challenge)) return undefined;
+    const strategy = await this.strategyFor(spec, ctx);
+    strategy.noteChallenge(challenge);
+    return strategy;
   }
 
   /** The strategy of a server, made on first need (the CLI's `auth login` uses it too). */
@@ -75,7 +87,8 @@ export class OAuthPlugin implements GatewayPlugin {
     const existing = this.strategies.get(id);
     if (existing) return existing;
     const env = this.options.env ?? process.env;
-    const forced = typeof spec.auth === 'object' && spec.auth.type === 'oauth' ? spec.auth : undefined;
+    const auth = authOf(spec);
+    const forced = typeof auth === 'object' && auth.type === 'oauth' ? auth : undefined;
     const envPort = Number(env.GATEWAY_OAUTH_CALLBACK_PORT);
     const callbackPort = forced?.callbackPort ?? (Number.isInteger(envPort) && envPort > 0 ? envPort : undefined);
     const { OAuthStrategy } = await import('./strategy.js');

@@ -2,6 +2,7 @@ import { errors, type ServerSpec, type StoredAuth } from '@agent-mcp-gateway/cor
 import type { FetchFn } from './discovery.js';
 import type { EgressPolicy } from './egress.js';
 import { oauthErrorCode } from './tokens.js';
+import { authOf } from './config.js';
 
 type TokenKind = 'refresh_token' | 'access_token';
 
@@ -66,7 +67,7 @@ async function revokeThrough(egress: EgressPolicy, options: RevokeTokensOptions)
     return { revoked: [], issuer, skipped: `${issuer} offers no token revocation (RFC 7009)` };
   }
   const registered = stored.client?.issuer === issuer ? stored.client : undefined;
-  const config = clientConfiguration(as, options.auth, registered, {
+  const config = clientConfiguration(as, authOf(options), registered, {
     insecure: egress.allowLocal,
     fetch: egress.fetcher(endpointLabeler(as)),
   });

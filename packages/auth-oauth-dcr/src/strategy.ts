@@ -1,23 +1,30 @@
 import * as client from 'openid-client';
 import * as oauth from 'oauth4webapi';
 import {
+  describeStoreEntry,
   errors,
   isGatewayError,
   serverStoreKey,
   type AuthChallenge,
+  type AuthDescription,
   type AuthEvent,
   type AuthStatus,
   type AuthStrategy,
   type Logger,
+  type LoginFlow,
+  type LoginOptions,
+  type LogoutResult,
   type ServerSpec,
   type StoredAuth,
   type StoredClient,
   type StoredTokens,
   type TokenStore,
 } from '@agent-mcp-gateway/core';
+import { logoutStored } from './account.js';
 import { openBrowser } from './browser.js';
 import { startCallbackServer } from './callback.js';
 import { clientConfiguration, clientSecretBasic, processRegistrationResponse } from './client-auth.js';
+import { authOf, type ClientCredentialsAuth, type EnterpriseManagedAuth, type OAuthAuth } from './config.js';
 import {
   discoverAuthorizationServer,
   discoverResource,
@@ -94,9 +101,9 @@ export interface DeviceLogin extends PendingLogin {
   readonly expiresAt: number;
 }
 
-type ForcedOAuth = Extract<ServerSpec['auth'], { type: 'oauth' }>;
-type ClientCredentials = Extract<ServerSpec['auth'], { type: 'client_credentials' }>;
-type EnterpriseManaged = Extract<ServerSpec['auth'], { type: 'enterprise_managed' }>;
+type ForcedOAuth = OAuthAuth;
+type ClientCredentials = ClientCredentialsAuth;
+type EnterpriseManaged = EnterpriseManagedAuth;
 
 /** Step-up re-authorizations (403 insufficient_scope) allowed before giving up. */
 const MAX_STEP_UPS = 2;
@@ -128,7 +135,7 @@ export class OAuthStrategy implements AuthStrategy {
   private session: Promise<Session> | undefined;
   private egress: Promise<EgressPolicy> | undefined;
   private idpEgress: Promise<EgressPolicy> | undefined;
-  private login: PendingLogin | undefined;
+  private pendingLogin: PendingLogin | undefined;
   private loginStarting: Promise<PendingLogin> | undefined;
   private refreshing: Promise<StoredTokens | undefined> | undefined;
   private failure: string | undefined;
@@ -143,7 +150,7 @@ export class OAuthStrategy implements AuthStrategy {
   constructor(options: OAuthStrategyOptions) {
     // What the store loads or saves is registered with the redactor on the way (tokens.ts).
     this.options = { ...options, store: registeringStore(options.store, options.addSecret) };
-    for (const secret of configuredCredentials(options.spec.auth)) options.addSecret?.(secret);
+    for (const secret of configuredCredentials(authOf(options.spec))) options.addSecret?.(secret);
     this.name = options.spec.name;
     this.url = options.spec.url as string;
     this.key = serverStoreKey(this.url);
@@ -159,7 +166,7 @@ export class OAuthStrategy implements AuthStrategy {
     // Forced OAuth with nothing stored: the first request goes without a token, so that the server's 401 challenge
     // (resource_metadata, scope) guides discovery and the login, exactly as when OAuth is brought in by a 401.
     // A grant without a user (client credentials, enterprise-managed) gets its token before the first request.
-    if (!this.tokens && !this.challenge && !this.login && !this.withoutUser()) return {};
+    if (!this.tokens && !this.challenge && !this.pendingLogin && !this.withoutUser()) return {};
     const tokens = await this.usableTokens();
     return { Authorization: `Bearer ${tokens.access_token}` };
   }
@@ -183,7 +190,7 @@ export class OAuthStrategy implements AuthStrategy {
 
   status(): AuthStatus {
     // A new login pending after a failed one is pending: that is what the user can act on.
-    if (this.login) return { kind: this.kind, state: 'login_pending', authorizationUrl: this.login.url };
+    if (this.pendingLogin) return { kind: this.kind, state: 'login_pending', authorizationUrl: this.pendingLogin.url };
     if (this.failure) return { kind: this.kind, state: 'failed', detail: this.failure };
     if (this.tokens) {
       return {
@@ -203,7 +210,7 @@ export class OAuthStrategy implements AuthStrategy {
 
   /** Cancels a pending login (its callback server stops listening). For shutdown. */
   close(): void {
-    this.login?.cancel();
+    this.pendingLogin?.cancel();
   }
 
   /** Starts a browser login now (the CLI's `auth login`); resolves with the URL and the login's end. */
@@ -221,13 +228,55 @@ export class OAuthStrategy implements AuthStrategy {
    */
   async startDeviceLogin(): Promise<DeviceLogin> {
     await this.load();
-    const current = this.login ?? (await this.loginStarting?.catch(() => undefined));
+    const current = this.pendingLogin ?? (await this.loginStarting?.catch(() => undefined));
     if (current && 'userCode' in current) return current as DeviceLogin;
     if (current) {
       current.cancel();
       await current.done.catch(() => undefined);
     }
     return (await this.beginLogin(() => this.prepareDeviceLogin())) as DeviceLogin;
+  }
+
+  // ---- the capabilities `auth login|logout|status` use -------------------------
+
+  /** `auth login`: a browser login, or with `device` a device login (a URL and a code). */
+  async login(options: LoginOptions = {}): Promise<LoginFlow> {
+    if (this.withoutUser()) {
+      throw errors.invalidArguments(`Server '${this.name}' ${this.forced()?.type === 'client_credentials' ? 'uses the client credentials grant' : "uses enterprise-managed authorization (the IdP's ID token)"}: there is nothing to log in to`);
+    }
+    if (!options.device) {
+      const pending = await this.startLogin();
+      return { url: pending.url, done: pending.done, deadline: Date.now() + this.options.loginTimeoutMs };
+    }
+    const device = await this.startDeviceLogin();
+    return {
+      url: device.verificationUri,
+      userCode: device.userCode,
+      ...(device.verificationUriComplete !== undefined && { urlWithCode: device.verificationUriComplete }),
+      deadline: device.expiresAt * 1000,
+      done: device.done,
+    };
+  }
+
+  /** `auth logout`: revokes the stored tokens where they were issued, when possible, and deletes them. */
+  async logout(): Promise<LogoutResult> {
+    this.pendingLogin?.cancel();
+    const result = await logoutStored({
+      store: this.options.store,
+      key: this.key,
+      name: this.name,
+      url: this.url,
+      ...(this.options.spec.auth !== undefined && { auth: this.options.spec.auth }),
+      ...(this.options.addSecret && { addSecret: this.options.addSecret }),
+      ...(this.options.fetch && { fetch: this.options.fetch }),
+    });
+    this.tokens = undefined;
+    return result;
+  }
+
+  /** `auth status`: what the store holds for this server, without a network request. */
+  describe(): Promise<AuthDescription> {
+    return describeStoreEntry(this.options.store, this.key);
   }
 
   // ---- tokens ---------------------------------------------------------------
@@ -451,12 +500,12 @@ export class OAuthStrategy implements AuthStrategy {
 
   /** Starts a login (a browser one unless told) unless one is pending; resolves once the URL to open is known. */
   private beginLogin(prepare: () => Promise<PendingLogin> = () => this.prepareLogin()): Promise<PendingLogin> {
-    if (this.login) return Promise.resolve(this.login);
+    if (this.pendingLogin) return Promise.resolve(this.pendingLogin);
     // Concurrent callers share the login being prepared: one callback server, one registration, one browser.
     this.loginStarting ??= (async () => {
       try {
         const login = await prepare();
-        this.login = login;
+        this.pendingLogin = login;
         this.notify();
         return login;
       } catch (error) {
@@ -583,7 +632,7 @@ export class OAuthStrategy implements AuthStrategy {
   /** A login made visible (status, AUTH_REQUIRED) until `grant` settles; its tokens are saved the same way whatever the grant. */
   private pending<T extends Omit<PendingLogin, 'done'>>(login: T, grant: Promise<client.TokenEndpointResponse>): T & PendingLogin {
     const done = this.saveLogin(grant).finally(() => {
-      this.login = undefined;
+      this.pendingLogin = undefined;
       this.notify();
     });
     done.catch(() => undefined);
@@ -678,7 +727,7 @@ export class OAuthStrategy implements AuthStrategy {
   }
 
   private configuration(session: Session, registered: StoredClient | undefined): client.Configuration | undefined {
-    return clientConfiguration(session.as, this.options.spec.auth, registered, { insecure: session.insecure, fetch: session.fetch });
+    return clientConfiguration(session.as, authOf(this.options.spec), registered, { insecure: session.insecure, fetch: session.fetch });
   }
 
   private sessionInfo(): Promise<Session> {
@@ -715,7 +764,7 @@ export class OAuthStrategy implements AuthStrategy {
   }
 
   private forced(): ForcedOAuth | ClientCredentials | EnterpriseManaged | undefined {
-    const auth = this.options.spec.auth;
+    const auth = authOf(this.options.spec);
     return typeof auth === 'object' ? auth : undefined;
   }
 

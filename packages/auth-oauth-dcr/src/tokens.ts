@@ -1,4 +1,5 @@
-import type { ServerSpec, StoreKey, StoredAuth, StoredTokens, TokenStore } from '@agent-mcp-gateway/core';
+import type { StoreKey, StoredAuth, StoredTokens, TokenStore } from '@agent-mcp-gateway/core';
+import type { OAuthFamilyAuth } from './config.js';
 
 /** A token endpoint answer as stored (`expires_at` in epoch seconds). */
 export function toStoredTokens(
@@ -57,7 +58,7 @@ export function credentialsOf(value: Credentials | undefined): string[] {
  * IdP's ID token. The gateway registers them from the config already (`secretValues`); a
  * strategy made without a gateway registers them itself.
  */
-export function configuredCredentials(auth: ServerSpec['auth']): string[] {
+export function configuredCredentials(auth: OAuthFamilyAuth | undefined): string[] {
   if (typeof auth !== 'object') return [];
   const all: unknown[] = [auth.clientSecret];
   if (auth.type === 'client_credentials') all.push(auth.privateKey);

@@ -1,16 +1,21 @@
-import { revokeTokens } from '@agent-mcp-gateway/auth-oauth-dcr';
 import {
   GatewayError,
+  NO_AUTH_TYPE,
+  authTypeOf,
+  describeStoreEntry,
   displayUrl,
   forTerminal,
   isSecretStoreKey,
   serverStoreKey,
+  type AuthDescription,
+  type AuthStrategy,
+  type LogoutResult,
   type ServerSpec,
   type StoreEntrySummary,
   type TokenStore,
 } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
-import { Progress, cliRedactor, isoTime, printJson, printable, relativeTime, table, timeLeft } from './output.js';
+import { Progress, isoTime, printJson, printable, relativeTime, table, timeLeft } from './output.js';
 import { openSession, type Session } from './session.js';
 
 /** How long `auth login` waits for the browser. */
@@ -32,33 +37,30 @@ export async function runAuth(args: CliArgs): Promise<number> {
 // ---- login ---------------------------------------------------------------------
 
 /**
- * `auth login <server>`: starts the server's OAuth login now, opens the browser
- * (`BROWSER`, else the system one; `--no-browser`: none), prints the URL on
- * stdout and waits for the callback — with the time left on a terminal.
- * `--device`: prints the device grant's URL and code instead and waits for the
- * user to confirm on any device (until the code expires).
+ * `auth login <server>`: asks the server's auth strategy — the one the gateway would use, and
+ * for a server that configures none, the one its 401 challenge brings in — to start a login,
+ * opens the browser (`BROWSER`, else the system one; `--no-browser`: none), prints the URL on
+ * stdout and waits — with the time left on a terminal. `--device`: prints the URL and code to
+ * enter on any device instead. A strategy without a `login` capability is refused, saying so.
  */
 async function login(args: CliArgs, name: string): Promise<number> {
   const session = await openSession(args, { browser: !args.noBrowser && !args.device, loginTimeoutMs: LOGIN_TIMEOUT_MS });
   const progress = new Progress();
   try {
-    const spec = oauthServer(session, name);
-    const strategy = await session.oauth.strategyFor(spec, session.ctx);
-    let deadline = Date.now() + LOGIN_TIMEOUT_MS;
-    let pending;
-    if (args.device) {
-      const device = (pending = await strategy.startDeviceLogin());
-      deadline = device.expiresAt * 1000;
+    const spec = session.spec(name);
+    const strategy = await loginStrategy(session, spec);
+    const flow = await strategy.login(args.device ? { device: true } : {});
+    const deadline = flow.deadline ?? Date.now() + LOGIN_TIMEOUT_MS;
+    if (flow.userCode !== undefined) {
       process.stdout.write(
         // The authorization server wrote these: printed without control characters.
         forTerminal(
-          `To sign in to ${name}, open ${device.verificationUri} on any device and enter the code: ${device.userCode}\n` +
-            (device.verificationUriComplete ? `or open: ${device.verificationUriComplete}\n` : ''),
+          `To sign in to ${name}, open ${flow.url} on any device and enter the code: ${flow.userCode}\n` +
+            (flow.urlWithCode ? `or open: ${flow.urlWithCode}\n` : ''),
         ),
       );
     } else {
-      pending = await strategy.startLogin();
-      const url = forTerminal(pending.url, { singleLine: true });
+      const url = forTerminal(flow.url, { singleLine: true });
       process.stdout.write(
         args.noBrowser
           ? `Open this URL in a browser to sign in to ${name}:\n${url}\n`
@@ -66,17 +68,16 @@ async function login(args: CliArgs, name: string): Promise<number> {
       );
     }
     progress.every(1000, () => `Waiting for the login to ${name}… ${timeLeft(deadline - Date.now())} left (Ctrl-C to cancel)`);
-    await pending.done;
+    await flow.done;
     progress.done();
     const { expiresAt, scopes } = strategy.status();
-    const store = await session.tokenStore(spec);
-    const entry = store ? await findEntry(store, serverStoreKey(spec.url as string)) : undefined;
+    const stored = await strategy.describe?.();
     process.stdout.write(
       `Logged in to ${name}` +
         (expiresAt !== undefined ? `; the access token expires ${relativeTime(expiresAt)}` : '') +
         (scopes?.length ? `; scopes: ${scopes.join(' ')}` : '') +
         '.\n' +
-        (entry ? `Tokens: ${entry.location}\n` : ''),
+        (stored?.location ? `Tokens: ${stored.location}\n` : ''),
     );
     return 0;
   } finally {
@@ -85,52 +86,52 @@ async function login(args: CliArgs, name: string): Promise<number> {
   }
 }
 
-/** A configured server that can log in with OAuth, or a coded error saying why not. */
-function oauthServer(session: Session, name: string): ServerSpec {
-  const spec = session.spec(name);
-  const auth = spec.auth;
-  const refuse = (why: string) => new GatewayError('INVALID_ARGUMENTS', `Server '${name}' ${why}: there is nothing to log in to`, { server: name });
+/** The strategy of a server that can log in, or a coded error saying why there is nothing to log in to. */
+async function loginStrategy(session: Session, spec: ServerSpec): Promise<AuthStrategy & Required<Pick<AuthStrategy, 'login'>>> {
+  const refuse = (why: string) => new GatewayError('INVALID_ARGUMENTS', `Server '${spec.name}' ${why}: there is nothing to log in to`, { server: spec.name });
   if (!spec.url) throw refuse('is a local (stdio) server');
-  if (auth === 'none' || auth === 'headers') throw refuse(`is configured with "auth": "${auth}"`);
-  if (typeof auth === 'object' && auth.type === 'client_credentials') throw refuse('uses the client credentials grant');
-  if (typeof auth === 'object' && auth.type === 'enterprise_managed') throw refuse('uses enterprise-managed authorization (the IdP\'s ID token)');
-  if (Object.keys(spec.headers).some((h) => h.toLowerCase() === 'authorization')) throw refuse('sends a configured Authorization header');
-  return spec;
+  const type = authTypeOf(spec);
+  if (type === NO_AUTH_TYPE) throw refuse('is configured with "auth": "none"');
+  const strategy = await session.strategy(spec, { probe: true });
+  if (!strategy) throw refuse('answered without asking for credentials');
+  if (strategy.login) return strategy as AuthStrategy & Required<Pick<AuthStrategy, 'login'>>;
+  throw refuse(type !== undefined ? `is configured with "auth" type "${type}", whose plugin has no login` : `uses "${strategy.kind}" credentials, which have no login`);
 }
 
 // ---- logout --------------------------------------------------------------------
 
 /**
- * `auth logout <server>` / `--all`: for each stored login, revokes its tokens
- * at the authorization server when it offers RFC 7009 revocation, then deletes
- * the stored entry (under the store's lock, so no gateway refreshes meanwhile).
- * Exit 1 when a revocation failed; the entry is deleted all the same.
+ * `auth logout <server>` / `--all`: each stored login is forgotten by the strategy that owns it
+ * (`logout`: revoked where it was issued when possible, then deleted under the store's lock);
+ * an entry no strategy answers for is deleted as it is. Exit 1 when a revocation failed; the
+ * entry is deleted all the same.
  */
 async function logout(args: CliArgs, name: string | undefined): Promise<number> {
   const session = await openSession(args);
   try {
-    const targets: { store: TokenStore; key: string; name: string; spec?: ServerSpec; url?: string }[] = [];
+    const targets: { store: TokenStore; key: string; spec: ServerSpec | undefined; name: string }[] = [];
     if (name !== undefined) {
       const spec = session.spec(name);
       if (!spec.url) throw new GatewayError('INVALID_ARGUMENTS', `Server '${name}' is a local (stdio) server: it has no stored login`, { server: name });
       const store = await session.tokenStore(spec);
-      if (store) targets.push({ store, key: serverStoreKey(spec.url), name, spec, url: spec.url });
+      if (store) targets.push({ store, key: serverStoreKey(spec.url), spec, name });
     } else {
       for (const store of await allStores(session)) {
         for (const entry of await logins(store)) {
-          const spec = session.config.servers.find((s) => s.url !== undefined && serverStoreKey(s.url) === entry.key);
-          const url = spec?.url ?? entry.server?.url;
-          targets.push({ store, key: entry.key, name: spec?.name ?? entry.server?.name ?? entry.key, ...(spec && { spec }), ...(url && { url }) });
+          const spec = session.config.servers.find((s) => s.url !== undefined && serverStoreKey(s.url) === entry.key) ?? unconfiguredSpec(entry);
+          targets.push({ store, key: entry.key, spec, name: spec?.name ?? entry.server?.name ?? entry.key });
         }
       }
       if (targets.length === 0) process.stdout.write('No stored logins.\n');
     }
     let code = 0;
     for (const target of targets) {
-      const line = await logoutOne(target);
-      process.stdout.write(`${printable(line.text)}\n`);
-      if (line.failure) {
-        process.stderr.write(`agent-mcp-gateway: ${printable(line.failure)}\n`);
+      const result = await logoutOne(session, target);
+      process.stdout.write(
+        `${printable(result.deleted ? `Logged out of ${target.name}: ${result.revoked}; stored login deleted${result.location ? ` (${result.location})` : ''}.` : `${target.name}: not logged in (nothing stored).`)}\n`,
+      );
+      if (result.failure) {
+        process.stderr.write(`agent-mcp-gateway: ${printable(result.failure)}\n`);
         code = 1;
       }
     }
@@ -141,36 +142,29 @@ async function logout(args: CliArgs, name: string | undefined): Promise<number> 
   }
 }
 
-async function logoutOne(target: { store: TokenStore; key: string; name: string; spec?: ServerSpec; url?: string }): Promise<{ text: string; failure?: string }> {
-  const { store, key, name } = target;
+/** Through the strategy that owns the login (when it keeps it in this very store), else the entry is deleted as it is. */
+async function logoutOne(session: Session, target: { store: TokenStore; key: string; spec: ServerSpec | undefined }): Promise<LogoutResult> {
+  const { store, key, spec } = target;
+  const strategy = spec ? await session.strategy(spec) : undefined;
+  if (strategy?.logout && spec && (await session.tokenStore(spec)) === store) return strategy.logout();
   return store.withLock(key, async () => {
     const stored = await store.get(key);
-    // An authorization server's refusal may quote a token: whatever this prints is blanked (output.ts).
-    for (const secret of [stored?.tokens?.access_token, stored?.tokens?.refresh_token, stored?.client?.client_secret]) cliRedactor.add(secret);
     const entry = await findEntry(store, key); // also an entry that cannot be read: deleted all the same
-    if (!stored && !entry) return { text: `${name}: not logged in (nothing stored).` };
-    const where = entry?.location;
-    let revoked = 'not revoked (the server URL is unknown)';
-    let failure: string | undefined;
-    if (target.url && stored?.tokens) {
-      try {
-        const result = await revokeTokens({ name, url: target.url, stored, ...(target.spec?.auth !== undefined && { auth: target.spec.auth }) });
-        const words = (kinds: readonly string[]) => kinds.map((t) => t.replace('_', ' ')).join(' and ');
-        const unsupported = result.unsupported ?? [];
-        revoked = result.skipped
-          ? `not revoked: ${result.skipped}`
-          : `${words(result.revoked) || 'nothing'} revoked at ${result.issuer ?? 'the authorization server'}` +
-            (unsupported.length ? ` (it cannot revoke the ${words(unsupported)}, which stays valid until it expires)` : '');
-      } catch (error) {
-        revoked = 'revocation failed';
-        failure = `${name}: ${error instanceof Error ? error.message : String(error)}; the stored tokens were deleted all the same`;
-      }
-    } else if (!stored?.tokens) {
-      revoked = entry?.problem ? `nothing readable to revoke (${entry.problem})` : 'no tokens to revoke';
-    }
+    if (!stored && !entry) return { revoked: 'nothing stored', deleted: false };
+    const revoked = stored?.tokens
+      ? `not revoked (${spec ? 'no plugin keeps a login for this server' : 'the server URL is unknown'})`
+      : entry?.problem
+        ? `nothing readable to revoke (${entry.problem})`
+        : 'no tokens to revoke';
     await store.delete(key);
-    return { text: `Logged out of ${name}: ${revoked}; stored login deleted${where ? ` (${where})` : ''}.`, ...(failure && { failure }) };
+    return { revoked, deleted: true, ...(entry?.location !== undefined && { location: entry.location }) };
   });
+}
+
+/** A stored login of a server that is not in this config, as a spec its plugin can answer for (when its URL was recorded). */
+function unconfiguredSpec(entry: StoreEntrySummary): ServerSpec | undefined {
+  if (!entry.server?.url) return undefined;
+  return { name: entry.server.name, transport: 'http', url: entry.server.url, args: [], env: {}, headers: {}, enabled: true, secretValues: [] };
 }
 
 // ---- status --------------------------------------------------------------------
@@ -197,10 +191,13 @@ export interface LoginReport {
 }
 
 /**
- * `auth status`: per configured remote server that may use OAuth, whether a
- * login is stored, its expiry, scopes and where it lives — read from the
- * store only, without any network request. Stored logins of servers that are
- * not in this config are listed too (`unconfigured`).
+ * `auth status`: per configured remote server that has a login, whether it is stored, its
+ * expiry, scopes and where it lives — read from the store only, without any network request.
+ * A server's strategy (the one the gateway would start it with) says it through `describe`; a
+ * server no strategy answers for yet is shown with what the store holds for it, since its
+ * first 401 may bring a login in; a server whose strategy has no login (headers, `auth: "none"`,
+ * a plugin without `describe`) is not listed. Stored logins of servers that are not in this
+ * config are listed too (`unconfigured`).
  */
 async function status(args: CliArgs): Promise<number> {
   const session = await openSession(args);
@@ -212,17 +209,23 @@ async function status(args: CliArgs): Promise<number> {
     };
     const servers: LoginReport[] = [];
     const configuredKeys = new Set<string>();
-    for (const spec of session.config.servers.filter(mayUseOAuth)) {
-      const key = serverStoreKey(spec.url as string);
+    for (const spec of session.config.servers) {
+      if (spec.url === undefined) continue;
+      const key = serverStoreKey(spec.url);
       configuredKeys.add(key);
+      const strategy = await session.strategy(spec);
+      if (strategy?.describe) {
+        servers.push(describedReport(spec.name, spec.url, key, await strategy.describe()));
+        continue;
+      }
+      if (strategy || authTypeOf(spec) !== undefined) continue;
       const store = await session.tokenStore(spec);
-      const entry = store ? (await entriesOf(store)).find((e) => e.key === key) : undefined;
-      servers.push(loginReport(spec.name, spec.url as string, key, store, entry));
+      servers.push(describedReport(spec.name, spec.url, key, store ? await describeStoreEntry(store, key) : undefined));
     }
     const unconfigured: LoginReport[] = [];
     for (const store of await allStores(session)) {
       for (const entry of await entriesOf(store)) {
-        if (!configuredKeys.has(entry.key)) unconfigured.push(loginReport(entry.server?.name ?? null, entry.server?.url ?? null, entry.key, store, entry));
+        if (!configuredKeys.has(entry.key)) unconfigured.push(describedReport(entry.server?.name ?? null, entry.server?.url ?? null, entry.key, await describeStoreEntry(store, entry.key)));
       }
     }
     if (args.json) {
@@ -231,7 +234,7 @@ async function status(args: CliArgs): Promise<number> {
     }
     const stores = await allStores(session);
     const storeLine = stores.length
-      ? stores.map((s) => `${s.kind}${storeDir(s) ? ` (${storeDir(s)})` : ''}`).join(', ')
+      ? stores.map((s) => `${s.kind}${s.locationOf?.() ? ` (${s.locationOf()})` : ''}`).join(', ')
       : 'none (no token store plugin answered: logins last as long as the process)';
     let out = `Token store: ${storeLine}\n`;
     out += servers.length ? `\n${statusTable(servers)}` : '\nNo server in this config can use OAuth.\n';
@@ -243,20 +246,19 @@ async function status(args: CliArgs): Promise<number> {
   }
 }
 
-function loginReport(name: string | null, url: string | null, key: string, store: TokenStore | undefined, entry: StoreEntrySummary | undefined): LoginReport {
-  const now = Date.now() / 1000;
-  const unexpired = entry?.expiresAt === undefined || entry.expiresAt > now;
+/** A row of `auth status` from what a strategy (or the store) describes; undefined: no token store. */
+function describedReport(name: string | null, url: string | null, key: string, described: AuthDescription | undefined): LoginReport {
   return {
     name,
     url: url === null ? null : displayUrl(url),
-    loggedIn: entry !== undefined && entry.hasTokens && (unexpired || entry.hasRefreshToken),
-    expiresAt: isoTime(entry?.hasTokens ? entry.expiresAt : undefined),
-    hasRefreshToken: entry?.hasRefreshToken ?? false,
-    scopes: entry?.scope?.split(' ').filter(Boolean) ?? [],
-    store: store?.kind ?? null,
-    key,
-    location: entry?.location ?? (store ? folderOf(store, key) : null),
-    problem: entry?.problem ?? null,
+    loggedIn: described?.loggedIn ?? false,
+    expiresAt: isoTime(described?.expiresAt),
+    hasRefreshToken: described?.renewable ?? false,
+    scopes: described?.scopes ?? [],
+    store: described?.store ?? null,
+    key: described?.key ?? key,
+    location: described?.location ?? null,
+    problem: described?.problem ?? null,
   };
 }
 
@@ -280,12 +282,6 @@ function loginWord(r: LoginReport): string {
   return 'logged in';
 }
 
-/** Remote servers whose credentials OAuth may provide (not `auth: none|headers`, no configured Authorization header). */
-function mayUseOAuth(spec: ServerSpec): boolean {
-  if (!spec.url || spec.auth === 'none' || spec.auth === 'headers') return false;
-  return !Object.keys(spec.headers).some((h) => h.toLowerCase() === 'authorization');
-}
-
 /** The distinct token stores the plugins choose for the configured remote servers (or for none). */
 async function allStores(session: Session): Promise<TokenStore[]> {
   const remote = session.config.servers.filter((s) => s.url !== undefined);
@@ -300,15 +296,4 @@ async function logins(store: TokenStore): Promise<StoreEntrySummary[]> {
 
 async function findEntry(store: TokenStore, key: string): Promise<StoreEntrySummary | undefined> {
   return (await store.list()).find((e) => e.key === key);
-}
-
-/** The folder a file store would keep `key` in (FsTokenStore's `folderFor`), else null. */
-function folderOf(store: TokenStore, key: string): string | null {
-  const folderFor = (store as { folderFor?: unknown }).folderFor;
-  return typeof folderFor === 'function' ? String((folderFor as (k: string) => string).call(store, key)) : null;
-}
-
-function storeDir(store: TokenStore): string | undefined {
-  const dir = (store as { dir?: unknown }).dir;
-  return typeof dir === 'string' ? dir : undefined;
 }

@@ -8,8 +8,15 @@ import {
   type LoadGatewayConfigOptions,
   type LoadedGatewayConfig,
   type LoadedSettings,
+  type GatewayPlugin,
 } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
+import { configRegistryOf, defaultPlugins, loadPlugins } from './plugins.js';
+
+/** A config as the CLI loads it: with the third-party plugins its settings name, loaded (and registered) once. */
+export interface CliConfig extends LoadedGatewayConfig {
+  readonly thirdPartyPlugins: readonly GatewayPlugin[];
+}
 
 /** Flags, env, the working folder and the home folder, as every command loads its files. */
 function loadOptions(args: Pick<CliArgs, 'config' | 'rules' | 'transport' | 'host' | 'port'>, env: NodeJS.ProcessEnv): LoadGatewayConfigOptions {
@@ -24,14 +31,22 @@ function loadOptions(args: Pick<CliArgs, 'config' | 'rules' | 'transport' | 'hos
 
 /**
  * Loads config, rules and settings the way every command does (flags, env, trusted
- * places). A working folder whose gateway files are not trusted is reported on stderr,
- * one line per file: `serve` logs the same lines as warnings, and `validate` prints its
- * warnings itself.
+ * places), in this order: settings; the plugins they name, loaded; every plugin's
+ * `register` (built-in ones first); the servers file, validated against what they
+ * registered; the rules. A working folder whose gateway files are not trusted is reported
+ * on stderr, one line per file: `serve` logs the same lines as warnings, and `validate`
+ * prints its warnings itself.
  */
-export async function loadConfigFor(args: CliArgs, env: NodeJS.ProcessEnv = process.env): Promise<LoadedGatewayConfig> {
-  const config = await loadGatewayConfig(loadOptions(args, env));
+export async function loadConfigFor(args: CliArgs, env: NodeJS.ProcessEnv = process.env): Promise<CliConfig> {
+  let thirdPartyPlugins: readonly GatewayPlugin[] = [];
+  const registry = async (settings: LoadedSettings['settings']) => {
+    thirdPartyPlugins = await loadPlugins(settings.plugins, process.cwd());
+    // Registration only declares: the built-in plugins' instances here are not the ones that run.
+    return configRegistryOf([...defaultPlugins(), ...thirdPartyPlugins]);
+  };
+  const config = await loadGatewayConfig({ ...loadOptions(args, env), registry });
   if (args.command !== 'serve' && args.command !== 'validate') reportUntrusted(config.untrusted);
-  return config;
+  return { ...config, thirdPartyPlugins };
 }
 
 /**
@@ -41,11 +56,13 @@ export async function loadConfigFor(args: CliArgs, env: NodeJS.ProcessEnv = proc
  */
 export function reloadOptionsFor(
   args: CliArgs,
-  config: GatewayConfig & Partial<Pick<LoadedGatewayConfig, 'watch'>>,
+  config: GatewayConfig & Partial<Pick<LoadedGatewayConfig, 'watch' | 'registry'>>,
   env: NodeJS.ProcessEnv = process.env,
 ): ConfigWatchOptions {
   const sources = config.sources;
-  return { load: () => reloadGatewayConfig(sources, loadOptions(args, env)), ...(config.watch !== undefined && { files: config.watch }) };
+  // The plugins stay those of the start: a reload validates against what they registered then.
+  const options = { ...loadOptions(args, env), registry: config.registry };
+  return { load: () => reloadGatewayConfig(sources, options), ...(config.watch !== undefined && { files: config.watch }) };
 }
 
 /** The settings alone, for commands that need no servers file (`secret`, `auth migrate`). */

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { GatewayError, type GatewayPlugin } from '@agent-mcp-gateway/core';
+import { ConfigRegistry, GatewayError, type GatewayPlugin } from '@agent-mcp-gateway/core';
 import { HeadersAuthPlugin } from '@agent-mcp-gateway/auth-headers';
 import { OAuthPlugin, type OAuthPluginOptions } from '@agent-mcp-gateway/auth-oauth-dcr';
 import { FsTokenStorePlugin } from '@agent-mcp-gateway/store-fs';
@@ -24,6 +24,23 @@ export function defaultPlugins(options: { oauth?: OAuthPluginOptions; stdio?: St
     new KeychainTokenStorePlugin(),
     new FsTokenStorePlugin(),
   ];
+}
+
+/**
+ * What `plugins` register (auth types with their schemas, token store names), in their order:
+ * the vocabulary the servers file is validated against. A plugin whose `register` throws (a type
+ * registered twice, a schema without a literal `type`) is a PLUGIN_ERROR naming it.
+ */
+export function configRegistryOf(plugins: readonly GatewayPlugin[]): ConfigRegistry {
+  const registry = new ConfigRegistry();
+  for (const plugin of plugins) {
+    try {
+      plugin.register?.(registry);
+    } catch (error) {
+      throw new GatewayError('PLUGIN_ERROR', `Plugin '${plugin.name}' failed to register its configuration: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error });
+    }
+  }
+  return registry;
 }
 
 type PluginEntry = string | [string, Record<string, unknown>];

@@ -8,13 +8,12 @@ import {
   createGatewayServer,
   createLogger,
   watchConfig,
-  type GatewayConfig,
 } from '@agent-mcp-gateway/core';
 import { checkHttpServeSettings, rulesHaveApiKeys, serveGateway } from '@agent-mcp-gateway/serve-http';
 import type { CliArgs } from './args.js';
 import { childAncestry, loopRefusal } from './ancestry.js';
-import { loadConfigFor, reloadOptionsFor } from './context.js';
-import { defaultPlugins, loadPlugins } from './plugins.js';
+import { loadConfigFor, reloadOptionsFor, type CliConfig } from './context.js';
+import { defaultPlugins } from './plugins.js';
 
 /** Upper bound for shutdown: downstream close is stdin end → SIGTERM → SIGKILL, 2 s apart. */
 const SHUTDOWN_LIMIT_MS = 6_000;
@@ -97,12 +96,12 @@ async function refuseToServe(reason: string, http: boolean): Promise<number> {
 }
 
 /** The gateway with the CLI's plugins, its logger and audit log. Not started. */
-async function createGateway(config: GatewayConfig): Promise<{ gateway: Gateway; logger: ReturnType<typeof createLogger>; audit: AuditPlugin }> {
+async function createGateway(config: CliConfig): Promise<{ gateway: Gateway; logger: ReturnType<typeof createLogger>; audit: AuditPlugin }> {
   const settings = config.settings;
   const redactor = new SecretRedactor();
   const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, redactor });
   const audit = new AuditPlugin();
-  const plugins = [...defaultPlugins({ stdio: { env: childAncestry(config.sources.config) } }), audit, ...(await loadPlugins(settings.plugins, process.cwd()))];
+  const plugins = [...defaultPlugins({ stdio: { env: childAncestry(config.sources.config) } }), audit, ...config.thirdPartyPlugins];
   return { gateway: new Gateway({ config, plugins, logger, redactor }), logger, audit };
 }
 
@@ -110,7 +109,7 @@ async function createGateway(config: GatewayConfig): Promise<{ gateway: Gateway;
  * `serve` with `transport: http`: Streamable HTTP on `/mcp` (@agent-mcp-gateway/serve-http) until SIGINT or
  * SIGTERM. Prints `Gateway listening on <url>` on stderr once it takes requests.
  */
-async function runHttpServe(args: CliArgs, config: GatewayConfig): Promise<number> {
+async function runHttpServe(args: CliArgs, config: CliConfig): Promise<number> {
   const settings = config.settings;
   const http = settings.http ?? HttpServeSettingsSchema.parse({});
   const allowUnauthenticated = args.allowUnauthenticated || http.allowUnauthenticated;

@@ -1,8 +1,13 @@
-import { OAuthPlugin } from '@agent-mcp-gateway/auth-oauth-dcr';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import {
+  GATEWAY_VERSION,
   Gateway,
   createLogger,
   errors,
+  parseWwwAuthenticate,
+  selectAuth,
+  type AuthChallenge,
+  type AuthStrategy,
   type GatewayConfig,
   type ResolveContext,
   type ServerSpec,
@@ -12,7 +17,7 @@ import type { CliArgs } from './args.js';
 import { childAncestry } from './ancestry.js';
 import { loadConfigFor } from './context.js';
 import { cliRedactor } from './output.js';
-import { defaultPlugins, loadPlugins } from './plugins.js';
+import { defaultPlugins } from './plugins.js';
 
 export interface SessionOptions {
   /** Let an OAuth login open a browser (`auth login`); otherwise BROWSER=none: never. */
@@ -25,11 +30,17 @@ export interface SessionOptions {
 export interface Session {
   readonly gateway: Gateway;
   readonly config: GatewayConfig;
-  readonly oauth: OAuthPlugin;
   /** For the plugins' resolve calls; aborted by `close()`. */
   readonly ctx: ResolveContext;
   /** The configured server `name`, or SERVER_NOT_FOUND. */
   spec(name: string): ServerSpec;
+  /**
+   * The strategy the gateway would start `spec` with (its auth type's plugin, else the
+   * `resolveAuth` chain), without a network request; undefined when none answers. With `probe`,
+   * a remote server nobody answers for is then asked once, without credentials, and the
+   * challenge of its 401 decides — as when the gateway connects.
+   */
+  strategy(spec: ServerSpec, options?: { probe?: boolean }): Promise<AuthStrategy | undefined>;
   /** The token store the plugins choose for `spec` (default: the first remote server); undefined when none answers. */
   tokenStore(spec?: ServerSpec): Promise<TokenStore | undefined>;
   close(): Promise<void>;
@@ -51,9 +62,8 @@ export async function openSession(args: CliArgs, options: SessionOptions = {}, e
       oauth: { env: oauthEnv, ...(options.loginTimeoutMs !== undefined && { loginTimeoutMs: options.loginTimeoutMs }) },
       stdio: { env: childAncestry(config.sources.config, env) },
     }),
-    ...(await loadPlugins(settings.plugins, process.cwd())),
+    ...config.thirdPartyPlugins,
   ];
-  const oauth = plugins.find((p): p is OAuthPlugin => p instanceof OAuthPlugin) as OAuthPlugin;
   const gateway = new Gateway({ config, plugins, logger, redactor });
   await gateway.start({ connect: false });
   const abort = new AbortController();
@@ -62,12 +72,17 @@ export async function openSession(args: CliArgs, options: SessionOptions = {}, e
   return {
     gateway,
     config: gateway.config,
-    oauth,
     ctx,
     spec: (name) => {
       const spec = specs.find((s) => s.name === name);
       if (!spec) throw errors.serverNotFound(name);
       return spec;
+    },
+    strategy: async (spec, { probe = false } = {}) => {
+      const chosen = await selectAuth(gateway.hooks, spec, null, ctx);
+      if (chosen || !probe || spec.url === undefined) return chosen;
+      const challenge = await probeChallenge(spec, abort.signal);
+      return challenge ? selectAuth(gateway.hooks, spec, challenge, ctx) : undefined;
     },
     tokenStore: async (spec) => gateway.hooks.resolveTokenStore.promise(spec ?? specs.find((s) => s.url) ?? placeholderSpec, ctx),
     close: async () => {
@@ -89,3 +104,36 @@ const placeholderSpec: ServerSpec = {
   enabled: true,
   secretValues: [],
 };
+
+/** How long the unauthenticated probe of `auth login` may take. */
+const PROBE_TIMEOUT_MS = 15_000;
+
+/**
+ * Asks a remote server, without credentials, what it wants: the challenge of a 401 (or 403), or
+ * undefined when it answers without one. A Streamable HTTP server gets an `initialize` POST, an
+ * SSE one a GET; redirects are not followed.
+ */
+async function probeChallenge(spec: ServerSpec, signal: AbortSignal): Promise<AuthChallenge | undefined> {
+  const sse = spec.transport === 'sse';
+  const initialize = {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'agent-mcp-gateway', version: GATEWAY_VERSION } },
+  };
+  let response: Response;
+  try {
+    response = await fetch(spec.url as string, {
+      method: sse ? 'GET' : 'POST',
+      headers: sse ? { accept: 'text/event-stream' } : { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      ...(!sse && { body: JSON.stringify(initialize) }),
+      redirect: 'manual',
+      signal: AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]),
+    });
+  } catch (error) {
+    throw errors.serverUnavailable(spec.name, `cannot reach ${spec.name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  await response.body?.cancel().catch(() => undefined);
+  if (response.status !== 401 && response.status !== 403) return undefined;
+  return parseWwwAuthenticate(response.headers.get('www-authenticate'), response.status);
+}

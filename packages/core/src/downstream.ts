@@ -14,7 +14,7 @@ import { findAuthChallenge } from './auth-challenge.js';
 import { displayUrl } from './display.js';
 import { noAuth } from './auth-none.js';
 import { ErrorCodes, GatewayError, errors, isGatewayError } from './errors.js';
-import type { GatewayHooks } from './hooks.js';
+import { selectAuth, type GatewayHooks } from './hooks.js';
 import type { Logger } from './logger.js';
 import type { AuthChallenge, AuthStatus, AuthStrategy, ServerInfo, ServerSpec, ServerState, TransportFactory } from './types.js';
 import { GATEWAY_VERSION } from './version.js';
@@ -52,7 +52,7 @@ export class DownstreamServer {
   private connecting: Promise<Client> | undefined;
   private factory: TransportFactory | undefined;
   private auth: AuthStrategy = noAuth;
-  /** The strategy chosen by resolveAuth (first with no challenge, then per challenge); kept across reconnects. */
+  /** The strategy chosen by `selectAuth` (first with no challenge, then per challenge); kept across reconnects. */
   private resolvedAuth: AuthStrategy | undefined;
   private prepared: Promise<void> | undefined;
   private readonly watched = new WeakSet<AuthStrategy>();
@@ -120,7 +120,7 @@ export class DownstreamServer {
     const ctx = { logger: this.options.logger, signal: this.abort.signal };
     this.factory = await this.options.hooks.resolveTransport.promise(this.spec, ctx);
     if (!this.factory) throw errors.noTransport(this.name);
-    this.auth = this.resolvedAuth = (await this.options.hooks.resolveAuth.promise(this.spec, null, ctx)) ?? noAuth;
+    this.auth = this.resolvedAuth = (await selectAuth(this.options.hooks, this.spec, null, ctx)) ?? noAuth;
     this.watchAuth(this.auth);
   }
 
@@ -310,14 +310,14 @@ export class DownstreamServer {
   }
 
   /**
-   * On an auth challenge, asks `resolveAuth(spec, challenge)` for a strategy
+   * On an auth challenge, asks `selectAuth(spec, challenge)` (the entry's auth type, else the chain) for a strategy
    * that can answer it. True when a different one was adopted (retry once).
    */
   private async adoptStrategyFor(error: unknown): Promise<boolean> {
     const challenge = findAuthChallenge(error);
     if (!challenge) return false;
     const ctx = { logger: this.options.logger, signal: this.abort.signal };
-    const next = await this.options.hooks.resolveAuth.promise(this.spec, challenge, ctx);
+    const next = await selectAuth(this.options.hooks, this.spec, challenge, ctx);
     if (!next) {
       // Nobody can answer: with no credentials yet, authorization is required; with a strategy that
       // already tried (say, a step-up past its cap), the server refuses what we can offer.

@@ -7,12 +7,18 @@ import { SecretRedactor, createLogger, type Logger } from './logger.js';
 import { MetricsPlugin } from './metrics.js';
 import { PolicyPlugin } from './policy/plugin.js';
 import { diffServers, type FileReloadStatus, type ServerDiff } from './reload.js';
+import type { ConfigRegistry } from './config/registry.js';
 import type { GatewayConfig, ServerInfo, ServerSpec, ToolCall } from './types.js';
 import { GATEWAY_VERSION } from './version.js';
 
-/** A plugin: taps the gateway's hooks in `apply`, under its own `name`. */
+/**
+ * A plugin: taps the gateway's hooks in `apply`, under its own `name`. `register`, when present,
+ * declares the configuration it owns (auth types with their schemas, token store names); it runs
+ * before the servers file is validated — before any `apply` — so it only declares.
+ */
 export interface GatewayPlugin {
   readonly name: string;
+  register?(registry: ConfigRegistry): void;
   apply(gateway: Gateway): void | Promise<void>;
 }
 

@@ -2,6 +2,7 @@ import {
   AsyncParallelHook,
   AsyncSeriesBailHook,
   AsyncSeriesWaterfallHook,
+  HookMap,
   SyncHook,
   SyncWaterfallHook,
 } from 'tapable';
@@ -23,7 +24,8 @@ import type {
   ToolFilterContext,
   TransportFactory,
 } from './types.js';
-import type { GatewayError } from './errors.js';
+import { GatewayError } from './errors.js';
+import { NO_AUTH_TYPE } from './config/registry.js';
 
 /** What happened to one tool call, reported once it is over (audit, metrics). */
 export interface ToolCallOutcome {
@@ -62,9 +64,9 @@ export interface GatewayToolCallOutcome {
 /** A credential event of a downstream server's auth strategy (audit). */
 export interface AuthEvent {
   readonly server: ServerName;
-  /** `login`: tokens obtained (a browser login, a client credentials grant); `refresh`: tokens refreshed; `failure`: either failed. */
+  /** `login`: tokens obtained (a login, a grant without a user); `refresh`: tokens refreshed; `failure`: either failed. */
   readonly type: 'login' | 'refresh' | 'failure';
-  /** The strategy's kind, e.g. `oauth`. */
+  /** The strategy's kind (e.g. `headers`, or a plugin's own). */
   readonly kind: string;
   /** What failed, for `failure`. Never a credential (the audit redacts known secrets all the same). */
   readonly detail?: string;
@@ -92,7 +94,8 @@ export function settledAs(error: GatewayError): { decision: 'DENY' | 'ERROR'; er
  * |---|---|---|
  * | configLoaded | config loaded or reloaded, before servers are built | the config, possibly rewritten |
  * | resolveTransport | a server is first started | the first `TransportFactory` wins |
- * | resolveAuth | before connecting (challenge `null`) and again on a 401/403 challenge | the first `AuthStrategy` wins; none → no auth |
+ * | authFor.for(type) | like resolveAuth, for a server whose entry sets `auth` to `type` (no chain: the type's plugin) | its `AuthStrategy`; none → no auth |
+ * | resolveAuth | like authFor, for a server whose entry sets no `auth`: the challenge decides | the first `AuthStrategy` wins; none → no auth |
  * | resolveTokenStore | a strategy needs persistence | the first `TokenStore` wins |
  * | resolveAgent | every agent-facing request | sets `agent` or throws a coded error |
  * | authorizeServer | `get_server_tools`, before touching the server | — (throws a coded denial) |
@@ -107,11 +110,18 @@ export function settledAs(error: GatewayError): { decision: 'DENY' | 'ERROR'; er
  * | toolsChanged | a downstream's tool list was (re)loaded | — |
  * | status | `get_gateway_status` / `Gateway.status()` | the status, with the plugin's section added |
  * | shutdown | the gateway is closing | — (flush) |
+ *
+ * Order within a bail hook: by `stage` (default 0), then by tap order. The CLI applies its
+ * built-in plugins first, at stage 0, then third-party plugins: a third-party plugin that must
+ * answer before the built-ins taps with a negative stage (`tap({name, stage: -10}, …)`), one that
+ * should only answer what they leave taps with a positive one. See docs/plugins.md.
  */
 export interface GatewayHooks {
   readonly configLoaded: AsyncSeriesWaterfallHook<[GatewayConfig]>;
   readonly resolveTransport: AsyncSeriesBailHook<[ServerSpec, ResolveContext], TransportFactory | undefined>;
-  readonly resolveAuth: AsyncSeriesBailHook<[ServerSpec, AuthChallenge | null, ResolveContext], AuthStrategy | undefined>;
+  readonly resolveAuth: AuthHook;
+  /** One `resolveAuth`-like hook per registered auth type (webpack's HookMap): an explicit `auth.type` selects it. */
+  readonly authFor: HookMap<AuthHook>;
   readonly resolveTokenStore: AsyncSeriesBailHook<[ServerSpec, ResolveContext], TokenStore | undefined>;
   readonly resolveAgent: SyncWaterfallHook<[AgentContext]>;
   readonly authorizeServer: SyncHook<[agent: string, server: ServerName]>;
@@ -132,11 +142,8 @@ export function createHooks(): GatewayHooks {
   return Object.freeze({
     configLoaded: new AsyncSeriesWaterfallHook<[GatewayConfig]>(['config']),
     resolveTransport: new AsyncSeriesBailHook<[ServerSpec, ResolveContext], TransportFactory | undefined>(['spec', 'context']),
-    resolveAuth: new AsyncSeriesBailHook<[ServerSpec, AuthChallenge | null, ResolveContext], AuthStrategy | undefined>([
-      'spec',
-      'challenge',
-      'context',
-    ]),
+    resolveAuth: authHook(),
+    authFor: new HookMap(authHook),
     resolveTokenStore: new AsyncSeriesBailHook<[ServerSpec, ResolveContext], TokenStore | undefined>(['spec', 'context']),
     resolveAgent: new SyncWaterfallHook<[AgentContext]>(['agent']),
     authorizeServer: new SyncHook<[string, ServerName]>(['agent', 'server']),
@@ -152,4 +159,41 @@ export function createHooks(): GatewayHooks {
     status: new SyncWaterfallHook<[Record<string, unknown>]>(['status']),
     shutdown: new AsyncParallelHook<[]>([]),
   });
+}
+
+/** Asked for a server's `AuthStrategy`: before connecting (challenge `null`) and on a 401/403 challenge. */
+export type AuthHook = AsyncSeriesBailHook<[ServerSpec, AuthChallenge | null, ResolveContext], AuthStrategy | undefined>;
+
+function authHook(): AuthHook {
+  return new AsyncSeriesBailHook<[ServerSpec, AuthChallenge | null, ResolveContext], AuthStrategy | undefined>(['spec', 'challenge', 'context']);
+}
+
+/** The auth type a server's entry selects (`auth: "x"` or `auth: {type: "x", …}`), or undefined when it sets none. */
+export function authTypeOf(spec: Pick<ServerSpec, 'auth'>): string | undefined {
+  return typeof spec.auth === 'string' ? spec.auth : spec.auth?.type;
+}
+
+/**
+ * A server's auth strategy: an explicit `auth` type asks that type's hook only (`authFor`), and
+ * `"none"` is no auth; without one, the challenge-driven `resolveAuth` chain decides. Undefined:
+ * no strategy (no auth).
+ *
+ * @throws GatewayError PLUGIN_ERROR when the type was registered but no plugin taps its hook
+ */
+export async function selectAuth(
+  hooks: Pick<GatewayHooks, 'resolveAuth' | 'authFor'>,
+  spec: ServerSpec,
+  challenge: AuthChallenge | null,
+  ctx: ResolveContext,
+): Promise<AuthStrategy | undefined> {
+  const type = authTypeOf(spec);
+  if (type === undefined) return hooks.resolveAuth.promise(spec, challenge, ctx);
+  if (type === NO_AUTH_TYPE) return undefined;
+  const hook = hooks.authFor.get(type);
+  if (!hook?.isUsed()) {
+    throw new GatewayError('PLUGIN_ERROR', `Server '${spec.name}' has auth type "${type}", but no plugin answers it (authFor.for("${type}") has no tap)`, {
+      server: spec.name,
+    });
+  }
+  return hook.promise(spec, challenge, ctx);
 }

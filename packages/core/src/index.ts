@@ -9,7 +9,7 @@
  */
 export { Gateway } from './gateway.js';
 export type { GatewayOptions, GatewayPlugin, GatewayStatus, ToolCallOptions, ToolCallRequest } from './gateway.js';
-export { createHooks, decisionFor } from './hooks.js';
+export { authTypeOf, createHooks, decisionFor, selectAuth } from './hooks.js';
 export type { AuthEvent, GatewayHooks, GatewayToolCallOutcome, ToolCallOutcome } from './hooks.js';
 export { diffServers, watchConfig } from './reload.js';
 export type { ConfigWatchOptions, ConfigWatcher, FileReloadStatus, ServerDiff } from './reload.js';
@@ -30,7 +30,7 @@ export { MemoryTokenStore } from './memory-store.js';
 export { AuthChallengeError, findAuthChallenge, parseWwwAuthenticate } from './auth-challenge.js';
 export { GATEWAY_VERSION } from './version.js';
 export { displayUrl, forTerminal, urlCredentials } from './display.js';
-export { canonicalServerUrl, serverStoreKey } from './store-key.js';
+export { canonicalServerUrl, describeStoreEntry, serverStoreKey } from './store-key.js';
 export {
   SECRET_KEY_PREFIX,
   SECRET_NAME_PATTERN,
@@ -49,6 +49,10 @@ export { compileGlob, globMatch } from './policy/glob.js';
 export { AGENT_ID_PATTERN, API_KEY_HASH_PATTERN, RulesFileSchema } from './policy/rules.js';
 export type { AgentRules, RulesFile } from './policy/rules.js';
 export * from './config/schema.js';
+export { ConfigRegistry, NO_AUTH_TYPE, secret, secretValuesOf } from './config/registry.js';
+export type { AuthTypeRegistration, TokenStoreRegistration } from './config/registry.js';
+/** The zod that core validates with: plugins build their config schemas with it, so `secret()` marks and composition hold. */
+export { z } from 'zod';
 export * from './config/load.js';
 export { expandVariables } from './config/expand.js';
 /** Config files' JSONC parsing (comments, trailing commas), with CONFIG_INVALID errors naming file, line and column. */

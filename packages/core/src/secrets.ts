@@ -5,7 +5,7 @@
  * as it is (it is not an environment variable), and the auth strategy that sends the
  * value replaces it at connect time with the secret read from the server's token store.
  * The secret itself lives in that store under a reserved key, `secret--<NAME>`, as a
- * `StoredAuth` whose only field is `secret` — so every `TokenStore` (files, keychain, a
+ * `StoredAuth` whose only field is `secret` — so every `TokenStore` (files, the OS store, a
  * third party's) holds secrets without a second interface, and `auth migrate` moves them
  * with the tokens.
  */

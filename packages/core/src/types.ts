@@ -16,40 +16,20 @@ export type ServerState = 'idle' | 'connecting' | 'ready' | 'auth_required' | 'e
 
 export type TransportKind = 'stdio' | 'http' | 'sse';
 
-/** Forced auth choice from a server entry's `auth` field. */
-export type AuthConfig =
-  | 'none'
-  | 'headers'
-  | 'oauth'
-  | {
-      type: 'oauth';
-      clientId?: string;
-      clientSecret?: string;
-      scopes?: string[];
-      callbackPort?: number;
-      clientMetadataUrl?: string;
-      tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
-    }
-  | {
-      type: 'client_credentials';
-      clientId: string;
-      clientSecret?: string;
-      scopes?: string[];
-      tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
-      privateKey?: string;
-      signingAlgorithm?: string;
-    }
-  | {
-      /** Enterprise-Managed Authorization (MCP extension, ID-JAG): the enterprise IdP's ID token → ID-JAG → access token. */
-      type: 'enterprise_managed';
-      /** The client at the MCP server's authorization server. */
-      clientId: string;
-      clientSecret?: string;
-      tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
-      scopes?: string[];
-      /** The enterprise identity provider the user signed in to (single sign-on), and the ID token it issued. */
-      idp: { issuer: string; tokenEndpoint?: string; clientId: string; clientSecret?: string; idToken: string };
-    };
+/**
+ * A server entry's `auth` object: `type` names a registered auth type (see `ConfigRegistry`),
+ * the rest is that type's options, already validated by the schema its plugin registered.
+ */
+export interface AuthBlock {
+  readonly type: string;
+  readonly [option: string]: unknown;
+}
+
+/**
+ * A server entry's `auth`: a registered type's name (the shorthand, e.g. `"none"`) or its object.
+ * Set, it selects that type's plugin directly (`hooks.authFor`); absent, the `resolveAuth` chain decides.
+ */
+export type AuthConfig = string | AuthBlock;
 
 /**
  * One downstream server as the kernel sees it: a `.mcp.json` entry after
@@ -104,11 +84,69 @@ export interface AuthStatus {
   readonly scopes?: readonly string[];
 }
 
-/** How a downstream server is authenticated: chosen by the `resolveAuth` chain. */
+/** The HTTP request a strategy authorizes: a signing strategy signs its method and URL. */
+export interface AuthRequest {
+  readonly method: string;
+  /** The absolute URL, query included. */
+  readonly url: string;
+  readonly signal?: AbortSignal;
+}
+
+/** `auth login` options. */
+export interface LoginOptions {
+  /** A login on another device (a URL and a code) instead of a browser on this machine. */
+  readonly device?: boolean;
+}
+
+/** An interactive login, started: what to tell the person, and when it is over. */
+export interface LoginFlow {
+  /** The URL to open (a browser login), or where to enter `userCode` (a device login). */
+  readonly url: string;
+  /** Device login: the code to enter at `url`, and a URL that already carries it. */
+  readonly userCode?: string;
+  readonly urlWithCode?: string;
+  /** When the flow gives up (epoch milliseconds), when the strategy knows. */
+  readonly deadline?: number;
+  /** Settles once credentials are stored, or rejects with a coded error. */
+  readonly done: Promise<void>;
+}
+
+/** What a strategy keeps for `auth status`, read without a network request. */
+export interface AuthDescription {
+  /** Credentials stored and usable (or renewable). */
+  readonly loggedIn: boolean;
+  /** Expiry of the stored credential (epoch seconds). */
+  readonly expiresAt?: number;
+  readonly renewable: boolean;
+  readonly scopes: readonly string[];
+  /** The token store's kind and key, and where the entry is (or would be). */
+  readonly store?: string;
+  readonly key?: string;
+  readonly location?: string;
+  /** The entry exists but cannot be read. */
+  readonly problem?: string;
+}
+
+/** What `logout` did. */
+export interface LogoutResult {
+  /** What happened to the credentials where they were issued, as a phrase ("refresh token revoked at https://as"). */
+  readonly revoked: string;
+  /** Whether a stored entry was deleted, and where it was. */
+  readonly deleted: boolean;
+  readonly location?: string;
+  /** Set when revocation failed (the stored entry is deleted all the same). */
+  readonly failure?: string;
+}
+
+/**
+ * How a downstream server is authenticated: chosen by its auth type's plugin (`authFor`), else by
+ * the `resolveAuth` chain. `login`, `logout` and `describe` are the capabilities `auth login|logout|status`
+ * use; a strategy without them has nothing to log in to, out of, or show.
+ */
 export interface AuthStrategy {
   readonly kind: string;
   /** Headers for one HTTP request. */
-  headers(signal?: AbortSignal): Promise<Record<string, string>>;
+  headers(request: AuthRequest): Promise<Record<string, string>>;
   /** Extra environment for a stdio child. */
   env?(): Promise<Record<string, string>>;
   /** A 401 / 403 arrived: can this strategy fix it (then the request is retried once)? */
@@ -116,14 +154,20 @@ export interface AuthStrategy {
   status(): AuthStatus;
   /** Tells the kernel when credentials arrive (a login finished), so a waiting server reconnects. */
   watch?(listener: (status: AuthStatus) => void): () => void;
+  /** Starts an interactive login (`auth login`). */
+  login?(options?: LoginOptions): Promise<LoginFlow>;
+  /** Forgets the credentials: revoked where they were issued when possible, deleted from the store (`auth logout`). */
+  logout?(): Promise<LogoutResult>;
+  /** What is stored, without a network request (`auth status`). */
+  describe?(): Promise<AuthDescription>;
 }
 
 export type StoreKey = string;
 
-/** Which token store holds credentials: files (`fs`), the OS keychain, or the keychain when reachable (`auto`). */
-export type TokenStoreChoice = 'fs' | 'keychain' | 'auto';
+/** Which token store holds credentials: a name a store plugin registered (e.g. `fs`). */
+export type TokenStoreChoice = string;
 
-/** OAuth tokens as stored (`tokens.json`); `expires_at` is epoch seconds. */
+/** Tokens as stored (`tokens.json`); `expires_at` is epoch seconds. */
 export interface StoredTokens {
   access_token: string;
   refresh_token?: string;
@@ -170,13 +214,13 @@ export interface StoreEntrySummary {
   /** Epoch seconds. */
   readonly expiresAt?: number;
   readonly scope?: string;
-  /** Where it lives: a folder path, or e.g. `keychain:agent-mcp-gateway/<key>`. */
+  /** Where it lives: a folder path, or a store's own locator (`<store>:<service>/<key>`). */
   readonly location: string;
   /** Set when the entry exists but could not be read (corrupt file): reported, treated as absent. */
   readonly problem?: string;
 }
 
-/** Persistence for credentials. Implementations: store-fs, store-keychain. */
+/** Persistence for credentials; implemented by store plugins. */
 export interface TokenStore {
   readonly kind: string;
   get(key: StoreKey): Promise<StoredAuth | undefined>;
@@ -185,6 +229,8 @@ export interface TokenStore {
   list(): Promise<StoreEntrySummary[]>;
   /** Cross-process exclusive section for `key`. */
   withLock<T>(key: StoreKey, fn: () => Promise<T>): Promise<T>;
+  /** Where `key` is (or would be) kept — a folder, an OS credential item — or, without a key, the store itself; for people. */
+  locationOf?(key?: StoreKey): string | undefined;
 }
 
 export interface ConnectContext {

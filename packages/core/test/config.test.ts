@@ -197,24 +197,7 @@ describe('loadServers: normalisation', () => {
     expect(specs[0]?.cwd).toBe('/proj/sub/dir');
   });
 
-  it('keeps auth and lists a client secret among the secret values', () => {
-    const auth = { type: 'oauth', clientId: 'cid', clientSecret: 'csecret', scopes: ['a', 'b'], callbackPort: 8976 };
-    const { servers: specs } = parseServers(servers({ a: { url: 'https://h/mcp', auth } }), FILE, {});
-    expect(specs[0]?.auth).toEqual(auth);
-    expect(specs[0]?.secretValues).toEqual(['csecret']);
-    const forced = parseServers(servers({ a: { url: 'https://h/mcp', auth: 'oauth' } }), FILE, {});
-    expect(forced.servers[0]?.auth).toBe('oauth');
-  });
-
-  it('keeps enterprise-managed auth and lists its client secrets and the ID token among the secret values', () => {
-    const idp = { issuer: 'https://idp.example', clientId: 'idp-client', clientSecret: 'idp-secret', idToken: 'eyJ.id.token' };
-    const auth = { type: 'enterprise_managed', clientId: 'cid', clientSecret: 'csecret', idp };
-    const { servers: specs } = parseServers(servers({ a: { url: 'https://h/mcp', auth } }), FILE, {});
-    expect(specs[0]?.auth).toEqual(auth);
-    expect(specs[0]?.secretValues).toEqual(expect.arrayContaining(['csecret', 'idp-secret', 'eyJ.id.token']));
-    const noToken = caught(() => parseServers(servers({ a: { url: 'https://h/mcp', auth: { ...auth, idp: { ...idp, idToken: undefined } } } }), FILE, {}));
-    expect(noToken.message).toContain('$.mcpServers.a.auth.idp.idToken');
-  });
+  // `auth` blocks and their secrets: registry.test.ts (core) and the plugins' own config tests.
 
   it('accepts an empty server list', () => {
     expect(parseServers('{"mcpServers": {}}', FILE, {})).toEqual({ servers: [], warnings: [] });
@@ -288,11 +271,6 @@ describe('loadServers: errors name the file and the JSON path', () => {
     ['a negative timeout', { mcpServers: { a: { command: 'x', timeoutMs: -1 } } }, '$.mcpServers.a.timeoutMs', 'must be greater than 0'],
     ['a fractional timeout', { mcpServers: { a: { command: 'x', timeoutMs: 1.5 } } }, '$.mcpServers.a.timeoutMs', 'expected an integer'],
     ['enabled as a string', { mcpServers: { a: { command: 'x', enabled: 'no' } } }, '$.mcpServers.a.enabled', 'expected true or false, got a string'],
-    ['an unknown auth word', { mcpServers: { a: { url: 'https://h', auth: 'basic' } } }, '$.mcpServers.a.auth', 'expected one of "none", "headers", "oauth" or an object'],
-    ['an unknown auth type', { mcpServers: { a: { url: 'https://h', auth: { type: 'saml' } } } }, '$.mcpServers.a.auth.type', 'expected one of "oauth", "client_credentials"'],
-    ['client_credentials without clientId', { mcpServers: { a: { url: 'https://h', auth: { type: 'client_credentials' } } } }, '$.mcpServers.a.auth.clientId', 'missing (expected a string)'],
-    ['a misspelt oauth key', { mcpServers: { a: { url: 'https://h', auth: { type: 'oauth', clientID: 'x' } } } }, '$.mcpServers.a.auth', 'unknown key "clientID" (allowed: type, clientId'],
-    ['a bad callback port', { mcpServers: { a: { url: 'https://h', auth: { type: 'oauth', callbackPort: 70000 } } } }, '$.mcpServers.a.auth.callbackPort', 'must be at most 65535'],
     ['a bad header name', { mcpServers: { a: { url: 'https://h', headers: { 'Bad Header': 'v' } } } }, '$.mcpServers.a.headers["Bad Header"]', 'not a valid HTTP header name'],
     ['a header value with a line break', { mcpServers: { a: { url: 'https://h', headers: { 'X-Key': 'a\r\nb' } } } }, '$.mcpServers.a.headers.X-Key', 'line breaks'],
   ])('%s → CONFIG_INVALID at %s', (_what, doc, path, expected) => {
@@ -718,7 +696,6 @@ describe('loadSettings', () => {
     ['GATEWAY_DEBUG', 'maybe', 'expected 1, true, yes or on'],
     ['GATEWAY_INIT_STRATEGY', 'sometimes', 'expected one of "eager", "lazy"'],
     ['GATEWAY_DEFAULT_AGENT', 'no spaces', 'agent ids may only hold'],
-    ['GATEWAY_TOKEN_STORE', 'vault', 'expected one of "fs", "keychain", "auto"'],
     ['GATEWAY_TRANSPORT', 'ws', 'expected one of "stdio", "http"'],
     ['GATEWAY_PORT', '70000', 'port number'],
     ['GATEWAY_PORT', 'eighty', 'port number'],

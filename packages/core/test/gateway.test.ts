@@ -180,6 +180,7 @@ describe('hooks', () => {
     'configLoaded',
     'resolveTransport',
     'resolveAuth',
+    'authFor',
     'resolveTokenStore',
     'resolveAgent',
     'authorizeServer',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseServers } from '../src/config/load.js';
+import { ConfigRegistry } from '../src/config/registry.js';
 import {
   isSecretStoreKey,
   isValidSecretName,
@@ -59,9 +60,11 @@ describe('${secret:NAME} references', () => {
     expect(warnings).toEqual(['/c/.mcp.json: $.mcpServers.local.args: ${secret:…} is only resolved in "headers" and "env" values; here it stays as written']);
   });
 
-  it('a server entry\'s tokenStore must be fs, keychain or auto', () => {
+  it('a server entry\'s tokenStore must be a name a store plugin registered', () => {
+    const registry = new ConfigRegistry();
+    for (const name of ['fs', 'keychain', 'auto']) registry.registerTokenStore({ name, plugin: 'test' });
     expect(() =>
-      parseServers(JSON.stringify({ mcpServers: { a: { command: 'x', tokenStore: 'vault' } } }), '/c/.mcp.json', {}),
-    ).toThrow(/\$\.mcpServers\.a\.tokenStore/);
+      parseServers(JSON.stringify({ mcpServers: { a: { command: 'x', tokenStore: 'vault' } } }), '/c/.mcp.json', {}, registry),
+    ).toThrow('/c/.mcp.json: $.mcpServers.a.tokenStore: expected one of "fs", "keychain", "auto"');
   });
 });

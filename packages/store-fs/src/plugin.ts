@@ -1,4 +1,4 @@
-import type { Gateway, GatewayPlugin } from '@agent-mcp-gateway/core';
+import type { ConfigRegistry, Gateway, GatewayPlugin } from '@agent-mcp-gateway/core';
 import { FsTokenStore, defaultTokenDir } from './store.js';
 
 export interface FsTokenStorePluginOptions {
@@ -22,6 +22,11 @@ export class FsTokenStorePlugin implements GatewayPlugin {
   private store: FsTokenStore | undefined;
 
   constructor(private readonly options: FsTokenStorePluginOptions = {}) {}
+
+  /** `tokenStore: "fs"` (the default setting); `auto` is the keychain plugin's, this one answers it when the keychain does not. */
+  register(registry: ConfigRegistry): void {
+    registry.registerTokenStore({ name: 'fs', plugin: this.name });
+  }
 
   apply(gateway: Gateway): void {
     const logger = gateway.logger.child({ plugin: this.name });

@@ -101,6 +101,11 @@ export class FsTokenStore implements TokenStore {
     return join(this.dir, key);
   }
 
+  /** `key`'s folder, or without a key the token folder (`TokenStore.locationOf`). */
+  locationOf(key?: StoreKey): string {
+    return key === undefined ? this.dir : this.folderFor(key);
+  }
+
   /**
    * Checks the token folder as every operation does, without creating it: a
    * symbolic link, not a folder, or owned by another account → UnsafeFolderError.

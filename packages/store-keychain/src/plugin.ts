@@ -1,4 +1,4 @@
-import { type Gateway, type GatewayPlugin, type Logger } from '@agent-mcp-gateway/core';
+import { type ConfigRegistry, type Gateway, type GatewayPlugin, type Logger } from '@agent-mcp-gateway/core';
 import { defaultTokenDir } from '@agent-mcp-gateway/store-fs';
 import { KeychainUnavailableError, isKeychainUnavailable, keychainUnavailable } from './errors.js';
 import { KeychainTokenStore, type KeychainTokenStoreOptions } from './store.js';
@@ -28,6 +28,11 @@ export class KeychainTokenStorePlugin implements GatewayPlugin {
   private warnedFallback = false;
 
   constructor(private readonly options: KeychainTokenStorePluginOptions = {}) {}
+
+  register(registry: ConfigRegistry): void {
+    registry.registerTokenStore({ name: 'keychain', plugin: this.name });
+    registry.registerTokenStore({ name: 'auto', plugin: this.name });
+  }
 
   apply(gateway: Gateway): void {
     const logger = gateway.logger.child({ plugin: this.name });

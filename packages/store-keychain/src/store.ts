@@ -100,9 +100,9 @@ export class KeychainTokenStore implements TokenStore {
     this.maxItemLength = Math.max(options.maxItemLength ?? (process.platform === 'win32' ? 1_200 : Infinity), 64);
   }
 
-  /** Where `key` lives, for people: `keychain:agent-mcp-gateway/<key>`. */
-  locationOf(key: StoreKey): string {
-    return `keychain:${this.service}/${key}`;
+  /** Where `key` lives, for people: `keychain:agent-mcp-gateway/<key>` (without a key: `keychain:agent-mcp-gateway`). */
+  locationOf(key?: StoreKey): string {
+    return key === undefined ? `keychain:${this.service}` : `keychain:${this.service}/${key}`;
   }
 
   /**

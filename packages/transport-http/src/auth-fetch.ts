@@ -39,7 +39,9 @@ export function createAuthFetch(options: AuthFetchOptions): FetchLike {
   const send = async (url: string | URL, init?: RequestInit): Promise<Response> => {
     const headers = new Headers(baseHeaders);
     new Headers(init?.headers).forEach((value, name) => headers.set(name, value));
-    for (const [name, value] of Object.entries(await auth.headers(init?.signal ?? undefined))) headers.set(name, value);
+    // The strategy sees the request it authorizes (a signing strategy signs method and URL).
+    const request = { method: (init?.method ?? 'GET').toUpperCase(), url: String(url), ...(init?.signal && { signal: init.signal }) };
+    for (const [name, value] of Object.entries(await auth.headers(request))) headers.set(name, value);
     const link = linkSignal(init?.signal ?? undefined);
     try {
       return link.release(await fetchImpl(url, { ...init, headers, signal: link.signal }));

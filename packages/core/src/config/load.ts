@@ -24,14 +24,15 @@ import { defaultLoaders, type Loader } from 'cosmiconfig';
 import type { z } from 'zod';
 import { ErrorCodes, GatewayError, isGatewayError } from '../errors.js';
 import { RulesFileSchema, type RulesFile } from '../policy/rules.js';
-import type { AuthConfig, GatewayConfig, ServerSpec } from '../types.js';
+import type { GatewayConfig, ServerSpec } from '../types.js';
 import { expandVariables } from './expand.js';
-import { appendJsonPath, configInvalidFromZod, parseJsonText, readableZodErrorMap } from './format.js';
+import { appendJsonPath, configInvalidFromZod, formatJsonPath, parseJsonText, readableZodErrorMap } from './format.js';
+import { ConfigRegistry } from './registry.js';
 import {
   GatewaySettingsSchema,
   HttpServeSettingsSchema,
-  McpConfigFileSchema,
   SERVER_ENTRY_KEYS,
+  mcpConfigFileSchema,
   normalizeTransport,
   type GatewaySettings,
   type ServerEntry,
@@ -183,16 +184,20 @@ export interface LoadedServers {
  *   bad JSON with line:column, schema violation with JSON path),
  *   CONFIG_MISSING_VARIABLE (unset variable without default)
  */
-export function loadServers(file: string, env: Env): LoadedServers {
-  return parseServers(readText(file, 'servers file'), file, env);
+export function loadServers(file: string, env: Env, registry?: ConfigRegistry): LoadedServers {
+  return parseServers(readText(file, 'servers file'), file, env, registry);
 }
 
-/** {@link loadServers} on text already read (`file` is used for messages and relative `cwd`s). */
-export function parseServers(text: string, file: string, env: Env): LoadedServers {
+/**
+ * {@link loadServers} on text already read (`file` is used for messages and relative `cwd`s).
+ * `auth` and `tokenStore` are validated against `registry` (what the plugins registered; by
+ * default only `auth: "none"` and any store name).
+ */
+export function parseServers(text: string, file: string, env: Env, registry: ConfigRegistry = new ConfigRegistry()): LoadedServers {
   const warnings: string[] = [];
   const expanded = new Map<string, string[]>();
   const raw = expandServerEntries(parseJsonText(text, file), env, file, warnings, expanded);
-  const parsed = McpConfigFileSchema.safeParse(raw, { error: readableZodErrorMap });
+  const parsed = mcpConfigFileSchema(registry).safeParse(raw, { error: readableZodErrorMap });
   if (!parsed.success) throw configInvalidFromZod(file, parsed.error.issues);
   const key = parsed.data.mcpServers !== undefined ? 'mcpServers' : 'servers';
   const entries = parsed.data[key] ?? {};
@@ -200,7 +205,7 @@ export function parseServers(text: string, file: string, env: Env): LoadedServer
   const servers = Object.entries(entries).map(([name, entry]) => {
     const path = appendJsonPath(`$.${key}`, name);
     warnings.push(...entryWarnings(entry, file, path));
-    return toServerSpec(name, entry, baseDir, expanded.get(name));
+    return toServerSpec(name, entry, baseDir, expanded.get(name), registry);
   });
   return { servers, warnings };
 }
@@ -270,19 +275,23 @@ function entryWarnings(entry: ServerEntry, file: string, path: string): string[]
  * not use are dropped (and were warned about), so a plugin never acts on them.
  * A relative `cwd` is resolved against the config file's folder, like every
  * other path written in a file. `expandedValues` (what `${VAR}`s put in the
- * entry) join the secrets: the redactor blanks them wherever they appear.
+ * entry) join the secrets, as do the `auth` fields its plugin's schema marks `secret()`: the
+ * redactor blanks them wherever they appear.
  */
-export function toServerSpec(name: string, entry: ServerEntry, baseDir: string, expandedValues: readonly string[] = []): ServerSpec {
+export function toServerSpec(
+  name: string,
+  entry: ServerEntry,
+  baseDir: string,
+  expandedValues: readonly string[] = [],
+  registry: ConfigRegistry = new ConfigRegistry(),
+): ServerSpec {
   const declared = entry.type ?? entry.transport;
   const transport = declared !== undefined ? normalizeTransport(declared) : entry.command !== undefined ? 'stdio' : 'http';
   const stdio = transport === 'stdio';
   const env = stdio ? { ...entry.env } : {};
   const headers = stdio ? {} : { ...entry.headers };
-  const auth: AuthConfig | undefined = entry.auth;
-  const secrets = [...Object.values(env), ...Object.values(headers), ...expandedValues];
-  if (typeof auth === 'object' && auth.clientSecret !== undefined) secrets.push(auth.clientSecret);
-  if (typeof auth === 'object' && auth.type === 'client_credentials' && auth.privateKey !== undefined) secrets.push(auth.privateKey);
-  if (typeof auth === 'object' && auth.type === 'enterprise_managed') secrets.push(auth.idp.idToken, ...(auth.idp.clientSecret !== undefined ? [auth.idp.clientSecret] : []));
+  const auth = entry.auth;
+  const secrets = [...Object.values(env), ...Object.values(headers), ...expandedValues, ...registry.authSecrets(auth)];
   return {
     name,
     transport,
@@ -777,10 +786,18 @@ export interface LoadGatewayConfigOptions {
   cwd: string;
   env: Env;
   home: string;
+  /**
+   * What the plugins registered (auth types with their schemas, token store names). A function
+   * gets the settings — they list the third-party plugins — and is called after they are loaded
+   * and before the servers file is validated. Default: core's own vocabulary (`auth: "none"`).
+   */
+  registry?: ConfigRegistry | ((settings: GatewaySettings) => ConfigRegistry | Promise<ConfigRegistry>) | undefined;
 }
 
 /** A config as loaded at start: also what was left out, and what to watch. */
 export interface LoadedGatewayConfig extends GatewayConfig {
+  /** The registry the servers file was validated against (a reload uses it again). */
+  readonly registry: ConfigRegistry;
   /** One line per project file not used because its folder is not trusted (also in `warnings`). */
   readonly untrusted: readonly string[];
   /** The files a change of which reloads this config: those in use, and the trust store when a project's files are among them. */
@@ -835,11 +852,14 @@ export async function loadGatewayConfig(opts: LoadGatewayConfigOptions): Promise
       { file: searched[0] },
     );
   }
-  const { servers, warnings } = parseServers(readTrusted(configFile, 'servers file', ctx), configFile, env);
-  const rulesFile = findFile('rules', { flag: opts.rulesPath, env, cwd, home, projectTrusted: project.trusted });
-  const rules = rulesFile === undefined ? undefined : parseRules(readTrusted(rulesFile, 'rules file', ctx), rulesFile);
+  // Settings first: they list the plugins, whose registrations the servers file is validated against.
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
   const { settings, file: settingsFile } = await loadSettingsFile(firstSettingsFile(settingsFolders(configFile, ctx)), { cwd, env, home, check });
+  const registry = await registryFor(opts.registry, settings);
+  checkTokenStoreSetting(settings, registry, settingsFile, env);
+  const { servers, warnings } = parseServers(readTrusted(configFile, 'servers file', ctx), configFile, env, registry);
+  const rulesFile = findFile('rules', { flag: opts.rulesPath, env, cwd, home, projectTrusted: project.trusted });
+  const rules = rulesFile === undefined ? undefined : parseRules(readTrusted(rulesFile, 'rules file', ctx), rulesFile);
   const used = [configFile, rulesFile, settingsFile].filter((f): f is string => f !== undefined);
   return {
     servers,
@@ -852,6 +872,7 @@ export async function loadGatewayConfig(opts: LoadGatewayConfigOptions): Promise
     },
     warnings: [...project.problems, ...warnings],
     untrusted: project.problems,
+    registry,
     watch: [...used, ...(used.some((f) => !trustedByConstruction(f, ctx)) ? [trustStorePath(ctx.userDir)] : [])],
   };
 }
@@ -871,11 +892,32 @@ export async function reloadGatewayConfig(sources: GatewayConfig['sources'], opt
   if (sources.config === undefined) {
     throw new GatewayError(ErrorCodes.CONFIG_NOT_FOUND, 'This config was not loaded from a servers file: nothing to reload', {});
   }
-  const { servers, warnings } = parseServers(readTrusted(sources.config, 'servers file', ctx), sources.config, env);
-  const rules = sources.rules === undefined ? undefined : parseRules(readTrusted(sources.rules, 'rules file', ctx), sources.rules);
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
   const { settings } = await loadSettingsFile(sources.settings, { cwd, env, home, check });
+  const registry = await registryFor(opts.registry, settings);
+  checkTokenStoreSetting(settings, registry, sources.settings, env);
+  const { servers, warnings } = parseServers(readTrusted(sources.config, 'servers file', ctx), sources.config, env, registry);
+  const rules = sources.rules === undefined ? undefined : parseRules(readTrusted(sources.rules, 'rules file', ctx), sources.rules);
   return { servers, ...(rules !== undefined && { rules }), settings, sources: { ...sources }, warnings };
+}
+
+async function registryFor(option: LoadGatewayConfigOptions['registry'], settings: GatewaySettings): Promise<ConfigRegistry> {
+  if (option === undefined) return new ConfigRegistry();
+  return typeof option === 'function' ? option(settings) : option;
+}
+
+/**
+ * The `tokenStore` setting names a registered store (when store plugins registered any): else
+ * CONFIG_INVALID naming the variable that set it, or the settings file and JSON path.
+ */
+function checkTokenStoreSetting(settings: GatewaySettings, registry: ConfigRegistry, file: string | undefined, env: Env): void {
+  const names = registry.tokenStores();
+  if (names.length === 0 || names.includes(settings.tokenStore)) return;
+  const expected = `expected one of ${names.map((n) => JSON.stringify(n)).join(', ')}`;
+  const variable = env.GATEWAY_TOKEN_STORE?.trim();
+  if (variable) throw envError('GATEWAY_TOKEN_STORE', variable, expected);
+  const path = formatJsonPath(file !== undefined && basename(file) === 'package.json' ? [SETTINGS_MODULE, 'tokenStore'] : ['tokenStore']);
+  throw new GatewayError(ErrorCodes.CONFIG_INVALID, `${file ?? 'settings'}: ${path}: ${expected}`, { ...(file !== undefined && { file }), path });
 }
 
 /**

@@ -8,7 +8,8 @@
  */
 import { z } from 'zod';
 import { AGENT_ID_PATTERN } from '../policy/rules.js';
-import type { TransportKind } from '../types.js';
+import type { AuthConfig, TransportKind } from '../types.js';
+import { ConfigRegistry } from './registry.js';
 
 // ---------------------------------------------------------------------------
 // Servers file
@@ -36,7 +37,6 @@ function isHttpUrl(value: string): boolean {
 
 const NonEmptyString = z.string().min(1);
 const HttpUrlSchema = z.string().refine(isHttpUrl, 'expected an absolute http:// or https:// URL');
-const PortSchema = z.number().int().min(1).max(65535);
 
 // HTTP header names are RFC 9110 tokens; values may not hold CR, LF or NUL.
 // fetch() would reject both later, with an error that names neither file nor path.
@@ -51,65 +51,11 @@ const EnvSchema = z.record(
   z.string().refine((v) => !v.includes('\0'), 'an environment value may not contain NUL'),
 );
 
-const OAuthAuthSchema = z.strictObject({
-  type: z.literal('oauth'),
-  clientId: NonEmptyString.optional(),
-  clientSecret: NonEmptyString.optional(),
-  scopes: z.array(NonEmptyString).optional(),
-  callbackPort: PortSchema.optional(),
-  clientMetadataUrl: HttpUrlSchema.optional(),
-  tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
-});
-
-const ClientCredentialsAuthSchema = z.strictObject({
-  type: z.literal('client_credentials'),
-  clientId: NonEmptyString,
-  clientSecret: NonEmptyString.optional(),
-  scopes: z.array(NonEmptyString).optional(),
-  tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
-  /** PKCS#8 PEM private key for `private_key_jwt` (use `${VAR}`: it is a secret). */
-  privateKey: NonEmptyString.optional(),
-  /** JWS algorithm of `privateKey` (default: RS256, or ES256 for EC keys). */
-  signingAlgorithm: NonEmptyString.optional(),
-});
-
 /**
- * Enterprise-Managed Authorization (the MCP extension `io.modelcontextprotocol/enterprise-managed-authorization`,
- * ID-JAG): the ID token from the user's single sign-on at the enterprise IdP is exchanged there (RFC 8693) for an
- * Identity Assertion JWT Authorization Grant, which the MCP server's authorization server takes (RFC 7523) for an
- * access token. No browser, no consent screen.
+ * Where credentials are kept: a token store name that a store plugin registered
+ * (`ConfigRegistry.registerTokenStore`); checked against the registry when the servers file is loaded.
  */
-const EnterpriseManagedAuthSchema = z.strictObject({
-  type: z.literal('enterprise_managed'),
-  /** The client as registered at the MCP server's authorization server. */
-  clientId: NonEmptyString,
-  clientSecret: NonEmptyString.optional(),
-  tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
-  scopes: z.array(NonEmptyString).optional(),
-  idp: z.strictObject({
-    /** The IdP's issuer; its token endpoint is discovered from it (RFC 8414 / OpenID Connect) unless `tokenEndpoint` is given. */
-    issuer: HttpUrlSchema,
-    tokenEndpoint: HttpUrlSchema.optional(),
-    /** The client as registered at the IdP (the one the user signed in to). */
-    clientId: NonEmptyString,
-    clientSecret: NonEmptyString.optional(),
-    /** The OpenID Connect ID token of the user's single sign-on (use `${VAR}`: it is a credential). */
-    idToken: NonEmptyString,
-  }),
-});
-
-/**
- * A server entry's `auth`: forces a strategy instead of inferring it from the
- * server's answer. Mirrors `AuthConfig` in types.ts. The object forms are
- * strict: a misspelt `clientID` would otherwise silently change the login flow.
- */
-export const AuthConfigSchema = z.union([
-  z.enum(['none', 'headers', 'oauth']),
-  z.discriminatedUnion('type', [OAuthAuthSchema, ClientCredentialsAuthSchema, EnterpriseManagedAuthSchema]),
-]);
-
-/** Where credentials are kept: files, the OS keychain, or the keychain when reachable (else files). */
-export const TokenStoreChoiceSchema = z.enum(['fs', 'keychain', 'auto']);
+export const TokenStoreNameSchema = NonEmptyString;
 
 /** Keys of a server entry that the gateway reads; anything else draws a warning. */
 export const SERVER_ENTRY_KEYS = [
@@ -129,10 +75,12 @@ export const SERVER_ENTRY_KEYS = [
 ] as const;
 
 /**
- * One entry under `mcpServers` / `servers`. Unknown keys are tolerated (other
- * clients add their own) and reported as warnings by the loader.
+ * One entry under `mcpServers` / `servers`, with `auth` and `tokenStore` checked against what
+ * the plugins registered. Unknown keys are tolerated (other clients add their own) and
+ * reported as warnings by the loader.
  */
-export const ServerEntrySchema = z
+export function serverEntrySchema(registry: ConfigRegistry = new ConfigRegistry()) {
+  return z
   .looseObject({
     command: NonEmptyString.optional(),
     args: z.array(z.string()).optional(),
@@ -143,11 +91,12 @@ export const ServerEntrySchema = z
     transport: TransportTypeSchema.optional(),
     headers: HeadersSchema.optional(),
     description: z.string().optional(),
-    auth: AuthConfigSchema.optional(),
+    /** A registered auth type: its name (shorthand) or `{type, …}` validated by the registering plugin's schema. */
+    auth: (registry.authSchema() as z.ZodType<AuthConfig>).optional(),
     enabled: z.boolean().default(true),
     timeoutMs: z.number().int().positive().optional(),
     /** This server's token store, overriding the `tokenStore` setting. */
-    tokenStore: TokenStoreChoiceSchema.optional(),
+    tokenStore: registry.tokenStoreSchema().optional(),
   })
   .superRefine((entry, ctx) => {
     const hasCommand = entry.command !== undefined;
@@ -180,23 +129,24 @@ export const ServerEntrySchema = z
       ctx.addIssue({ code: 'custom', path: [field], message: `"${declared}" needs "url", but this entry has "command"` });
     }
   });
+}
 
-export type ServerEntry = z.infer<typeof ServerEntrySchema>;
-
-const ServersSchema = z.record(
-  z.string().regex(SERVER_NAME_PATTERN, 'server names may only hold letters, digits, "_", "." and "-"'),
-  ServerEntrySchema,
-);
+export type ServerEntry = z.infer<ReturnType<typeof serverEntrySchema>>;
 
 /**
  * A whole servers file. Exactly one of `mcpServers` (Claude Code, Cursor, Claude
  * Desktop) or `servers` (VS Code) is required; other top-level keys (VS Code's
  * `inputs`, `$schema`, …) are tolerated and ignored.
  */
-export const McpConfigFileSchema = z
+export function mcpConfigFileSchema(registry: ConfigRegistry = new ConfigRegistry()) {
+  const servers = z.record(
+    z.string().regex(SERVER_NAME_PATTERN, 'server names may only hold letters, digits, "_", "." and "-"'),
+    serverEntrySchema(registry),
+  );
+  return z
   .looseObject({
-    mcpServers: ServersSchema.optional(),
-    servers: ServersSchema.optional(),
+    mcpServers: servers.optional(),
+    servers: servers.optional(),
   })
   .superRefine((file, ctx) => {
     if (file.mcpServers !== undefined && file.servers !== undefined) {
@@ -205,8 +155,9 @@ export const McpConfigFileSchema = z
       ctx.addIssue({ code: 'custom', message: 'expected a "mcpServers" object (or VS Code\'s "servers") listing the servers' });
     }
   });
+}
 
-export type McpConfigFile = z.infer<typeof McpConfigFileSchema>;
+export type McpConfigFile = z.infer<ReturnType<typeof mcpConfigFileSchema>>;
 
 // ---------------------------------------------------------------------------
 // Gateway settings
@@ -230,8 +181,8 @@ const SecureUrlSchema = HttpUrlSchema.refine((value) => {
 }, 'must use https (plain http only on a loopback host)');
 
 /**
- * Callers authenticated with JWT access tokens of an OAuth authorization server: the gateway is
- * an OAuth protected resource (RFC 9728 metadata at `/.well-known/oauth-protected-resource/mcp`).
+ * Callers authenticated with JWT access tokens of an authorization server: the gateway is
+ * a protected resource (RFC 9728 metadata, served next to `/mcp`).
  */
 export const HttpAuthSettingsSchema = z.strictObject({
   /** The authorization server's issuer; its JWKS is discovered from its metadata (RFC 8414, then OpenID Connect). */
@@ -273,7 +224,7 @@ export const HttpServeSettingsSchema = z.strictObject({
   publicMetrics: z.boolean().default(false),
   /** Serve without any credential on a non-loopback address (also `--allow-unauthenticated`). */
   allowUnauthenticated: z.boolean().default(false),
-  /** JWT access tokens from an OAuth authorization server (besides or instead of the rules' `api_keys`). */
+  /** JWT access tokens from an authorization server (besides or instead of the rules' `api_keys`). */
   auth: HttpAuthSettingsSchema.optional(),
 });
 
@@ -297,7 +248,8 @@ export const GatewaySettingsSchema = z.strictObject({
   connectTimeoutMs: z.number().int().positive().default(30_000),
   /** Default `execute_tool` timeout when neither the call nor the server sets one. */
   callTimeoutMs: z.number().int().positive().default(60_000),
-  tokenStore: TokenStoreChoiceSchema.default('fs'),
+  /** A token store name registered by a store plugin (checked once the plugins registered theirs). */
+  tokenStore: TokenStoreNameSchema.default('fs'),
   /** Absolute after loading (relative paths are resolved against the working directory). */
   tokenDir: NonEmptyString.optional(),
   /** Absolute after loading (relative paths are resolved against the working directory). */
