@@ -67,7 +67,9 @@ export function reloadOptionsFor(
 
 /** The settings alone, for commands that need no servers file (`secret`, `auth migrate`). */
 export async function loadSettingsOnly(env: NodeJS.ProcessEnv = process.env): Promise<LoadedSettings> {
-  const loaded = await loadSettingsFor(loadOptions({}, env));
+  // The `tokenStore` setting is checked against the stores the plugins register, as for every other command.
+  const registry = async (settings: LoadedSettings['settings']) => configRegistryOf([...defaultPlugins(), ...(await loadPlugins(settings.plugins, process.cwd()))]);
+  const loaded = await loadSettingsFor({ ...loadOptions({}, env), registry });
   reportUntrusted(loaded.untrusted);
   return loaded;
 }

@@ -3,14 +3,14 @@
  * its schema and selected by `auth.type`; `validate` loads it and names the JSON path of a typo in
  * its block; `auth login|status` ask its strategy's capabilities; its secret appears in no output.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHttpMcpServer, type HttpMcpServer } from '@agent-mcp-gateway/testing';
 // @ts-expect-error -- a plain ES module fixture, as a plugin author ships it
 import { signature } from './fixtures/acme-hmac-plugin.mjs';
-import { json, runCli, startGateway, writeConfig, type RunningGateway } from './harness.js';
+import { json, runCli, startGateway, tempDir, writeConfig, type RunningGateway } from './harness.js';
 
 const PLUGIN = fileURLToPath(new URL('./fixtures/acme-hmac-plugin.mjs', import.meta.url));
 const KEY = 'acme-hmac-key-0123456789';
@@ -81,6 +81,20 @@ describe('a third-party auth plugin, selected by auth.type', () => {
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toEqual({ servers: [], unconfigured: [] });
     for (const out of [login.stdout, login.stderr, status.stdout, status.stderr]) expect(out).not.toContain(KEY);
+  });
+
+  it('commands without a servers file check the tokenStore setting against the registered stores too', async () => {
+    const home = await tempDir();
+    const fromEnv = await runCli(['secret', 'list'], { cwd: home, env: { HOME: home, GATEWAY_TOKEN_STORE: 'vault' } });
+    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.stderr).toContain('environment variable GATEWAY_TOKEN_STORE="vault": expected one of "keychain", "auto", "fs"');
+    const userDir = join(home, '.config', 'agent-mcp-gateway');
+    await mkdir(userDir, { recursive: true });
+    const rc = join(userDir, '.agent-mcp-gatewayrc.json');
+    await writeFile(rc, JSON.stringify({ tokenStore: 'vault' }));
+    const fromFile = await runCli(['secret', 'list'], { cwd: home, env: { HOME: home } });
+    expect(fromFile.code).toBe(1);
+    expect(fromFile.stderr).toContain(`${rc}: $.tokenStore: expected one of "keychain", "auto", "fs"`);
   });
 
   it('a server that asks for no credentials has nothing to log in to (the probe finds no challenge)', async () => {

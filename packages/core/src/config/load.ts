@@ -923,11 +923,13 @@ function checkTokenStoreSetting(settings: GatewaySettings, registry: ConfigRegis
 /**
  * The settings alone (commands that need no servers file: `secret`, `auth migrate`):
  * next to the servers file the gateway would use, if there is one, else in the user's
- * folder — from trusted places only, as {@link loadGatewayConfig}.
+ * folder — from trusted places only, as {@link loadGatewayConfig}. With `registry`, the
+ * `tokenStore` setting is checked against it as {@link loadGatewayConfig} does.
  */
 export async function loadSettingsFor(opts: LoadGatewayConfigOptions): Promise<LoadedSettings & { untrusted: readonly string[] }> {
   const { ctx, project, configFile } = discover(opts);
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
   const loaded = await loadSettingsFile(firstSettingsFile(settingsFolders(configFile, ctx)), { cwd: opts.cwd, env: opts.env, home: opts.home, check });
+  if (opts.registry !== undefined) checkTokenStoreSetting(loaded.settings, await registryFor(opts.registry, loaded.settings), loaded.file, opts.env);
   return { ...loaded, untrusted: project.problems };
 }
