@@ -3,19 +3,8 @@
  * `ConfigRegistry` (see plugin.ts), which validates a server entry's `auth` block with them and
  * blanks the fields marked `secret()` from every log. Messages follow `<file>: <json path>: `.
  */
-import { secret, z, type ServerSpec } from '@agent-mcp-gateway/core';
+import { HttpUrlSchema, NonEmptyString, secret, z, type ServerSpec } from '@agent-mcp-gateway/core';
 
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
-
-const NonEmptyString = z.string().min(1);
-const HttpUrlSchema = z.string().refine(isHttpUrl, 'expected an absolute http:// or https:// URL');
 const PortSchema = z.number().int().min(1).max(65535);
 
 /** The browser login (authorization code + PKCE); every field optional, so `auth: "oauth"` is its shorthand. */

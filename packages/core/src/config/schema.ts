@@ -35,8 +35,10 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-const NonEmptyString = z.string().min(1);
-const HttpUrlSchema = z.string().refine(isHttpUrl, 'expected an absolute http:// or https:// URL');
+/** A non-empty string; for plugins' config schemas too, so that their messages read like core's. */
+export const NonEmptyString = z.string().min(1);
+/** An absolute http(s) URL (the message every URL field of a config gives). */
+export const HttpUrlSchema = z.string().refine(isHttpUrl, 'expected an absolute http:// or https:// URL');
 
 // HTTP header names are RFC 9110 tokens; values may not hold CR, LF or NUL.
 // fetch() would reject both later, with an error that names neither file nor path.
