@@ -138,6 +138,8 @@ export class OAuthStrategy implements AuthStrategy {
   private pendingLogin: PendingLogin | undefined;
   private loginStarting: Promise<PendingLogin> | undefined;
   private refreshing: Promise<StoredTokens | undefined> | undefined;
+  /** The grant without a user in flight (client credentials or enterprise-managed): its own slot, never a refresh's. */
+  private granting: Promise<StoredTokens> | undefined;
   private failure: string | undefined;
   private stepUps = 0;
   private extraScopes = new Set<string>();
@@ -354,9 +356,9 @@ export class OAuthStrategy implements AuthStrategy {
 
   private async clientCredentials(): Promise<StoredTokens> {
     const forced = this.forced() as ClientCredentials;
-    this.refreshing ??= (async () => {
+    this.granting ??= (async () => {
       const session = await this.sessionInfo();
-      const config = new client.Configuration(session.as, forced.clientId, undefined, await clientCredentialsAuth(forced));
+      const config = new client.Configuration(session.as, forced.clientId, undefined, await clientCredentialsAuth(this.name, forced));
       if (session.insecure) client.allowInsecureRequests(config);
       config[client.customFetch] = session.fetch;
       const scope = forced.scopes?.join(' ') ?? this.scopeFor(session);
@@ -364,7 +366,7 @@ export class OAuthStrategy implements AuthStrategy {
       try {
         const response = this.obtained(await client.clientCredentialsGrant(config, params));
         const tokens = toStoredTokens(response);
-        await this.options.store.set(this.key, { ...this.serverEntry(), tokens });
+        await this.saveTokens(tokens);
         this.accept(tokens, response.expires_in);
         this.options.logger.info(`Tokens cached for ${this.name} (client credentials)`);
         this.event('login');
@@ -374,11 +376,9 @@ export class OAuthStrategy implements AuthStrategy {
         throw errors.authFailed(this.name, `client credentials grant refused: ${describe(error)}`);
       }
     })().finally(() => {
-      this.refreshing = undefined;
+      this.granting = undefined;
     });
-    const tokens = await this.refreshing;
-    if (!tokens) throw errors.authFailed(this.name, 'no token');
-    return tokens;
+    return this.granting;
   }
 
   /**
@@ -390,7 +390,7 @@ export class OAuthStrategy implements AuthStrategy {
    */
   private async enterpriseGrant(): Promise<StoredTokens> {
     const forced = this.forced() as EnterpriseManaged;
-    this.refreshing ??= (async () => {
+    this.granting ??= (async () => {
       const session = await this.sessionInfo();
       const resource = session.info.resource;
       const scope = this.scopeFor(session); // configured (else the challenge's, else scopes_supported), plus step-up scopes
@@ -415,7 +415,7 @@ export class OAuthStrategy implements AuthStrategy {
         const config = this.configuration(session, undefined) as client.Configuration;
         const response = this.obtained(await client.genericGrantRequest(config, JWT_BEARER_GRANT, { assertion, resource, ...(scope && { scope }) }));
         const tokens = toStoredTokens(response);
-        await this.options.store.set(this.key, { ...this.serverEntry(), tokens });
+        await this.saveTokens(tokens);
         this.accept(tokens, response.expires_in);
         this.options.logger.info(`Tokens cached for ${this.name} (enterprise-managed authorization)`);
         this.event('login');
@@ -425,11 +425,17 @@ export class OAuthStrategy implements AuthStrategy {
         throw errors.authFailed(this.name, `the authorization server ${session.as.issuer} refused the ID-JAG: ${describe(error)}`);
       }
     })().finally(() => {
-      this.refreshing = undefined;
+      this.granting = undefined;
     });
-    const tokens = await this.refreshing;
-    if (!tokens) throw errors.authFailed(this.name, 'no token');
-    return tokens;
+    return this.granting;
+  }
+
+  /** Every token write: under the store's lock, merged into what is stored (the client registration stays). */
+  private saveTokens(tokens: StoredTokens): Promise<void> {
+    return this.options.store.withLock(this.key, async () => {
+      const stored = await this.options.store.get(this.key).catch(() => undefined);
+      await this.options.store.set(this.key, { ...stored, ...this.serverEntry(), tokens });
+    });
   }
 
   /**
@@ -644,10 +650,7 @@ export class OAuthStrategy implements AuthStrategy {
     try {
       const response = this.obtained(await grant);
       const tokens = toStoredTokens(response);
-      await this.options.store.withLock(this.key, async () => {
-        const stored = await this.options.store.get(this.key).catch(() => undefined);
-        await this.options.store.set(this.key, { ...stored, ...this.serverEntry(), tokens });
-      });
+      await this.saveTokens(tokens);
       this.accept(tokens, response.expires_in);
       this.extraScopes.clear();
       logger.info(`Tokens cached for ${this.name}`);
@@ -778,12 +781,12 @@ export class OAuthStrategy implements AuthStrategy {
   }
 }
 
-async function clientCredentialsAuth(forced: ClientCredentials): Promise<client.ClientAuth> {
+async function clientCredentialsAuth(server: string, forced: ClientCredentials): Promise<client.ClientAuth> {
   switch (forced.tokenEndpointAuthMethod) {
     case 'client_secret_post':
       return client.ClientSecretPost(forced.clientSecret);
     case 'private_key_jwt': {
-      if (!forced.privateKey) throw errors.authFailed(forced.clientId, 'private_key_jwt needs auth.privateKey');
+      if (!forced.privateKey) throw errors.authFailed(server, 'private_key_jwt needs auth.privateKey');
       const { importPKCS8 } = await import('./keys.js');
       return client.PrivateKeyJwt(await importPKCS8(forced.privateKey, forced.signingAlgorithm));
     }
