@@ -30,6 +30,7 @@ export { MemoryTokenStore } from './memory-store.js';
 export { AuthChallengeError, findAuthChallenge, parseWwwAuthenticate } from './auth-challenge.js';
 export { GATEWAY_VERSION } from './version.js';
 export { displayUrl, forTerminal, urlCredentials } from './display.js';
+export { isLoopbackHost, isSecureOrLoopbackUrl } from './urls.js';
 export { canonicalServerUrl, describeStoreEntry, serverStoreKey } from './store-key.js';
 export {
   SECRET_KEY_PREFIX,

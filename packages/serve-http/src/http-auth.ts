@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import type { HttpAuthSettings, Logger, RulesFile } from '@agent-mcp-gateway/core';
+import { isSecureOrLoopbackUrl, type HttpAuthSettings, type Logger, type RulesFile } from '@agent-mcp-gateway/core';
 
 /** The form API keys are written in the rules file: `sha256:` + hex SHA-256 of the key's UTF-8 bytes. */
 export function hashApiKey(key: string): string {
@@ -53,7 +53,6 @@ export interface CallerAuthOptions {
 /** Asymmetric JWS algorithms only: a JWKS holds public keys, and `none` / HMAC have no place here. */
 const JWS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 const DISCOVERY_TIMEOUT_MS = 10_000;
-const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /** The credential checks of one HTTP listener. */
 export class CallerAuth {
@@ -235,7 +234,7 @@ function tokenProblem(error: unknown): string {
 function secureUrl(value: unknown, what: string): string {
   if (typeof value !== 'string') throw new Error(`${what} is missing`);
   const url = new URL(value);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTNAMES.has(url.hostname))) throw new Error(`${what} ${url.origin} must use https`);
+  if (!isSecureOrLoopbackUrl(url)) throw new Error(`${what} ${url.origin} must use https`);
   return value;
 }
 

@@ -11,7 +11,7 @@ import type { Server as McpServer } from '@modelcontextprotocol/sdk/server/index
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { GatewayError, createGatewayServer, type Gateway, type HttpServeSettings, type Logger } from '@agent-mcp-gateway/core';
+import { GatewayError, createGatewayServer, isLoopbackHost, type Gateway, type HttpServeSettings, type Logger } from '@agent-mcp-gateway/core';
 import { CallerAuth } from './http-auth.js';
 
 /** The path of the MCP endpoint. */
@@ -22,14 +22,6 @@ const SESSION_IDLE_MS = 30 * 60_000;
 const SESSION_SWEEP_MS = 60_000;
 /** After the listener stops accepting, connections still open get this long before they are cut. */
 const CONNECTION_GRACE_MS = 1_000;
-
-const LOOPBACK_NAMES = new Set(['localhost', '::1', '[::1]']);
-
-/** 127.0.0.0/8, ::1, localhost. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  return LOOPBACK_NAMES.has(h) || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
-}
 
 function isWildcardHost(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '[::]';

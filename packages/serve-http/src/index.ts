@@ -24,7 +24,7 @@
  */
 export { serveGateway } from './serve-gateway.js';
 export type { HttpServeSettingsInput, ServeGatewayOptions } from './serve-gateway.js';
-export { MCP_PATH, checkHttpServeSettings, isLoopbackHost, startHttpServer } from './http-serve.js';
+export { MCP_PATH, checkHttpServeSettings, startHttpServer } from './http-serve.js';
 export type { GatewayHttpServer, HttpServeOptions } from './http-serve.js';
 export { CallerAuth, discoverJwksUri, hashApiKey, rulesHaveApiKeys } from './http-auth.js';
 export type { AuthVerdict, CallerAuthOptions } from './http-auth.js';

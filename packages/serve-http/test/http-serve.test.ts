@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Gateway, GatewaySettingsSchema, HttpServeSettingsSchema, silentLogger, type GatewayConfig, type RulesFile } from '@agent-mcp-gateway/core';
-import { checkHttpServeSettings, isLoopbackHost, startHttpServer, type GatewayHttpServer } from '../src/http-serve.js';
+import { isLoopbackHost } from '@agent-mcp-gateway/core';
+import { checkHttpServeSettings, startHttpServer, type GatewayHttpServer } from '../src/http-serve.js';
 import { CallerAuth, discoverJwksUri, hashApiKey } from '../src/http-auth.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];

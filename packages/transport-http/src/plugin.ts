@@ -1,4 +1,4 @@
-import type { AuthChallenge, Gateway, GatewayPlugin, ServerSpec, TransportFactory } from '@agent-mcp-gateway/core';
+import { isSecureOrLoopbackUrl, type AuthChallenge, type Gateway, type GatewayPlugin, type ServerSpec, type TransportFactory } from '@agent-mcp-gateway/core';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { createAuthFetch, withoutCredentialHeaders } from './auth-fetch.js';
 import { HttpDownstreamTransport, isSessionExpired } from './fallback-transport.js';
@@ -7,8 +7,6 @@ export interface HttpTransportOptions {
   /** The fetch to use (default: the global one). */
   readonly fetch?: FetchLike;
 }
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /**
  * Answers `resolveTransport` for servers with a `url`: Streamable HTTP (with
@@ -22,7 +20,7 @@ export class HttpTransportPlugin implements GatewayPlugin {
     gateway.hooks.resolveTransport.tap(this.name, (spec, { logger }) => {
       if ((spec.transport !== 'http' && spec.transport !== 'sse') || !spec.url) return undefined;
       const url = new URL(spec.url);
-      if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && hasCredentials(spec)) {
+      if (!isSecureOrLoopbackUrl(url) && hasCredentials(spec)) {
         logger.warn(`Credentials for ${url.host} travel over plain http: use https`);
       }
       return this.factory(spec, url);

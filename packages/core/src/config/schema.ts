@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { AGENT_ID_PATTERN } from '../policy/rules.js';
 import type { AuthConfig, TransportKind } from '../types.js';
 import { ConfigRegistry } from './registry.js';
+import { isSecureOrLoopbackUrl } from '../urls.js';
 
 // ---------------------------------------------------------------------------
 // Servers file
@@ -174,13 +175,8 @@ export const DEFAULT_HTTP_PORT = 8080;
 /** Largest request body the HTTP listener reads (larger: 413). */
 export const DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
 /** https, or http on a loopback host (local development and tests). */
-const SecureUrlSchema = HttpUrlSchema.refine((value) => {
-  const url = new URL(value);
-  return url.protocol === 'https:' || LOOPBACK_HOSTNAMES.has(url.hostname);
-}, 'must use https (plain http only on a loopback host)');
+const SecureUrlSchema = HttpUrlSchema.refine((value) => isSecureOrLoopbackUrl(new URL(value)), 'must use https (plain http only on a loopback host)');
 
 /**
  * Callers authenticated with JWT access tokens of an authorization server: the gateway is
