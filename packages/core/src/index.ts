@@ -49,12 +49,31 @@ export { PolicyPlugin } from './policy/plugin.js';
 export { compileGlob, globMatch } from './policy/glob.js';
 export { AGENT_ID_PATTERN, API_KEY_HASH_PATTERN, RulesFileSchema } from './policy/rules.js';
 export type { AgentRules, RulesFile } from './policy/rules.js';
-export * from './config/schema.js';
+export {
+  GatewaySettingsSchema,
+  HttpAuthSettingsSchema,
+  HttpServeSettingsSchema,
+  HttpUrlSchema,
+  NonEmptyString,
+} from './config/schema.js';
+export type { GatewaySettings, GatewaySettingsInput, HttpAuthSettings, HttpServeSettings } from './config/schema.js';
 export { ConfigRegistry, NO_AUTH_TYPE, secret, secretValuesOf } from './config/registry.js';
 export type { AuthTypeRegistration, TokenStoreRegistration } from './config/registry.js';
 /** The zod that core validates with: plugins build their config schemas with it, so `secret()` marks and composition hold. */
 export { z } from 'zod';
-export * from './config/load.js';
+export {
+  findFile,
+  loadGatewayConfig,
+  loadSettingsFor,
+  parseServers,
+  projectTrust,
+  reloadGatewayConfig,
+  resolveUserPath,
+  revokeFolder,
+  trustFolder,
+  userConfigDir,
+} from './config/load.js';
+export type { LoadGatewayConfigOptions, LoadedGatewayConfig, LoadedServers, LoadedSettings, ProjectTrust } from './config/load.js';
 export { expandVariables } from './config/expand.js';
 /** Config files' JSONC parsing (comments, trailing commas), with CONFIG_INVALID errors naming file, line and column. */
 export { parseJsonText } from './config/format.js';
