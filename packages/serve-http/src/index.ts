@@ -14,7 +14,7 @@
  * // config: a GatewayConfig, e.g. from loadGatewayConfig() of @agent-mcp-gateway/core
  * const gateway = new Gateway({ config, plugins: [new StdioTransportPlugin()] });
  * const server = await serveGateway(gateway, { settings: { port: 0 } });
- * console.log(`MCP endpoint: ${server.url}`);
+ * process.stderr.write(`MCP endpoint: ${server.url}\n`); // stderr: keep stdout free for an MCP stdio channel
  * // …
  * await server.close();
  * await gateway.close();
