@@ -11,7 +11,8 @@ import {
   type GatewayPlugin,
 } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
-import { configRegistryOf, defaultPlugins, loadPlugins } from './plugins.js';
+import { defaultPlugins } from './default-plugins.js';
+import { configRegistryOf, loadPlugins } from './plugins.js';
 
 /** A config as the CLI loads it: with the third-party plugins its settings name, loaded (and registered) once. */
 export interface CliConfig extends LoadedGatewayConfig {

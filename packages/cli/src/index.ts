@@ -3,5 +3,6 @@
  * resolving to the exit code, and the set of first-party plugins it wires.
  */
 export { main } from './main.js';
-export { defaultPlugins, loadPlugins } from './plugins.js';
+export { defaultPlugins } from './default-plugins.js';
+export { loadPlugins } from './plugins.js';
 export { USAGE, parseCliArgs, type CliArgs } from './args.js';

@@ -13,7 +13,7 @@ import { checkHttpServeSettings, rulesHaveApiKeys, serveGateway } from '@agent-m
 import type { CliArgs } from './args.js';
 import { childAncestry, loopRefusal } from './ancestry.js';
 import { loadConfigFor, reloadOptionsFor, type CliConfig } from './context.js';
-import { defaultPlugins } from './plugins.js';
+import { defaultPlugins } from './default-plugins.js';
 
 /** Upper bound for shutdown: downstream close is stdin end → SIGTERM → SIGKILL, 2 s apart. */
 const SHUTDOWN_LIMIT_MS = 6_000;

@@ -17,7 +17,7 @@ import type { CliArgs } from './args.js';
 import { childAncestry } from './ancestry.js';
 import { loadConfigFor } from './context.js';
 import { cliRedactor } from './output.js';
-import { defaultPlugins } from './plugins.js';
+import { defaultPlugins } from './default-plugins.js';
 
 export interface SessionOptions {
   /** Let an OAuth login open a browser (`auth login`); otherwise BROWSER=none: never. */
