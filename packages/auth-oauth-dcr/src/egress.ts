@@ -2,7 +2,6 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
-import { isGatewayError } from '@agent-mcp-gateway/core';
 import { egressRefused } from './errors.js';
 
 /**
@@ -387,13 +386,3 @@ export const ENDPOINT_KEYS = [
   'revocation_endpoint',
   'device_authorization_endpoint',
 ] as const;
-
-/** The message of a coded refusal inside an openid-client / oauth4webapi error (they wrap what a fetch throws), if any. */
-export function gatewayReason(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {
-    if (isGatewayError(current)) return current.message;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}

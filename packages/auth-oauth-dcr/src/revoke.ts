@@ -1,4 +1,4 @@
-import { errors, type ServerSpec, type StoredAuth } from '@agent-mcp-gateway/core';
+import type { ServerSpec, StoredAuth } from '@agent-mcp-gateway/core';
 import type { FetchFn } from './discovery.js';
 import type { EgressPolicy } from './egress.js';
 import { oauthErrorCode } from './tokens.js';
@@ -53,11 +53,12 @@ export async function revokeTokens(options: RevokeTokensOptions): Promise<Revoke
 async function revokeThrough(egress: EgressPolicy, options: RevokeTokensOptions): Promise<RevokeTokensResult> {
   const { name, stored } = options;
   const tokens = stored.tokens as NonNullable<StoredAuth['tokens']>;
-  const [client, discovery, { clientConfiguration }, { endpointLabeler, gatewayReason }] = await Promise.all([
+  const [client, discovery, { clientConfiguration }, { endpointLabeler }, { authFailure, describeFailure }] = await Promise.all([
     import('openid-client'),
     import('./discovery.js'),
     import('./client-auth.js'),
     import('./egress.js'),
+    import('./failures.js'),
   ]);
   const info = await discovery.discoverResource(name, options.url, null, egress);
   const as = await discovery.discoverAuthorizationServer(name, info.authorizationServer, !info.fromMetadata, egress);
@@ -91,9 +92,8 @@ async function revokeThrough(egress: EgressPolicy, options: RevokeTokensOptions)
         unsupported.push(hint);
         continue;
       }
-      // A refusal by the egress policy arrives wrapped by openid-client: its own message says why.
-      const reason = gatewayReason(error) ?? (error instanceof Error ? error.message : String(error));
-      throw errors.authFailed(name, `${issuer} refused to revoke the ${hint.replace('_', ' ')}: ${code && !reason.includes(code) ? `${code}: ` : ''}${reason}`);
+      // A refusal by the egress policy arrives wrapped by openid-client: its own message says why, its reason stays.
+      throw authFailure(name, `${issuer} refused to revoke the ${hint.replace('_', ' ')}: ${describeFailure(error)}`, error);
     }
   }
   return { revoked, unsupported, issuer };

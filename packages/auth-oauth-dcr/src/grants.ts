@@ -1,0 +1,125 @@
+import * as client from 'openid-client';
+import type { StoredAuth, StoredTokens } from '@agent-mcp-gateway/core';
+import type { ClientIdentity } from './client-identity.js';
+import { InFlight, type StrategyContext } from './context.js';
+import { enterpriseManagedGrant } from './enterprise.js';
+import { authFailure, describeFailure } from './failures.js';
+import type { ScopeRequest } from './scopes.js';
+import type { Discovery } from './session.js';
+import type { TokenCache } from './token-cache.js';
+import { isFresh, oauthErrorCode, toStoredTokens } from './tokens.js';
+
+/** The parts the grants use, and what they call with new tokens (`lifetime`: the answer's `expires_in`). */
+export interface GrantParts {
+  readonly discovery: Discovery;
+  readonly scopes: ScopeRequest;
+  readonly identity: ClientIdentity;
+  readonly cache: TokenCache;
+  readonly accept: (tokens: StoredTokens, lifetime: number | undefined) => void;
+}
+
+/**
+ * The grants that need no user at the moment they run: refresh (RFC 6749 §6), and the grants
+ * without a user configured for a server — client credentials, enterprise-managed authorization
+ * (ID-JAG). Each has its own in-flight slot, so a caller never receives another operation's promise.
+ * The grants with a user (authorization code, device) are in user-grants.ts.
+ */
+export class Grants {
+  private readonly refreshing = new InFlight<StoredTokens | undefined>();
+  private readonly granting = new InFlight<StoredTokens>();
+
+  constructor(
+    private readonly ctx: StrategyContext,
+    private readonly parts: GrantParts,
+  ) {}
+
+  /** True for the grants that involve no user: the token is fetched (again) whenever needed. */
+  get withoutUser(): boolean {
+    const type = this.ctx.auth?.type;
+    return type === 'client_credentials' || type === 'enterprise_managed';
+  }
+
+  /**
+   * One refresh at a time: in this process through a shared promise, across processes through the
+   * store's lock. The store is re-read inside the lock — another process may have refreshed (and
+   * rotated the refresh token) already. Undefined when there is nothing to refresh with, or the
+   * refresh token (or the client) is no longer valid: a new login is needed.
+   */
+  refresh(stale: StoredTokens): Promise<StoredTokens | undefined> {
+    return this.refreshing.run(() => this.parts.cache.locked((stored, write) => this.refreshLocked(stale, stored, write)));
+  }
+
+  /** The configured grant without a user, one at a time. */
+  grantWithoutUser(): Promise<StoredTokens> {
+    return this.granting.run(async () => {
+      const auth = this.ctx.auth;
+      if (auth?.type === 'client_credentials') return this.clientCredentials(auth);
+      if (auth?.type === 'enterprise_managed') {
+        return enterpriseManagedGrant(this.ctx, auth, this.parts, (response) => this.granted(response, 'enterprise-managed authorization'));
+      }
+      throw new Error(`server ${this.ctx.name} has no grant without a user`);
+    });
+  }
+
+  private async refreshLocked(stale: StoredTokens, stored: StoredAuth | undefined, write: (value: StoredAuth) => Promise<void>): Promise<StoredTokens | undefined> {
+    const { ctx } = this;
+    const { cache } = this.parts;
+    const current = stored?.tokens;
+    // Another process (or an earlier section here) refreshed while we waited: use its tokens.
+    if (current && current.access_token !== stale.access_token && isFresh(current, 0)) {
+      cache.adopt(current);
+      return current;
+    }
+    const refreshToken = current?.refresh_token ?? stale.refresh_token;
+    if (!refreshToken) return undefined;
+    const session = await this.parts.discovery.current();
+    const config = this.parts.identity.configuration(session, stored?.client);
+    if (!config) return undefined;
+    try {
+      const response = ctx.obtained(await client.refreshTokenGrant(config, refreshToken, { resource: session.info.resource }));
+      const tokens = toStoredTokens(response, refreshToken);
+      // The rotated refresh token is saved before anything else can use or lose it.
+      await write({ ...stored, ...ctx.serverEntry, tokens });
+      this.parts.accept(tokens, response.expires_in);
+      ctx.logger.info(`Tokens refreshed for ${ctx.name}`);
+      ctx.event('refresh');
+      return tokens;
+    } catch (error) {
+      const code = oauthErrorCode(error);
+      if (code === 'invalid_grant' || code === 'invalid_client') {
+        ctx.logger.warn(`Refresh token for ${ctx.name} no longer valid (${code}); a new login is needed`);
+        ctx.event('failure', `refresh refused (${code}); a new login is needed`);
+        const { tokens: _dropped, ...rest } = stored ?? {};
+        await write(code === 'invalid_client' ? { ...rest, client: undefined } : rest);
+        cache.drop();
+        return undefined;
+      }
+      ctx.event('failure', `token refresh failed: ${describeFailure(error)}`);
+      throw authFailure(ctx.name, `token refresh failed: ${describeFailure(error)}`, error);
+    }
+  }
+
+  private async clientCredentials(auth: Extract<StrategyContext['auth'], { type: 'client_credentials' }>): Promise<StoredTokens> {
+    const session = await this.parts.discovery.current();
+    const config = await this.parts.identity.clientCredentials(session, auth);
+    const scope = auth.scopes?.join(' ') ?? this.parts.scopes.for(session);
+    const params: Record<string, string> = { resource: session.info.resource, ...(scope && { scope }) };
+    try {
+      return await this.granted(await client.clientCredentialsGrant(config, params), 'client credentials');
+    } catch (error) {
+      this.ctx.event('failure', `client credentials grant refused: ${describeFailure(error)}`);
+      throw authFailure(this.ctx.name, `client credentials grant refused: ${describeFailure(error)}`, error);
+    }
+  }
+
+  /** A grant's answer: tokens to the redactor, saved (merged, under the lock), in use. */
+  private async granted(answer: client.TokenEndpointResponse, label: string): Promise<StoredTokens> {
+    const response = this.ctx.obtained(answer);
+    const tokens = toStoredTokens(response);
+    await this.parts.cache.save(tokens);
+    this.parts.accept(tokens, response.expires_in);
+    this.ctx.logger.info(`Tokens cached for ${this.ctx.name} (${label})`);
+    this.ctx.event('login');
+    return tokens;
+  }
+}

@@ -1,0 +1,139 @@
+import * as client from 'openid-client';
+import { errors } from '@agent-mcp-gateway/core';
+import { openBrowser } from './browser.js';
+import { startCallbackServer } from './callback.js';
+import { DEVICE_CODE_GRANT, type ClientIdentity } from './client-identity.js';
+import type { DeviceLogin, PendingLogin, StrategyContext } from './context.js';
+import { authFailure, describeFailure } from './failures.js';
+import type { Track } from './login-tracker.js';
+import type { ScopeRequest } from './scopes.js';
+import type { Discovery, Session } from './session.js';
+import type { TokenCache } from './token-cache.js';
+import { oauthErrorCode } from './tokens.js';
+
+/**
+ * The grants that wait for a person: the authorization code grant with PKCE S256 (the browser
+ * opens the authorization URL, the code arrives on a loopback callback), and the device
+ * authorization grant (RFC 8628: a code entered on any device). Each prepares a login and hands
+ * its grant to `track`, which saves the tokens when the person is done.
+ */
+export class UserGrants {
+  constructor(
+    private readonly ctx: StrategyContext,
+    private readonly parts: { readonly discovery: Discovery; readonly scopes: ScopeRequest; readonly identity: ClientIdentity; readonly cache: TokenCache },
+  ) {}
+
+  /** A browser login: callback server, client, PKCE authorization URL (checked by the egress policy), browser opened. */
+  async browser(track: Track): Promise<PendingLogin> {
+    const { ctx } = this;
+    const { options, logger } = ctx;
+    const session = await this.parts.discovery.current();
+    const stored = await this.parts.cache.read();
+    const state = client.randomState();
+    const preferredPort = options.callbackPort ?? portOf(stored?.client?.redirect_uris?.[0]);
+    const callback = await startCallbackServer({ port: preferredPort, expectedState: state, timeoutMs: options.loginTimeoutMs }).catch((error: unknown) => {
+      if (options.callbackPort !== undefined || preferredPort === undefined) throw error;
+      return startCallbackServer({ expectedState: state, timeoutMs: options.loginTimeoutMs }); // the remembered port is taken
+    });
+    try {
+      const registered = await this.parts.identity.ensure(session, stored, callback.redirectUri);
+      const config = this.parts.identity.configuration(session, registered) as client.Configuration;
+      const verifier = client.randomPKCECodeVerifier();
+      const scope = this.parts.scopes.for(session);
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: callback.redirectUri,
+        response_type: 'code',
+        state,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        resource: session.info.resource,
+        ...(scope && { scope }),
+      }).href;
+      // The URL a browser will open (a GET by the user's browser): the same rule as any request.
+      await session.egress.check(url, 'authorization endpoint');
+      logger.info(`OAuth flow initiated for ${ctx.name}`);
+      await openBrowser(url, options.env, logger);
+      const grant = this.exchangeCode(callback.result, config, verifier, state, session);
+      return track({ url, cancel: () => callback.close() }, grant);
+    } catch (error) {
+      callback.close();
+      throw error;
+    }
+  }
+
+  /** RFC 8628: the code and URI are logged for the user; the token endpoint is polled at the server's pace. */
+  async device(track: Track): Promise<DeviceLogin> {
+    const { ctx } = this;
+    const { logger, options, name } = ctx;
+    const session = await this.parts.discovery.current();
+    if (typeof session.as.device_authorization_endpoint !== 'string') {
+      throw errors.authFailed(
+        name,
+        `authorization server ${session.as.issuer} offers no device authorization (RFC 8628); sign in with the URL instead (BROWSER=none prints it)`,
+      );
+    }
+    const stored = await this.parts.cache.read();
+    const redirectUri = stored?.client?.redirect_uris?.[0] ?? `http://127.0.0.1${options.callbackPort ? `:${options.callbackPort}` : ''}/callback`;
+    const registered = await this.parts.identity.ensure(session, stored, redirectUri, DEVICE_CODE_GRANT);
+    const config = this.parts.identity.configuration(session, registered) as client.Configuration;
+    const scope = this.parts.scopes.for(session);
+    const resource = session.info.resource;
+    let device: Awaited<ReturnType<typeof client.initiateDeviceAuthorization>>;
+    try {
+      device = await client.initiateDeviceAuthorization(config, { resource, ...(scope && { scope }) });
+    } catch (error) {
+      throw authFailure(name, `device authorization refused by ${session.as.issuer}: ${describeFailure(error)}`, error);
+    }
+    const complete = typeof device.verification_uri_complete === 'string' ? device.verification_uri_complete : undefined;
+    // Shown to the user and opened by a browser: the remote server's word, checked like any URL before anyone sees it.
+    await session.egress.check(device.verification_uri, 'verification URI');
+    if (complete) await session.egress.check(complete, 'verification URI');
+    logger.info(`OAuth device flow initiated for ${name}`);
+    logger.info(`To sign in to ${name}, open ${device.verification_uri} on any device and enter the code ${device.user_code}` + (complete ? ` (or open ${complete})` : ''));
+    const stop = new AbortController();
+    const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(device.expires_in * 1000)]);
+    const poll = client.pollDeviceAuthorizationGrant(config, device, { resource }, { signal }).catch((error: unknown) => {
+      const code = oauthErrorCode(error);
+      if (stop.signal.aborted) throw new Error('the login was cancelled');
+      if (signal.aborted || code === 'expired_token') throw errors.authFailed(name, 'the device code expired before the login was confirmed');
+      if (code === 'access_denied') throw errors.authFailed(name, 'the authorization server refused the login: access_denied');
+      throw error;
+    });
+    // openid-client notices the abort only between its waits (up to 5 s): a cancelled login ends now.
+    const cancelled = new Promise<never>((_, reject) => {
+      stop.signal.addEventListener('abort', () => reject(new Error('the login was cancelled')), { once: true });
+    });
+    const grant = Promise.race([poll, cancelled]);
+    poll.catch(() => undefined);
+    return track(
+      {
+        url: complete ?? device.verification_uri,
+        userCode: device.user_code,
+        verificationUri: device.verification_uri,
+        ...(complete && { verificationUriComplete: complete }),
+        expiresAt: Math.floor(Date.now() / 1000) + device.expires_in,
+        cancel: () => stop.abort(),
+      },
+      grant,
+    );
+  }
+
+  private async exchangeCode(result: Promise<URL>, config: client.Configuration, verifier: string, state: string, session: Session) {
+    const callbackUrl = await result;
+    this.ctx.logger.info(`OAuth callback received for ${this.ctx.name}`);
+    const error = callbackUrl.searchParams.get('error');
+    if (error) throw errors.authFailed(this.ctx.name, `the authorization server refused the login: ${error}`);
+    return client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: false }, { resource: session.info.resource });
+  }
+}
+
+/** The port of a remembered redirect URI, to listen on it again (a registration names its redirect URI exactly). */
+function portOf(uri: string | undefined): number | undefined {
+  if (!uri) return undefined;
+  try {
+    const port = Number(new URL(uri).port);
+    return port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
