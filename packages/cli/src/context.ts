@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import { dirname } from 'node:path';
 import {
   loadGatewayConfig,
   loadSettingsFor,
@@ -12,7 +13,7 @@ import {
 } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
 import { defaultPlugins } from './default-plugins.js';
-import { configRegistryOf, loadPlugins } from './plugins.js';
+import { configRegistryOf, loadPlugins, type PluginOrigin } from './plugins.js';
 
 /** A config as the CLI loads it: with the third-party plugins its settings name, loaded (and registered) once. */
 export interface CliConfig extends LoadedGatewayConfig {
@@ -40,8 +41,8 @@ function loadOptions(args: Pick<CliArgs, 'config' | 'rules' | 'transport' | 'hos
  */
 export async function loadConfigFor(args: CliArgs, env: NodeJS.ProcessEnv = process.env): Promise<CliConfig> {
   let thirdPartyPlugins: readonly GatewayPlugin[] = [];
-  const registry = async (settings: LoadedSettings['settings']) => {
-    thirdPartyPlugins = await loadPlugins(settings.plugins, process.cwd());
+  const registry = async (settings: LoadedSettings['settings'], settingsFile: string | undefined) => {
+    thirdPartyPlugins = await loadPlugins(settings.plugins, pluginOrigin(settingsFile, env));
     // Registration only declares: the built-in plugins' instances here are not the ones that run.
     return configRegistryOf([...defaultPlugins(), ...thirdPartyPlugins]);
   };
@@ -69,10 +70,16 @@ export function reloadOptionsFor(
 /** The settings alone, for commands that need no servers file (`secret`, `auth migrate`). */
 export async function loadSettingsOnly(env: NodeJS.ProcessEnv = process.env): Promise<LoadedSettings> {
   // The `tokenStore` setting is checked against the stores the plugins register, as for every other command.
-  const registry = async (settings: LoadedSettings['settings']) => configRegistryOf([...defaultPlugins(), ...(await loadPlugins(settings.plugins, process.cwd()))]);
+  const registry = async (settings: LoadedSettings['settings'], settingsFile: string | undefined) =>
+    configRegistryOf([...defaultPlugins(), ...(await loadPlugins(settings.plugins, pluginOrigin(settingsFile, env)))]);
   const loaded = await loadSettingsFor({ ...loadOptions({}, env), registry });
   reportUntrusted(loaded.untrusted);
   return loaded;
+}
+
+/** Plugins resolve from the settings file's folder (the loader already made them absolute), never the working folder. */
+function pluginOrigin(settingsFile: string | undefined, env: NodeJS.ProcessEnv): PluginOrigin {
+  return { settingsFile, dir: settingsFile !== undefined ? dirname(settingsFile) : process.cwd(), home: env.HOME ?? homedir() };
 }
 
 function reportUntrusted(lines: readonly string[]): void {

@@ -5,4 +5,5 @@
 export { main } from './main.js';
 export { defaultPlugins } from './default-plugins.js';
 export { loadPlugins } from './plugins.js';
+export type { PluginOrigin } from './plugins.js';
 export { USAGE, parseCliArgs, type CliArgs } from './args.js';

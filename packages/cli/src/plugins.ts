@@ -1,12 +1,12 @@
-import { createRequire } from 'node:module';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigRegistry, GatewayError, type GatewayPlugin } from '@agent-mcp-gateway/core';
+import { ConfigRegistry, pluginErrors, resolvePlugin, type GatewayPlugin, type PluginSource } from '@agent-mcp-gateway/core';
 
 /**
- * What `plugins` register (auth types with their schemas, token store names), in their order:
- * the vocabulary the servers file is validated against. A plugin whose `register` throws (a type
- * registered twice, a schema without a literal `type`) is a PLUGIN_ERROR naming it.
+ * What `plugins` register (auth types with their schemas, token store names, settings sections),
+ * in their order: the vocabulary the config is validated against. A plugin whose `register`
+ * throws (a type registered twice, a schema without a literal `type`) is a PLUGIN_ERROR
+ * (`reason: "register_failed"`) naming it.
  */
 export function configRegistryOf(plugins: readonly GatewayPlugin[]): ConfigRegistry {
   const registry = new ConfigRegistry();
@@ -14,7 +14,8 @@ export function configRegistryOf(plugins: readonly GatewayPlugin[]): ConfigRegis
     try {
       plugin.register?.(registry);
     } catch (error) {
-      throw new GatewayError('PLUGIN_ERROR', `Plugin '${plugin.name}' failed to register its configuration: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error });
+      const failure = pluginErrors.registerFailed(plugin.name, error instanceof Error ? error.message : String(error));
+      throw Object.assign(failure, { cause: error });
     }
   }
   return registry;
@@ -22,38 +23,60 @@ export function configRegistryOf(plugins: readonly GatewayPlugin[]): ConfigRegis
 
 type PluginEntry = string | [string, Record<string, unknown>];
 
+/** Where the plugin entries came from: the settings file (errors name it and `$.plugins[i]`), and where bare names resolve. */
+export interface PluginOrigin {
+  /** The settings file that listed them, if any. */
+  readonly settingsFile?: string | undefined;
+  /** Where a package name or relative path still found in `entries` resolves from (library callers; default the working folder). */
+  readonly dir: string;
+  /** For `~/` paths. */
+  readonly home: string;
+}
+
 /**
- * Loads third-party plugins named in the settings. The settings loader has already made
- * each one an absolute path, resolved from the settings file's own folder (never from the
- * working folder); a relative path or a package name still found here is resolved from
- * `cwd` (for library callers). A plugin module's default export is a plugin class
- * (`new P(options)`), a factory (`(options) => plugin`), or a plugin object.
+ * Loads the third-party plugins named in the settings. The settings loader has already resolved
+ * each one to an absolute file, from the settings file's own folder (never from the working
+ * folder), as Node's ESM `import` does; a package name or relative path still found here (a
+ * library caller's list) resolves from `origin.dir` the same way. A plugin module's default
+ * export is a plugin class (`new P(options)`), a factory (`(options) => plugin`), or a plugin object.
+ *
+ * @throws GatewayError PLUGIN_ERROR with `details.reason` `not_found`, `bad_package`,
+ *   `load_failed` or `bad_export`, and `details.file` / `details.path` naming the settings entry
  */
-export async function loadPlugins(entries: readonly PluginEntry[], cwd: string): Promise<GatewayPlugin[]> {
-  const require = createRequire(join(cwd, 'package.json'));
+export async function loadPlugins(entries: readonly PluginEntry[], origin: PluginOrigin): Promise<GatewayPlugin[]> {
   const plugins: GatewayPlugin[] = [];
-  for (const entry of entries) {
+  for (const [index, entry] of entries.entries()) {
     const [specifier, options] = typeof entry === 'string' ? [entry, {}] : entry;
+    const source: PluginSource = origin.settingsFile !== undefined ? { file: origin.settingsFile, path: pluginPath(origin.settingsFile, index) } : {};
+    const file = resolvePlugin(specifier, origin.dir, origin.home, source);
     let mod: { default?: unknown };
     try {
-      const resolved = isAbsolute(specifier) ? specifier : specifier.startsWith('.') ? resolve(cwd, specifier) : require.resolve(specifier);
-      mod = (await import(pathToFileURL(resolved).href)) as { default?: unknown };
+      mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
     } catch (error) {
-      throw new GatewayError('PLUGIN_ERROR', `Cannot load plugin '${specifier}': ${error instanceof Error ? error.message : String(error)}`);
+      throw Object.assign(pluginErrors.loadFailed(specifier, error instanceof Error ? error.message : String(error), source), { cause: error });
     }
-    plugins.push(instantiate(specifier, mod.default, options));
+    plugins.push(instantiate(specifier, mod.default, options, source));
   }
   return plugins;
 }
 
-function instantiate(specifier: string, exported: unknown, options: Record<string, unknown>): GatewayPlugin {
+function pluginPath(settingsFile: string, index: number): string {
+  return basename(settingsFile) === 'package.json' ? `$.agent-mcp-gateway.plugins[${index}]` : `$.plugins[${index}]`;
+}
+
+function instantiate(specifier: string, exported: unknown, options: Record<string, unknown>, source: PluginSource): GatewayPlugin {
   const isPlugin = (v: unknown): v is GatewayPlugin =>
     typeof v === 'object' && v !== null && typeof (v as GatewayPlugin).apply === 'function' && typeof (v as GatewayPlugin).name === 'string';
   if (isPlugin(exported)) return exported;
   if (typeof exported === 'function') {
     const fn = exported as ((o: unknown) => unknown) & (new (o: unknown) => unknown);
-    const made = fn.prototype && typeof fn.prototype.apply === 'function' ? new fn(options) : fn(options);
+    let made: unknown;
+    try {
+      made = fn.prototype && typeof fn.prototype.apply === 'function' ? new fn(options) : fn(options);
+    } catch (error) {
+      throw Object.assign(pluginErrors.loadFailed(specifier, error instanceof Error ? error.message : String(error), source), { cause: error });
+    }
     if (isPlugin(made)) return made;
   }
-  throw new GatewayError('PLUGIN_ERROR', `Plugin '${specifier}' must export by default a plugin, a plugin class or a factory`);
+  throw pluginErrors.badExport(specifier, source);
 }

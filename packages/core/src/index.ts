@@ -59,6 +59,9 @@ export {
 export type { GatewaySettings, GatewaySettingsInput, HttpAuthSettings, HttpServeSettings } from './config/schema.js';
 export { ConfigRegistry, NO_AUTH_TYPE, secret, secretValuesOf } from './config/registry.js';
 export type { AuthTypeRegistration, TokenStoreRegistration } from './config/registry.js';
+/** Plugin loading: a specifier resolved as Node's ESM `import` resolves it, and the PLUGIN_ERROR reasons. */
+export { isPathSpecifier, pluginErrors, resolvePlugin } from './config/plugins.js';
+export type { PluginSource } from './config/plugins.js';
 /** The zod that core validates with: plugins build their config schemas with it, so `secret()` marks and composition hold. */
 export { z } from 'zod';
 export {

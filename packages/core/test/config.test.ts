@@ -578,9 +578,11 @@ describe('loadSettings', () => {
 
   it('picks up .agent-mcp-gatewayrc.json', async () => {
     const file = await write('.agent-mcp-gatewayrc.json', { logLevel: 'debug', initStrategy: 'lazy', plugins: ['./p.mjs', ['~/q.mjs', { a: 1 }]] });
-    const loaded = await loadSettings({ cwd: dir, env: {}, home: '/home/u' });
+    await write('p.mjs', 'export default {};\n');
+    await write('home/q.mjs', 'export default {};\n');
+    const loaded = await loadSettings({ cwd: dir, env: {}, home: join(dir, 'home') });
     expect(loaded.file).toBe(file);
-    expect(loaded.settings).toMatchObject({ logLevel: 'debug', initStrategy: 'lazy', plugins: [join(dir, 'p.mjs'), ['/home/u/q.mjs', { a: 1 }]] });
+    expect(loaded.settings).toMatchObject({ logLevel: 'debug', initStrategy: 'lazy', plugins: [join(dir, 'p.mjs'), [join(dir, 'home/q.mjs'), { a: 1 }]] });
   });
 
   it('resolves plugin package names from the folder of the settings file, never elsewhere', async () => {
@@ -590,7 +592,7 @@ describe('loadSettings', () => {
     expect((await loadSettings({ cwd: dir, env: {} })).settings.plugins).toEqual([main]);
     await write('.agent-mcp-gatewayrc.json', { plugins: ['amg-plugin-missing'] });
     const error = await caughtAsync(() => loadSettings({ cwd: dir, env: {} }));
-    expect(error).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { file, path: '$.plugins[0]' } });
+    expect(error).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { reason: 'not_found', file, path: '$.plugins[0]' } });
     expect(error.message).toContain(`cannot find plugin 'amg-plugin-missing' from ${dir}`);
   });
 
@@ -815,6 +817,7 @@ describe('trust: project files are read only from a trusted folder', () => {
     const marker = join(dir, 'imported');
     const config = await write('project/.mcp.json', { mcpServers: { proj: { command: 'proj' } } });
     const settings = await write('project/agent-mcp-gateway.config.mjs', marking(marker, { tokenDir: './tokens', plugins: ['./plugin.mjs'] }));
+    await write('project/plugin.mjs', 'export default {};\n');
     const recorded = trustFolder(cwd, home);
     expect(recorded.files.map((f) => f.file)).toEqual([config, settings]);
     expect(recorded.store).toBe(trustStorePath(userDir));

@@ -16,7 +16,6 @@
  * JSON path, with the same two in `details.file` / `details.path`.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +26,7 @@ import { RulesFileSchema, type RulesFile } from '../policy/rules.js';
 import type { GatewayConfig, ServerSpec } from '../types.js';
 import { expandVariables } from './expand.js';
 import { appendJsonPath, configInvalidFromZod, formatJsonPath, parseJsonText, readableZodErrorMap } from './format.js';
+import { resolvePlugin } from './plugins.js';
 import { ConfigRegistry } from './registry.js';
 import {
   GatewaySettingsSchema,
@@ -498,7 +498,8 @@ function resolveSettingsPaths(settings: GatewaySettings, file: string, home: str
   const dir = dirname(file);
   const plugins = settings.plugins.map((entry, i) => {
     const [specifier, options] = typeof entry === 'string' ? [entry, undefined] : entry;
-    const resolved = resolvePluginSpecifier(specifier, dir, home, file, i);
+    const path = formatJsonPath([...(basename(file) === 'package.json' ? [SETTINGS_MODULE] : []), 'plugins', i]);
+    const resolved = resolvePlugin(specifier, dir, home, { file, path });
     return options === undefined ? resolved : ([resolved, options] as [string, Record<string, unknown>]);
   });
   return {
@@ -507,21 +508,6 @@ function resolveSettingsPaths(settings: GatewaySettings, file: string, home: str
     ...(settings.auditLog !== undefined && { auditLog: resolveUserPath(settings.auditLog, dir, home) }),
     plugins,
   };
-}
-
-function resolvePluginSpecifier(specifier: string, dir: string, home: string, file: string, index: number): string {
-  if (specifier.startsWith('.') || specifier.startsWith('~') || isAbsolute(specifier)) return resolveUserPath(specifier, dir, home);
-  try {
-    return createRequire(join(dir, 'package.json')).resolve(specifier);
-  } catch (error) {
-    const path = `$.plugins[${index}]`;
-    throw new GatewayError(
-      ErrorCodes.PLUGIN_ERROR,
-      `${file}: ${path}: cannot find plugin '${specifier}' from ${dir} (install it there, e.g. npm install --prefix ${dir} ${specifier}, or give its path)`,
-      { file, path },
-      { cause: error },
-    );
-  }
 }
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
@@ -791,7 +777,7 @@ export interface LoadGatewayConfigOptions {
    * gets the settings — they list the third-party plugins — and is called after they are loaded
    * and before the servers file is validated. Default: core's own vocabulary (`auth: "none"`).
    */
-  registry?: ConfigRegistry | ((settings: GatewaySettings) => ConfigRegistry | Promise<ConfigRegistry>) | undefined;
+  registry?: ConfigRegistry | ((settings: GatewaySettings, settingsFile: string | undefined) => ConfigRegistry | Promise<ConfigRegistry>) | undefined;
 }
 
 /** A config as loaded at start: also what was left out, and what to watch. */
@@ -855,7 +841,7 @@ export async function loadGatewayConfig(opts: LoadGatewayConfigOptions): Promise
   // Settings first: they list the plugins, whose registrations the servers file is validated against.
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
   const { settings, file: settingsFile } = await loadSettingsFile(firstSettingsFile(settingsFolders(configFile, ctx)), { cwd, env, home, check });
-  const registry = await registryFor(opts.registry, settings);
+  const registry = await registryFor(opts.registry, settings, settingsFile);
   checkTokenStoreSetting(settings, registry, settingsFile, env);
   const { servers, warnings } = parseServers(readTrusted(configFile, 'servers file', ctx), configFile, env, registry);
   const rulesFile = findFile('rules', { flag: opts.rulesPath, env, cwd, home, projectTrusted: project.trusted });
@@ -894,16 +880,16 @@ export async function reloadGatewayConfig(sources: GatewayConfig['sources'], opt
   }
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
   const { settings } = await loadSettingsFile(sources.settings, { cwd, env, home, check });
-  const registry = await registryFor(opts.registry, settings);
+  const registry = await registryFor(opts.registry, settings, sources.settings);
   checkTokenStoreSetting(settings, registry, sources.settings, env);
   const { servers, warnings } = parseServers(readTrusted(sources.config, 'servers file', ctx), sources.config, env, registry);
   const rules = sources.rules === undefined ? undefined : parseRules(readTrusted(sources.rules, 'rules file', ctx), sources.rules);
   return { servers, ...(rules !== undefined && { rules }), settings, sources: { ...sources }, warnings };
 }
 
-async function registryFor(option: LoadGatewayConfigOptions['registry'], settings: GatewaySettings): Promise<ConfigRegistry> {
+async function registryFor(option: LoadGatewayConfigOptions['registry'], settings: GatewaySettings, settingsFile: string | undefined): Promise<ConfigRegistry> {
   if (option === undefined) return new ConfigRegistry();
-  return typeof option === 'function' ? option(settings) : option;
+  return typeof option === 'function' ? option(settings, settingsFile) : option;
 }
 
 /**
@@ -930,6 +916,6 @@ export async function loadSettingsFor(opts: LoadGatewayConfigOptions): Promise<L
   const { ctx, project, configFile } = discover(opts);
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
   const loaded = await loadSettingsFile(firstSettingsFile(settingsFolders(configFile, ctx)), { cwd: opts.cwd, env: opts.env, home: opts.home, check });
-  if (opts.registry !== undefined) checkTokenStoreSetting(loaded.settings, await registryFor(opts.registry, loaded.settings), loaded.file, opts.env);
+  if (opts.registry !== undefined) checkTokenStoreSetting(loaded.settings, await registryFor(opts.registry, loaded.settings, loaded.file), loaded.file, opts.env);
   return { ...loaded, untrusted: project.problems };
 }

@@ -1,0 +1,165 @@
+/**
+ * Plugin loading with real files in temporary folders: specifiers in a settings file resolve as
+ * Node's ESM `import` does (export conditions), from the settings file's folder — never from
+ * the working folder — and every failure is a PLUGIN_ERROR with a catalogued reason naming the
+ * settings file and the entry's JSON path.
+ */
+import { mkdir, mkdtemp, realpath, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ErrorCodes, isGatewayError, loadSettingsFor, type GatewayError } from '@agent-mcp-gateway/core';
+import { describe, expect, it } from 'vitest';
+import { loadPlugins } from '../src/plugins.js';
+
+async function tempDir(): Promise<string> {
+  return realpath(await mkdtemp(join(tmpdir(), 'amg-plugins-')));
+}
+
+async function put(file: string, content: string | object): Promise<string> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return file;
+}
+
+/** A plugin module (ESM) whose plugin's name says which file it came from. */
+function pluginModule(name: string): string {
+  return `export default class P { constructor(options) { this.options = options; } name = ${JSON.stringify(name)}; apply() {} }\n`;
+}
+
+/**
+ * The settings next to `dir`'s servers file (given as by --config, so its folder is trusted),
+ * loaded from the working folder `cwd`.
+ */
+async function settingsOf(dir: string, home: string, cwd = dir) {
+  const configPath = join(dir, '.mcp.json');
+  await put(configPath, { mcpServers: {} });
+  return loadSettingsFor({ configPath, cwd, env: {}, home });
+}
+
+/** Loads the settings of `dir` and then their plugins, as the CLI does. */
+async function load(dir: string, home?: string) {
+  const userHome = home ?? (await tempDir());
+  const { settings, file } = await settingsOf(dir, userHome);
+  return loadPlugins(settings.plugins, { settingsFile: file, dir, home: userHome });
+}
+
+async function failure(promise: Promise<unknown>): Promise<GatewayError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isGatewayError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a GatewayError');
+}
+
+describe('plugin loading', () => {
+  it('loads a package that exports only the "import" condition, from the settings folder\'s node_modules', async () => {
+    const dir = await tempDir();
+    await put(join(dir, 'node_modules/@acme/import-only/package.json'), {
+      name: '@acme/import-only',
+      type: 'module',
+      exports: { '.': { import: './dist/index.js' } },
+    });
+    await put(join(dir, 'node_modules/@acme/import-only/dist/index.js'), pluginModule('import-only'));
+    await put(join(dir, '.agent-mcp-gatewayrc.json'), { plugins: [['@acme/import-only', { level: 2 }]] });
+    const [plugin] = await load(dir);
+    expect(plugin?.name).toBe('import-only');
+    expect((plugin as unknown as { options: unknown }).options).toEqual({ level: 2 });
+  });
+
+  it('resolves from the settings file\'s folder, not the working folder (a different cwd)', async () => {
+    const settingsDir = await tempDir();
+    const elsewhere = await tempDir();
+    // A same-named package in the working folder must not be the one loaded.
+    for (const [dir, name] of [
+      [settingsDir, 'from-settings'],
+      [elsewhere, 'from-cwd'],
+    ] as const) {
+      await put(join(dir, 'node_modules/amg-p/package.json'), { name: 'amg-p', type: 'module', exports: { import: './i.js' } });
+      await put(join(dir, 'node_modules/amg-p/i.js'), pluginModule(name));
+    }
+    await put(join(settingsDir, '.agent-mcp-gatewayrc.json'), { plugins: ['amg-p', './local.mjs'] });
+    await put(join(settingsDir, 'local.mjs'), pluginModule('local-from-settings'));
+    await put(join(elsewhere, 'local.mjs'), pluginModule('local-from-cwd'));
+    const previous = process.cwd();
+    process.chdir(elsewhere);
+    try {
+      const { settings, file } = await settingsOf(settingsDir, await tempDir(), elsewhere);
+      expect(file).toBe(join(settingsDir, '.agent-mcp-gatewayrc.json'));
+      const plugins = await loadPlugins(settings.plugins, { settingsFile: file, dir: elsewhere, home: settingsDir });
+      expect(plugins.map((p) => p.name)).toEqual(['from-settings', 'local-from-settings']);
+    } finally {
+      process.chdir(previous);
+    }
+  });
+
+  it('loads an absolute file, a relative file, a ~/ file and folders (package.json exports, main, index.js)', async () => {
+    const dir = await tempDir();
+    const home = await tempDir();
+    const absolute = await put(join(await tempDir(), 'abs.mjs'), pluginModule('absolute'));
+    await put(join(dir, 'rel/p.mjs'), pluginModule('relative'));
+    await put(join(home, 'plugins/h.mjs'), pluginModule('home'));
+    await put(join(dir, 'with-exports/package.json'), { name: 'with-exports', type: 'module', exports: { '.': { import: './lib/e.js', require: './missing.cjs' } } });
+    await put(join(dir, 'with-exports/lib/e.js'), pluginModule('folder-exports'));
+    await put(join(dir, 'with-main/package.json'), { name: 'with-main', type: 'module', main: 'm.js' });
+    await put(join(dir, 'with-main/m.js'), pluginModule('folder-main'));
+    await put(join(dir, 'bare-folder/package.json'), { type: 'module' });
+    await put(join(dir, 'bare-folder/index.js'), pluginModule('folder-index'));
+    await put(join(dir, '.agent-mcp-gatewayrc.json'), {
+      plugins: [absolute, './rel/p.mjs', '~/plugins/h.mjs', './with-exports', './with-main/', './bare-folder/../bare-folder'],
+    });
+    const plugins = await load(dir, home);
+    expect(plugins.map((p) => p.name)).toEqual(['absolute', 'relative', 'home', 'folder-exports', 'folder-main', 'folder-index']);
+  });
+
+  it('a package that is not installed: PLUGIN_ERROR not_found naming the settings file and entry', async () => {
+    const dir = await tempDir();
+    const file = await put(join(dir, '.agent-mcp-gatewayrc.json'), { plugins: ['./ok.mjs', 'amg-not-installed'] });
+    await put(join(dir, 'ok.mjs'), pluginModule('ok'));
+    const error = await failure(load(dir));
+    expect(error).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { reason: 'not_found', file, path: '$.plugins[1]' } });
+    expect(error.message).toContain("'amg-not-installed'");
+    expect(error.message).toContain(file);
+  });
+
+  it('a missing file or folder path: not_found (never joined onto the working folder)', async () => {
+    const dir = await tempDir();
+    const file = await put(join(dir, '.agent-mcp-gatewayrc.json'), { plugins: ['/nowhere/amg-plugin.mjs'] });
+    expect(await failure(load(dir))).toMatchObject({ details: { reason: 'not_found', file, path: '$.plugins[0]' } });
+    await put(file, { plugins: ['./empty-folder'] });
+    await mkdir(join(dir, 'empty-folder'));
+    expect(await failure(load(dir))).toMatchObject({ details: { reason: 'not_found', file, path: '$.plugins[0]' } });
+  });
+
+  it('a package exporting only "require": bad_package; a module that throws: load_failed; no plugin exported: bad_export', async () => {
+    const dir = await tempDir();
+    await put(join(dir, 'node_modules/cjs-only/package.json'), { name: 'cjs-only', exports: { require: './c.cjs' } });
+    await put(join(dir, 'node_modules/cjs-only/c.cjs'), 'module.exports = {};\n');
+    const file = await put(join(dir, '.agent-mcp-gatewayrc.json'), { plugins: ['cjs-only'] });
+    expect(await failure(load(dir))).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { reason: 'bad_package', file, path: '$.plugins[0]' } });
+
+    await put(join(dir, 'throws.mjs'), "throw new Error('boom at import');\n");
+    await put(file, { plugins: ['./throws.mjs'] });
+    expect(await failure(load(dir))).toMatchObject({ details: { reason: 'load_failed', file, path: '$.plugins[0]' } });
+
+    await put(join(dir, 'nothing.mjs'), 'export default 42;\n');
+    await put(file, { plugins: ['./nothing.mjs'] });
+    expect(await failure(load(dir))).toMatchObject({ details: { reason: 'bad_export', file, path: '$.plugins[0]' } });
+  });
+
+  it('in package.json, the entry\'s path is under the "agent-mcp-gateway" key', async () => {
+    const dir = await tempDir();
+    const file = await put(join(dir, 'package.json'), { name: 'proj', 'agent-mcp-gateway': { plugins: ['amg-none'] } });
+    expect(await failure(load(dir))).toMatchObject({ details: { reason: 'not_found', file, path: '$.agent-mcp-gateway.plugins[0]' } });
+  });
+
+  it('a library caller\'s bare names resolve from the given folder the same way', async () => {
+    const dir = await tempDir();
+    await put(join(dir, 'node_modules/lib-p/package.json'), { name: 'lib-p', type: 'module', exports: { import: './x.js' } });
+    await put(join(dir, 'node_modules/lib-p/x.js'), pluginModule('lib'));
+    const plugins = await loadPlugins(['lib-p'], { dir, home: dir });
+    expect(plugins.map((p) => p.name)).toEqual(['lib']);
+    expect(await failure(loadPlugins(['lib-q'], { dir, home: dir }))).toMatchObject({ details: { reason: 'not_found' } });
+  });
+});
