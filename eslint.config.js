@@ -13,7 +13,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/*/test/**', 'bench/**'],
+    files: ['packages/*/test/**', 'examples/*/test/**', 'bench/**'],
     rules: { 'no-console': 'off' },
   },
 );
