@@ -4,6 +4,7 @@
  */
 import type { LogoutResult, ServerSpec, StoreKey, TokenStore } from '@agent-mcp-gateway/core';
 import type { FetchFn } from './discovery.js';
+import type { LookupFn } from './egress.js';
 import { credentialsOf } from './tokens.js';
 
 export interface LogoutOptions {
@@ -17,6 +18,7 @@ export interface LogoutOptions {
   /** Registers what the store held with the redactor before anything can echo it. */
   readonly addSecret?: (value: string) => void;
   readonly fetch?: FetchFn;
+  readonly lookup?: LookupFn;
 }
 
 /**
@@ -37,7 +39,7 @@ export async function logoutStored(options: LogoutOptions): Promise<LogoutResult
     if (stored?.tokens) {
       try {
         const { revokeTokens } = await import('./revoke.js');
-        const result = await revokeTokens({ name, url: options.url, stored, ...(options.auth !== undefined && { auth: options.auth }), ...(options.fetch && { fetch: options.fetch }) });
+        const result = await revokeTokens({ name, url: options.url, stored, ...(options.auth !== undefined && { auth: options.auth }), ...(options.fetch && { fetch: options.fetch }), ...(options.lookup && { lookup: options.lookup }) });
         const words = (kinds: readonly string[]) => kinds.map((t) => t.replace('_', ' ')).join(' and ');
         const unsupported = result.unsupported ?? [];
         revoked = result.skipped

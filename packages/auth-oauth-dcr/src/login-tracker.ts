@@ -82,7 +82,8 @@ export class LoginTracker {
       this.lastFailure = `login failed: ${describeFailure(error)}`;
       this.ctx.event('failure', this.lastFailure);
       this.ctx.logger.warn(`OAuth login for ${this.ctx.name} failed: ${describeFailure(error)}`);
-      throw error;
+      // `done` rejects with a coded error (the LoginFlow contract); what openid-client threw keeps a catalogued reason it wraps.
+      throw isGatewayError(error) ? error : authFailure(this.ctx.name, describeFailure(error), error);
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { ServerSpec, StoredAuth } from '@agent-mcp-gateway/core';
 import type { FetchFn } from './discovery.js';
-import type { EgressPolicy } from './egress.js';
+import type { EgressPolicy, LookupFn } from './egress.js';
 import { oauthErrorCode } from './tokens.js';
 import { authOf } from './config.js';
 
@@ -16,6 +16,8 @@ export interface RevokeTokensOptions {
   /** The server entry's `auth`: a configured (pre-registered) client identifies itself with its own id and secret. */
   readonly auth?: ServerSpec['auth'];
   readonly fetch?: FetchFn;
+  /** Hostname resolution for the egress policy (tests); else the system resolver. */
+  readonly lookup?: LookupFn;
 }
 
 export interface RevokeTokensResult {
@@ -42,7 +44,7 @@ export async function revokeTokens(options: RevokeTokensOptions): Promise<Revoke
   // Loaded on demand, like the strategy: the plugin alone does not load openid-client.
   const { EgressPolicy } = await import('./egress.js');
   // Where requests may go is decided by the configured server's URL, never by what its metadata says (SSRF).
-  const egress = await EgressPolicy.forServer(options.name, options.url, { ...(options.fetch && { fetch: options.fetch }) });
+  const egress = await EgressPolicy.forServer(options.name, options.url, { ...(options.fetch && { fetch: options.fetch }), ...(options.lookup && { lookup: options.lookup }) });
   try {
     return await revokeThrough(egress, options);
   } finally {

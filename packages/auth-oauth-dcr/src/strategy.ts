@@ -186,6 +186,7 @@ export class OAuthStrategy implements AuthStrategy {
       ...(options.spec.auth !== undefined && { auth: options.spec.auth }),
       ...(options.addSecret && { addSecret: options.addSecret }),
       ...(options.fetch && { fetch: options.fetch }),
+      ...(options.lookup && { lookup: options.lookup }),
     });
     this.cache.drop();
     return result;
