@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -152,4 +152,22 @@ export async function installedPackages(dir: string): Promise<Set<string>> {
   };
   await scan(join(dir, 'node_modules'));
   return names;
+}
+
+/**
+ * Packs `names` and the workspace packages they need at runtime, and installs the tarballs into
+ * the empty folder `dir` (created): what a user gets from `npm install <those packages>`. Resolves
+ * to the packed workspaces, in packing order.
+ */
+export async function packAndInstall(names: readonly string[], dir: string, tarballs: string, extra: readonly string[] = []): Promise<Workspace[]> {
+  await mkdir(dir, { recursive: true });
+  await mkdir(tarballs, { recursive: true });
+  const packages = await runtimeClosure(names);
+  await installTarballs(dir, await pack(packages, tarballs), extra);
+  return packages;
+}
+
+/** An installed package's folder under `dir`/node_modules. */
+export function installedDir(dir: string, name: string): string {
+  return join(dir, 'node_modules', ...name.split('/'));
 }
