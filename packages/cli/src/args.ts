@@ -40,7 +40,9 @@ Commands:
 Options:
   --config <path>       Servers file (.mcp.json); else GATEWAY_MCP_CONFIG, ./.mcp.json and
                         ./config/.mcp.json (only in a trusted folder), ~/.config/agent-mcp-gateway/.mcp.json.
-                        Settings are read next to the servers file, else in ~/.config/agent-mcp-gateway/
+  --settings <path>     Settings file (.agent-mcp-gatewayrc.json, …), used alone; else GATEWAY_SETTINGS,
+                        else the first found next to the servers file, in the trusted working folder
+                        (./, ./config/), in ~/.config/agent-mcp-gateway/. GATEWAY_* variables override it
   --rules <path>        Policy rules file (.mcp-gateway-rules.json); same discovery, GATEWAY_RULES
   --debug               Add the get_gateway_status tool (also GATEWAY_DEBUG=1)
   --transport <kind>    serve: stdio (default) or http (Streamable HTTP on /mcp; also GATEWAY_TRANSPORT)
@@ -62,7 +64,7 @@ Options:
   -v, --version         Print the version
   -h, --help            Print this help
 
-Environment: GATEWAY_MCP_CONFIG, GATEWAY_RULES, GATEWAY_DEFAULT_AGENT, GATEWAY_DEBUG,
+Environment: GATEWAY_MCP_CONFIG, GATEWAY_RULES, GATEWAY_SETTINGS, GATEWAY_DEFAULT_AGENT, GATEWAY_DEBUG,
 GATEWAY_LOG_LEVEL (error|warn|info|debug), GATEWAY_INIT_STRATEGY (eager|lazy),
 GATEWAY_TOKEN_STORE (fs|keychain|auto), GATEWAY_TOKEN_DIR, GATEWAY_TRANSPORT, GATEWAY_HOST, GATEWAY_PORT, GATEWAY_OAUTH_CALLBACK_PORT, BROWSER (a command run with the login URL;
 none: only print it).
@@ -77,6 +79,8 @@ export interface CliArgs {
   readonly operands: readonly string[];
   readonly config?: string;
   readonly rules?: string;
+  /** `--settings`: the settings file, used alone (it must exist). */
+  readonly settings?: string;
   readonly debug: boolean;
   readonly force: boolean;
   readonly help: boolean;
@@ -122,6 +126,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       options: {
         config: { type: 'string' },
         rules: { type: 'string' },
+        settings: { type: 'string' },
         debug: { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -167,6 +172,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     operands: rest,
     ...(v.config !== undefined && { config: v.config }),
     ...(v.rules !== undefined && { rules: v.rules }),
+    ...(v.settings !== undefined && { settings: v.settings }),
     debug: v.debug === true,
     force: v.force === true,
     help: v.help === true,

@@ -21,10 +21,11 @@ export interface CliConfig extends LoadedGatewayConfig {
 }
 
 /** Flags, env, the working folder and the home folder, as every command loads its files. */
-function loadOptions(args: Pick<CliArgs, 'config' | 'rules' | 'transport' | 'host' | 'port'>, env: NodeJS.ProcessEnv): LoadGatewayConfigOptions {
+function loadOptions(args: Pick<CliArgs, 'config' | 'rules' | 'settings' | 'transport' | 'host' | 'port'>, env: NodeJS.ProcessEnv): LoadGatewayConfigOptions {
   return {
     ...(args.config !== undefined && { configPath: args.config }),
     ...(args.rules !== undefined && { rulesPath: args.rules }),
+    ...(args.settings !== undefined && { settingsPath: args.settings }),
     cwd: process.cwd(),
     env: withServeFlags(args, env),
     home: env.HOME ?? homedir(),
@@ -68,11 +69,11 @@ export function reloadOptionsFor(
 }
 
 /** The settings alone, for commands that need no servers file (`secret`, `auth migrate`). */
-export async function loadSettingsOnly(env: NodeJS.ProcessEnv = process.env): Promise<LoadedSettings> {
+export async function loadSettingsOnly(env: NodeJS.ProcessEnv = process.env, args: Pick<CliArgs, 'config' | 'settings'> = {}): Promise<LoadedSettings> {
   // The `tokenStore` setting is checked against the stores the plugins register, as for every other command.
   const registry = async (settings: LoadedSettings['settings'], settingsFile: string | undefined) =>
     configRegistryOf([...defaultPlugins(), ...(await loadPlugins(settings.plugins, pluginOrigin(settingsFile, env)))]);
-  const loaded = await loadSettingsFor({ ...loadOptions({}, env), registry });
+  const loaded = await loadSettingsFor({ ...loadOptions(args, env), registry });
   reportUntrusted(loaded.untrusted);
   return loaded;
 }

@@ -17,7 +17,7 @@ export async function runMigrate(args: CliArgs): Promise<number> {
   const to = args.to;
   if (to !== 'keychain' && to !== 'fs') throw new GatewayError('INVALID_ARGUMENTS', "'auth migrate' needs --to keychain or --to fs");
   const from = to === 'keychain' ? 'fs' : 'keychain';
-  const settings = await settingsFor();
+  const settings = await settingsFor(process.env, args);
   const keychain = await keychainStore(settings); // either way the keychain must be reachable
   const files = fileStore(settings);
   const [source, target] = to === 'keychain' ? [files, keychain] : [keychain, files];

@@ -28,7 +28,7 @@ const defaultIo = (): SecretIo => ({ stdin: process.stdin, stdout: process.stdou
 
 export async function runSecret(args: CliArgs, io: SecretIo = defaultIo()): Promise<number> {
   const [action, name] = args.operands;
-  const settings = await settingsFor();
+  const settings = await settingsFor(process.env, args);
   const store = await openTokenStore(args.store ?? settings.tokenStore, settings);
   switch (action) {
     case 'set':

@@ -1,11 +1,12 @@
 import { GatewayError, type GatewaySettings, type TokenStore, type TokenStoreChoice } from '@agent-mcp-gateway/core';
 import { FsTokenStore, defaultTokenDir } from '@agent-mcp-gateway/store-fs';
 import { KEYCHAIN_UNAVAILABLE, KeychainTokenStore, isKeychainUnavailable } from '@agent-mcp-gateway/store-keychain';
+import type { CliArgs } from './args.js';
 import { loadSettingsOnly } from './context.js';
 
 /** The gateway settings (settings file in a trusted place + GATEWAY_* variables), without needing a servers file. */
-export async function settingsFor(env: NodeJS.ProcessEnv = process.env): Promise<GatewaySettings> {
-  return (await loadSettingsOnly(env)).settings;
+export async function settingsFor(env: NodeJS.ProcessEnv = process.env, args: Pick<CliArgs, 'config' | 'settings'> = {}): Promise<GatewaySettings> {
+  return (await loadSettingsOnly(env, args)).settings;
 }
 
 const warnToStderr = (message: string) => process.stderr.write(`agent-mcp-gateway: warning: ${message}\n`);

@@ -17,6 +17,7 @@ export async function runValidate(args: CliArgs): Promise<number> {
   process.stdout.write(
     `ok: ${config.sources.config} (${config.servers.length} servers)` +
       (config.sources.rules ? `, ${config.sources.rules} (${agents} agents)` : ', no rules file (every agent may use every server)') +
+      (config.sources.settings ? `, settings ${config.sources.settings}` : ', no settings file (defaults and GATEWAY_* variables)') +
       (warnings.length ? `, ${warnings.length} warning(s)` : '') +
       '\n',
   );

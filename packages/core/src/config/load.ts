@@ -7,9 +7,11 @@
  * Files are read only from places the user trusts: paths given by flag or variable,
  * the user's folder (`~/.config/agent-mcp-gateway/`), the folder of an explicit servers
  * file, and a project folder (the working folder) only while the trust store records
- * its gateway files with their current contents (./trust.ts). Settings are read next
- * to the servers file in use and in the user's folder, never from an arbitrary working
- * folder. A project's files that are not trusted are reported, never read as config.
+ * its gateway files with their current contents (./trust.ts). Settings come from the
+ * file `--settings` / GATEWAY_SETTINGS names, else the first found next to the servers
+ * file in use, in the trusted project folder, in the user's folder — never from an
+ * arbitrary working folder. A project's files that are not trusted are reported, never
+ * read as config.
  *
  * Every failure is a GatewayError (CONFIG_NOT_FOUND, CONFIG_INVALID,
  * CONFIG_MISSING_VARIABLE, PLUGIN_ERROR) whose message already names the file and
@@ -690,12 +692,13 @@ function trustContext(opts: LoadGatewayConfigOptions): TrustContext {
   const find = { env: opts.env, cwd: opts.cwd, home: opts.home };
   const config = explicitPath('config', { ...find, flag: opts.configPath });
   const rules = explicitPath('rules', { ...find, flag: opts.rulesPath });
+  const settings = explicitSettingsPath(opts);
   const userDir = userConfigDir(opts.home);
   return {
     cwd: resolve(opts.cwd),
     userDir,
     trustedDirs: new Set([userDir, ...(config ? [dirname(config.path)] : [])]),
-    explicit: new Set([config?.path, rules?.path].filter((p): p is string => p !== undefined)),
+    explicit: new Set([config?.path, rules?.path, settings?.path].filter((p): p is string => p !== undefined)),
   };
 }
 
@@ -768,6 +771,8 @@ export interface LoadGatewayConfigOptions {
   configPath?: string | undefined;
   /** `--rules` */
   rulesPath?: string | undefined;
+  /** `--settings`: the settings file, used alone (no discovery); it must exist. */
+  settingsPath?: string | undefined;
   /** The working folder: the project folder whose files are used only when trusted. */
   cwd: string;
   env: Env;
@@ -798,13 +803,52 @@ function discover(opts: LoadGatewayConfigOptions): { ctx: TrustContext; project:
   return { ctx, project, configFile };
 }
 
-/** Where settings are looked for: next to the servers file in use, then in the user's folder. */
-function settingsFolders(configFile: string | undefined, ctx: TrustContext): string[] {
-  return [...new Set([...(configFile !== undefined ? [dirname(configFile)] : []), ctx.userDir])];
+/** The variable naming the settings file (as `--settings` does; the flag wins). */
+export const SETTINGS_FILE_ENV_VAR = 'GATEWAY_SETTINGS';
+
+/** The settings file `--settings` or GATEWAY_SETTINGS names (not checked), and which of the two named it. */
+function explicitSettingsPath(opts: Pick<LoadGatewayConfigOptions, 'settingsPath' | 'env' | 'cwd' | 'home'>): { path: string; source: string } | undefined {
+  const explicit: Array<[string | undefined, string]> = [
+    [opts.settingsPath, '--settings'],
+    [opts.env[SETTINGS_FILE_ENV_VAR], SETTINGS_FILE_ENV_VAR],
+  ];
+  for (const [value, source] of explicit) {
+    if (value === undefined || value === '') continue;
+    return { path: resolveUserPath(value, opts.cwd, opts.home), source };
+  }
+  return undefined;
 }
 
-function firstSettingsFile(folders: readonly string[]): string | undefined {
-  for (const folder of folders) {
+/**
+ * Where settings are looked for, in order, first file wins (files are never merged): the folder
+ * of the servers file in use (unless that is the user's folder); the project folder and its
+ * `config/` when the project is trusted; the user's folder.
+ */
+function settingsFolders(configFile: string | undefined, ctx: TrustContext, projectTrusted: boolean): string[] {
+  return [
+    ...new Set([
+      ...(configFile !== undefined && dirname(configFile) !== ctx.userDir ? [dirname(configFile)] : []),
+      ...(projectTrusted ? [ctx.cwd, join(ctx.cwd, 'config')] : []),
+      ctx.userDir,
+    ]),
+  ];
+}
+
+/**
+ * The settings file to use: the one `--settings` (else GATEWAY_SETTINGS) names — alone, and it
+ * must exist — else the first found in {@link settingsFolders}.
+ *
+ * @throws GatewayError CONFIG_NOT_FOUND when the flag or variable names no file
+ */
+function chooseSettingsFile(opts: LoadGatewayConfigOptions, configFile: string | undefined, ctx: TrustContext, projectTrusted: boolean): string | undefined {
+  const explicit = explicitSettingsPath(opts);
+  if (explicit !== undefined) {
+    if (!isFile(explicit.path)) {
+      throw new GatewayError(ErrorCodes.CONFIG_NOT_FOUND, `${explicit.path}: settings file not found (given by ${explicit.source})`, { file: explicit.path });
+    }
+    return explicit.path;
+  }
+  for (const folder of settingsFolders(configFile, ctx, projectTrusted)) {
     const file = settingsFileIn(folder);
     if (file !== undefined) return file;
   }
@@ -816,8 +860,10 @@ function firstSettingsFile(folders: readonly string[]): string | undefined {
  * settings, from trusted places only:
  * - servers and rules: the flag, the variable, the working folder's `./<name>` and
  *   `./config/<name>` when that folder is trusted, `~/.config/agent-mcp-gateway/<name>`;
- * - settings: the first settings file next to the servers file in use, else in
- *   `~/.config/agent-mcp-gateway/`.
+ * - settings: the file `--settings` (else GATEWAY_SETTINGS) names, alone — it must exist;
+ *   else the first settings file next to the servers file in use, then in the project
+ *   folder (`./`, `./config/`) when it is trusted, then in `~/.config/agent-mcp-gateway/`.
+ *   One file is used whole (never merged); GATEWAY_* variables override its values.
  * A working folder with gateway files that is not trusted is reported in `untrusted`
  * (and `warnings`): its files are neither parsed nor imported.
  *
@@ -840,7 +886,7 @@ export async function loadGatewayConfig(opts: LoadGatewayConfigOptions): Promise
   }
   // Settings first: they list the plugins, whose registrations the servers file is validated against.
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
-  const { settings, file: settingsFile } = await loadSettingsFile(firstSettingsFile(settingsFolders(configFile, ctx)), { cwd, env, home, check });
+  const { settings, file: settingsFile } = await loadSettingsFile(chooseSettingsFile(opts, configFile, ctx, project.trusted), { cwd, env, home, check });
   const registry = await registryFor(opts.registry, settings, settingsFile);
   checkTokenStoreSetting(settings, registry, settingsFile, env);
   const { servers, warnings } = parseServers(readTrusted(configFile, 'servers file', ctx), configFile, env, registry);
@@ -907,15 +953,14 @@ function checkTokenStoreSetting(settings: GatewaySettings, registry: ConfigRegis
 }
 
 /**
- * The settings alone (commands that need no servers file: `secret`, `auth migrate`):
- * next to the servers file the gateway would use, if there is one, else in the user's
- * folder — from trusted places only, as {@link loadGatewayConfig}. With `registry`, the
+ * The settings alone (commands that need no servers file: `secret`, `auth migrate`),
+ * chosen as {@link loadGatewayConfig} chooses them, from trusted places only. With `registry`, the
  * `tokenStore` setting is checked against it as {@link loadGatewayConfig} does.
  */
 export async function loadSettingsFor(opts: LoadGatewayConfigOptions): Promise<LoadedSettings & { untrusted: readonly string[] }> {
   const { ctx, project, configFile } = discover(opts);
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
-  const loaded = await loadSettingsFile(firstSettingsFile(settingsFolders(configFile, ctx)), { cwd: opts.cwd, env: opts.env, home: opts.home, check });
+  const loaded = await loadSettingsFile(chooseSettingsFile(opts, configFile, ctx, project.trusted), { cwd: opts.cwd, env: opts.env, home: opts.home, check });
   if (opts.registry !== undefined) checkTokenStoreSetting(loaded.settings, await registryFor(opts.registry, loaded.settings, loaded.file), loaded.file, opts.env);
   return { ...loaded, untrusted: project.problems };
 }
