@@ -100,8 +100,9 @@ async function createGateway(config: CliConfig): Promise<{ gateway: Gateway; log
   const settings = config.settings;
   const redactor = new SecretRedactor();
   const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, redactor });
+  // Kept to flush it once more after the gateway closed: calls cut short by the close settle after the shutdown hook's flush.
   const audit = new AuditPlugin();
-  const plugins = [...defaultPlugins({ stdio: { env: childAncestry(config.sources.config) } }), audit, ...config.thirdPartyPlugins];
+  const plugins = [...defaultPlugins({ stdio: { env: childAncestry(config.sources.config) }, audit }), ...config.thirdPartyPlugins];
   return { gateway: new Gateway({ config, plugins, logger, redactor }), logger, audit };
 }
 

@@ -26,7 +26,7 @@ export interface SessionOptions {
   readonly loginTimeoutMs?: number;
 }
 
-/** A gateway for one command typed by a person: the same plugins as `serve`, nothing connected yet. */
+/** A gateway for one command typed by a person: the same plugins as `serve` but the audit log, nothing connected yet. */
 export interface Session {
   readonly gateway: Gateway;
   readonly config: GatewayConfig;
@@ -61,6 +61,8 @@ export async function openSession(args: CliArgs, options: SessionOptions = {}, e
     ...defaultPlugins({
       oauth: { env: oauthEnv, ...(options.loginTimeoutMs !== undefined && { loginTimeoutMs: options.loginTimeoutMs }) },
       stdio: { env: childAncestry(config.sources.config, env) },
+      // A command typed by a person is not an agent's call: no audit log (as `serve` has).
+      audit: false,
     }),
     ...config.thirdPartyPlugins,
   ];

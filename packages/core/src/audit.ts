@@ -48,7 +48,8 @@ export function defaultAuditLogPath(home: string = homedir()): string {
 }
 
 /**
- * Internal plugin: one JSONL line per gateway tool call and per auth event.
+ * One JSONL line per gateway tool call (`callSettled`) and per auth event (`authEvent`).
+ * A plugin like any other: the CLI composes it; another plugin may replace it on the same hooks.
  * Lines are buffered and appended after the current turn of the event loop,
  * so a call never waits for the disk; a write failure is logged once (until
  * writing works again) and never fails a call. Flushed on shutdown.
@@ -80,21 +81,7 @@ export class AuditPlugin {
       this.withArguments = config.settings.auditArguments;
       return config;
     });
-    hooks.toolCallSettled.tap(this.name, (o) => {
-      write({
-        timestamp: new Date().toISOString(),
-        agent: o.agent ?? null,
-        operation: 'execute_tool',
-        server: o.server,
-        tool: o.tool,
-        decision: o.decision,
-        error_code: o.errorCode ?? null,
-        latency_ms: latency(o.durationMs),
-        ...(o.toolError === true && { tool_error: true }),
-        ...args(o.args),
-      });
-    });
-    hooks.gatewayToolCalled.tap(this.name, (o) => {
+    hooks.callSettled.tap(this.name, (o) => {
       write({
         timestamp: new Date().toISOString(),
         agent: o.agent ?? null,
@@ -104,6 +91,7 @@ export class AuditPlugin {
         decision: o.decision,
         error_code: o.errorCode ?? null,
         latency_ms: latency(o.durationMs),
+        ...(o.toolError === true && { tool_error: true }),
         ...args(o.args),
       });
     });

@@ -1,12 +1,12 @@
 import type { CallToolResult, Progress, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { urlCredentials } from './display.js';
 import { DownstreamServer } from './downstream.js';
-import { GatewayError, errors, isGatewayError } from './errors.js';
-import { createHooks, settledAs, type GatewayHooks, type ToolCallOutcome } from './hooks.js';
+import { ErrorCodes, GatewayError, defineError, errors, isGatewayError } from './errors.js';
+import { createHooks, settledAs, type CallOutcome, type GatewayHooks, type StatusContext } from './hooks.js';
 import { SecretRedactor, createLogger, type Logger } from './logger.js';
-import { MetricsPlugin } from './metrics.js';
-import { PolicyPlugin } from './policy/plugin.js';
-import { diffServers, type FileReloadStatus, type ServerDiff } from './reload.js';
+import type { MetricsSeries } from './metrics.js';
+import type { PolicyStatus } from './policy/plugin.js';
+import { diffServers, type ReloadStatus, type ServerDiff } from './reload.js';
 import type { ConfigRegistry } from './config/registry.js';
 import type { GatewayConfig, ServerInfo, ServerSpec, ToolCall } from './types.js';
 import { GATEWAY_VERSION } from './version.js';
@@ -24,7 +24,12 @@ export interface GatewayPlugin {
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
-  /** Applied in order, after the built-in plugins (policy). */
+  /**
+   * Applied in order. The gateway constructs none itself: policy (`PolicyPlugin`), metrics
+   * (`MetricsPlugin`), audit (`AuditPlugin`) and reload status (`ReloadStatusPlugin`) are plugins
+   * like any other, composed by the embedder (the CLI's `defaultPlugins`). A config with rules
+   * needs a plugin that enforces them (`rulesEnforcer`): without one, `start()` refuses.
+   */
   readonly plugins?: readonly GatewayPlugin[];
   readonly logger?: Logger;
   /** Shared with the logger so every secret the gateway learns is blanked from logs. */
@@ -43,7 +48,25 @@ export interface ToolCallRequest {
 export interface ToolCallOptions {
   readonly signal?: AbortSignal;
   readonly onprogress?: (progress: Progress) => void;
+  /**
+   * Takes this call's outcome instead of the `callSettled` hook: for a front that reports the
+   * request itself, once, however many times it runs the call (the meta-tools server runs an
+   * `execute_tool` again after a login through the client).
+   */
+  readonly settled?: (outcome: CallOutcome, error: GatewayError | undefined) => void;
 }
+
+/**
+ * A config with rules, and no plugin that enforces them (`rulesEnforcer` has no answer): the
+ * start or the reload is refused rather than serving every agent everything.
+ */
+export const rulesNotEnforced = defineError({
+  code: ErrorCodes.PLUGIN_ERROR,
+  reason: 'rules_not_enforced',
+  message: (file: string | undefined) =>
+    `${file ?? 'The config'} has rules, but no plugin enforces them (none answers the rulesEnforcer hook): add PolicyPlugin, or a plugin of your own, to the gateway's plugins`,
+  details: (file: string | undefined) => (file !== undefined ? { file } : {}),
+});
 
 export interface GatewayStatus {
   readonly version: string;
@@ -51,15 +74,11 @@ export interface GatewayStatus {
   readonly initStrategy: 'eager' | 'lazy';
   readonly sources: GatewayConfig['sources'];
   readonly warnings: readonly string[];
-  readonly policy: {
-    readonly rulesLoaded: boolean;
-    readonly agents: readonly string[];
-    readonly defaultAgent?: string;
-    readonly denyOnMissingAgent: boolean;
-  };
-  /** Per config file: when it was last loaded, and why its current content is not in use. */
-  readonly reload: { readonly config?: FileReloadStatus; readonly rules?: FileReloadStatus };
   readonly servers: readonly ServerInfo[];
+  /** The sections of core's plugins, present when the plugin is composed (the CLI composes them all). */
+  readonly policy?: PolicyStatus;
+  readonly reload?: ReloadStatus;
+  readonly metrics?: readonly MetricsSeries[];
   /** Sections added by plugins through the `status` hook (metrics, audit, …). */
   readonly [section: string]: unknown;
 }
@@ -72,14 +91,11 @@ export class Gateway {
   readonly hooks: GatewayHooks = createHooks();
   readonly logger: Logger;
   readonly redactor: SecretRedactor;
-  /** Calls, errors and latency per agent, operation and server; `metrics.prometheus()` for scrapers. */
-  readonly metrics = new MetricsPlugin();
   private configValue: GatewayConfig;
   private readonly downstreams = new Map<string, DownstreamServer>();
   /** Replaced or removed by a reload, closing once their calls in flight are over. */
   private readonly retiring = new Set<DownstreamServer>();
   private reloading: Promise<unknown> = Promise.resolve();
-  private reloadState: { config?: FileReloadStatus; rules?: FileReloadStatus } = {};
   private readonly plugins: readonly GatewayPlugin[];
   private readonly startedAt = Date.now();
   private started = false;
@@ -89,7 +105,7 @@ export class Gateway {
     this.configValue = options.config;
     this.redactor = options.redactor ?? new SecretRedactor();
     this.logger = options.logger ?? createLogger({ level: options.config.settings.logLevel, redactor: this.redactor });
-    this.plugins = [new PolicyPlugin(), this.metrics, ...(options.plugins ?? [])];
+    this.plugins = [...(options.plugins ?? [])];
   }
 
   get config(): GatewayConfig {
@@ -111,7 +127,8 @@ export class Gateway {
       }
     }
     this.configValue = await this.hooks.configLoaded.promise(this.configValue);
-    this.noteLoaded(this.configValue);
+    this.checkRulesEnforced(this.configValue);
+    this.hooks.configApplied.call(this.configValue);
     for (const warning of this.configValue.warnings) this.logger.warn(warning);
     for (const spec of this.configValue.servers) this.downstreams.set(spec.name, this.createDownstream(spec));
     // Neither resolving (plugins) nor connecting (network) holds up the start: both run in the background.
@@ -134,6 +151,7 @@ export class Gateway {
       let config: GatewayConfig;
       try {
         config = await this.hooks.configLoaded.promise(next);
+        this.checkRulesEnforced(config);
       } catch (error) {
         this.reloadFailed(error);
         throw error;
@@ -151,7 +169,7 @@ export class Gateway {
         this.retiring.add(server);
         void server.closeWhenIdle().finally(() => this.retiring.delete(server));
       }
-      this.noteLoaded(config);
+      this.hooks.configApplied.call(config);
       for (const warning of config.warnings) this.logger.warn(warning);
       for (const name of [...diff.added, ...diff.changed]) {
         const server = this.downstreams.get(name) as DownstreamServer;
@@ -166,19 +184,13 @@ export class Gateway {
   }
 
   /**
-   * Records a reload that did not happen (a file did not load, or `applyConfig`
-   * refused it): the running config stays, and status shows the error on the
-   * file it names (`details.file`), else on the servers file.
+   * Reports a reload that did not happen (a file did not load, or `applyConfig` refused it)
+   * through the `reloadFailed` hook: the running config stays, and the reload status plugin
+   * shows the error on the file it names (`details.file`), else on the servers file.
+   * `applyConfig` reports its own refusals; a caller reports the loads that failed before it.
    */
   reloadFailed(error: unknown): void {
-    const file = isGatewayError(error) && typeof error.details.file === 'string' ? error.details.file : undefined;
-    const kind = file !== undefined && file === this.reloadState.rules?.file ? 'rules' : 'config';
-    const current = this.reloadState[kind] ?? { file: file ?? this.configValue.sources[kind] ?? '(none)', loadedAt: new Date(this.startedAt).toISOString() };
-    const message = this.redactor.redactString(error instanceof Error ? error.message : String(error));
-    const next = { ...this.reloadState, [kind]: { ...current, lastError: message, lastErrorAt: new Date().toISOString() } };
-    // The servers file loads before the rules file: a rules error means the servers file was fine this time.
-    if (kind === 'rules' && next.config) next.config = { file: next.config.file, loadedAt: next.config.loadedAt };
-    this.reloadState = next;
+    this.hooks.reloadFailed.call(error);
   }
 
   /**
@@ -233,15 +245,15 @@ export class Gateway {
       // Successful results go through unchanged (they are the agent's data, and the hot path).
       if (result.isError === true) result = this.redactedError(result);
       if (hooks.afterToolCall.isUsed()) result = await hooks.afterToolCall.promise(result, call);
-      if (hooks.toolCallSettled.isUsed()) {
-        hooks.toolCallSettled.call(this.outcome(call, 'ALLOW', started, undefined, result.isError === true), undefined);
+      if (options.settled || hooks.callSettled.isUsed()) {
+        this.settle(options, this.outcome(call, 'ALLOW', started, undefined, result.isError === true), undefined);
       }
       return result;
     } catch (error) {
       const coded = this.toGatewayError(error);
-      if (hooks.toolCallSettled.isUsed()) {
+      if (options.settled || hooks.callSettled.isUsed()) {
         const { decision, errorCode } = settledAs(coded);
-        hooks.toolCallSettled.call(this.outcome(call, decision, started, errorCode), coded);
+        this.settle(options, this.outcome(call, decision, started, errorCode), coded);
       }
       throw coded;
     }
@@ -257,52 +269,32 @@ export class Gateway {
 
   /**
    * Diagnostics for `get_gateway_status`, with the plugins' sections (`status` hook); secrets
-   * redacted. With `agent`: only what that agent may see — its servers, its own policy entry, its
-   * own metrics, and no warning that names a server hidden from it.
+   * redacted. With `agent`: only what that agent may see — its servers, no warning that names a
+   * server hidden from it, and each plugin's section scoped by the plugin (the policy shows the
+   * agent's own entry, metrics its own series).
    */
   status(agent?: string): GatewayStatus {
-    const status = this.fullStatus();
-    if (agent === undefined) return status;
-    const visible = new Set(this.listServers(agent).map((s) => s.name));
-    const hidden = this.servers().map((s) => s.name).filter((name) => !visible.has(name));
-    const { metrics } = status as { metrics?: unknown };
-    const names = (text: string | undefined) => text !== undefined && hidden.some((name) => text.includes(name));
-    const reload = Object.fromEntries(
-      Object.entries(status.reload).map(([kind, file]) => [
-        kind,
-        names(file?.lastError) ? { ...file, lastError: 'the last change could not be loaded (the details name what this agent may not see)' } : file,
-      ]),
-    );
-    return {
-      ...status,
-      reload,
-      servers: status.servers.filter((s) => visible.has(s.name)),
-      warnings: status.warnings.filter((w) => !names(w)),
-      policy: { ...status.policy, agents: status.policy.agents.filter((a) => a === agent) },
-      ...(Array.isArray(metrics) && {
-        metrics: (metrics as { agent?: string; server?: string }[]).filter((m) => m.agent === agent && (!m.server || visible.has(m.server))),
-      }),
-    };
-  }
-
-  private fullStatus(): GatewayStatus {
-    const { rules, settings } = this.configValue;
-    const base: GatewayStatus = {
+    const all = this.servers().map((s) => s.info());
+    let context: StatusContext = { visible: () => true, namesHidden: () => false };
+    if (agent !== undefined) {
+      const visible = new Set(this.listServers(agent).map((s) => s.name));
+      const hidden = all.map((s) => s.name).filter((name) => !visible.has(name));
+      context = {
+        agent,
+        visible: (name) => visible.has(name),
+        namesHidden: (text) => hidden.some((name) => text.includes(name)),
+      };
+    }
+    const { settings } = this.configValue;
+    const base = {
       version: GATEWAY_VERSION,
       uptimeMs: Date.now() - this.startedAt,
       initStrategy: settings.initStrategy,
       sources: this.configValue.sources,
-      warnings: this.configValue.warnings,
-      policy: {
-        rulesLoaded: rules !== undefined,
-        agents: rules ? Object.keys(rules.agents) : [],
-        ...(settings.defaultAgent !== undefined && { defaultAgent: settings.defaultAgent }),
-        denyOnMissingAgent: rules?.defaults?.deny_on_missing_agent === true,
-      },
-      reload: this.reloadState,
-      servers: this.servers().map((s) => s.info()),
+      warnings: this.configValue.warnings.filter((w) => !context.namesHidden(w)),
+      servers: all.filter((s) => context.visible(s.name)),
     };
-    return this.redactor.redact(this.hooks.status.call({ ...base })) as GatewayStatus;
+    return this.redactor.redact(this.hooks.status.call({ ...base }, context)) as GatewayStatus;
   }
 
   /** Any error as a coded one; unexpected ones are logged (they are our bugs). */
@@ -348,12 +340,10 @@ export class Gateway {
     return server;
   }
 
-  private noteLoaded(config: GatewayConfig): void {
-    const at = new Date().toISOString();
-    const entry = (file: string | undefined) => (file === undefined ? undefined : { file, loadedAt: at });
-    const configFile = entry(config.sources.config);
-    const rulesFile = entry(config.sources.rules);
-    this.reloadState = { ...(configFile && { config: configFile }), ...(rulesFile && { rules: rulesFile }) };
+  /** Fail closed: rules nobody enforces refuse the start or the reload. */
+  private checkRulesEnforced(config: GatewayConfig): void {
+    if (config.rules === undefined) return;
+    if (this.hooks.rulesEnforcer.call(config.rules, config) === undefined) throw rulesNotEnforced(config.sources.rules);
   }
 
   private visibleServer(agent: string, server: string): DownstreamServer {
@@ -363,14 +353,21 @@ export class Gateway {
     return downstream;
   }
 
+  /** A call's outcome to the caller that asked for it (`options.settled`), else to `callSettled`. */
+  private settle(options: ToolCallOptions, outcome: CallOutcome, error: GatewayError | undefined): void {
+    if (options.settled) options.settled(outcome, error);
+    else this.hooks.callSettled.call(outcome, error);
+  }
+
   private outcome(
     call: ToolCall,
-    decision: ToolCallOutcome['decision'],
+    decision: CallOutcome['decision'],
     started: number,
     errorCode?: string,
     toolError?: boolean,
-  ): ToolCallOutcome {
+  ): CallOutcome {
     return {
+      operation: 'execute_tool',
       agent: call.agent,
       server: call.server,
       tool: call.tool,

@@ -3,6 +3,7 @@ import {
   AsyncSeriesBailHook,
   AsyncSeriesWaterfallHook,
   HookMap,
+  SyncBailHook,
   SyncHook,
   SyncWaterfallHook,
 } from 'tapable';
@@ -25,30 +26,16 @@ import type {
   TransportFactory,
 } from './types.js';
 import { GatewayError } from './errors.js';
+import type { RulesFile } from './policy/rules.js';
 import { NO_AUTH_TYPE } from './config/registry.js';
 
-/** What happened to one tool call, reported once it is over (audit, metrics). */
-export interface ToolCallOutcome {
-  readonly agent: string | undefined;
-  readonly server: ServerName;
-  readonly tool: string;
-  readonly decision: 'ALLOW' | 'DENY' | 'ERROR';
-  /** Set when decision is DENY or ERROR. */
-  readonly errorCode?: string;
-  /** The downstream answered with `isError: true`. */
-  readonly toolError?: boolean;
-  readonly durationMs: number;
-  /** The call's arguments (after `beforeToolCall`): for an audit that is told to record them. */
-  readonly args?: Readonly<Record<string, unknown>>;
-}
-
 /**
- * One call of a gateway tool that `toolCallSettled` does not report: `list_servers`,
- * `get_server_tools`, `get_gateway_status`, and an `execute_tool` refused before it
- * reached the kernel (invalid arguments, unknown agent). With `toolCallSettled`,
- * every gateway tool call is reported exactly once.
+ * What happened to one gateway tool call — `list_servers`, `get_server_tools`, `execute_tool`,
+ * `get_gateway_status`, or a name the gateway does not have — reported once it is over, through
+ * `callSettled` (audit, metrics). An `execute_tool` that reached the kernel carries its arguments
+ * after `beforeToolCall` and whether the downstream answered with `isError`.
  */
-export interface GatewayToolCallOutcome {
+export interface CallOutcome {
   /** The gateway tool's name, as the client sent it. */
   readonly operation: string;
   /** Undefined when the agent could not be resolved. */
@@ -56,9 +43,23 @@ export interface GatewayToolCallOutcome {
   readonly server?: ServerName;
   readonly tool?: string;
   readonly decision: 'ALLOW' | 'DENY' | 'ERROR';
+  /** Set when decision is DENY or ERROR. */
   readonly errorCode?: string;
+  /** `execute_tool`: the downstream answered with `isError: true`. */
+  readonly toolError?: boolean;
   readonly durationMs: number;
+  /** The call's arguments (for `execute_tool`, after `beforeToolCall`): for an audit that is told to record them. */
   readonly args?: Readonly<Record<string, unknown>>;
+}
+
+/** Whom a `status` call is for, so that each plugin shows only what that reader may see of its section. */
+export interface StatusContext {
+  /** The agent asking (`get_gateway_status`); undefined: the operator (`Gateway.status()`), who sees everything. */
+  readonly agent?: string;
+  /** Whether the reader may see server `name` (always true for the operator). */
+  visible(server: ServerName): boolean;
+  /** Whether `text` names a server hidden from the reader (never, for the operator). */
+  namesHidden(text: string): boolean;
 }
 
 /** A credential event of a downstream server's auth strategy (audit). */
@@ -87,12 +88,17 @@ export function settledAs(error: GatewayError): { decision: 'DENY' | 'ERROR'; er
 }
 
 /**
- * The whole extension surface of the gateway, in one place. Tap names are
- * plugin names, so a trace says which plugin answered a bail hook.
+ * The whole extension surface of the gateway, in one place: the one declaration of the hooks
+ * (their type, {@link GatewayHooks}, is derived from it). Tap names are plugin names, so a trace
+ * says which plugin answered a bail hook. Every built-in behaviour beyond the kernel — policy,
+ * metrics, audit, reload status — is a plugin on these same hooks.
  *
  * | hook | when | answer |
  * |---|---|---|
- * | configLoaded | config loaded or reloaded, before servers are built | the config, possibly rewritten |
+ * | configLoaded | config loaded or reloaded, before servers are built | the config, possibly rewritten; a throw refuses a reload |
+ * | rulesEnforcer | the config has a rules file (start, reload), after configLoaded | the name of the plugin that enforces it; none → the start or reload is refused (PLUGIN_ERROR `rules_not_enforced`) |
+ * | configApplied | the config is in use: after start's configLoaded, and after each reload that went through | — (reload status, policy) |
+ * | reloadFailed | a reload did not happen (a file did not load, a configLoaded tap refused it); the running config stays | — (reload status) |
  * | resolveTransport | a server is first started | the first `TransportFactory` wins |
  * | authFor.for(type) | like resolveAuth, for a server whose entry sets `auth` to `type` (no chain: the type's plugin) | its `AuthStrategy`; none → no auth |
  * | resolveAuth | like authFor, for a server whose entry sets no `auth`: the challenge decides | the first `AuthStrategy` wins; none → no auth |
@@ -103,63 +109,49 @@ export function settledAs(error: GatewayError): { decision: 'DENY' | 'ERROR'; er
  * | filterTools | `get_server_tools` | the tools this agent may see |
  * | beforeToolCall | `execute_tool`, before the downstream call | the call (args may be rewritten) or a thrown coded error |
  * | afterToolCall | the downstream answered | the result, possibly rewritten |
- * | toolCallSettled | every `execute_tool`, whatever its end | — (audit, metrics) |
- * | gatewayToolCalled | every other gateway tool call (and an `execute_tool` refused before the kernel) | — (audit, metrics) |
+ * | callSettled | every gateway tool call, exactly once, whatever its end (`execute_tool` by the kernel, the others and a refused `execute_tool` by the meta-tools server) | — (audit, metrics) |
  * | authEvent | an auth strategy logged in, refreshed, or failed to | — (audit) |
  * | serverStateChanged | a downstream changed state | — |
  * | toolsChanged | a downstream's tool list was (re)loaded | — |
- * | status | `get_gateway_status` / `Gateway.status()` | the status, with the plugin's section added |
+ * | status | `get_gateway_status` / `Gateway.status()`, with whom it is for | the status, with the plugin's section added (scoped to the reader) |
+ * | metrics | `/metrics` of HTTP serving | the Prometheus text, with the plugin's families appended |
  * | shutdown | the gateway is closing | — (flush) |
  *
- * Order within a bail hook: by `stage` (default 0), then by tap order. The CLI applies its
- * built-in plugins first, at stage 0, then third-party plugins: a third-party plugin that must
- * answer before the built-ins taps with a negative stage (`tap({name, stage: -10}, …)`), one that
- * should only answer what they leave taps with a positive one. See docs/plugins.md.
+ * Order within a hook: by `stage` (default 0), then by tap order. The CLI applies its built-in
+ * plugins first, at stage 0 (the policy at 1000), then third-party plugins: a third-party plugin
+ * that must answer before the built-ins taps with a negative stage (`tap({name, stage: -10}, …)`),
+ * one that should only answer what they leave taps with a positive one. See docs/plugins.md.
  */
-export interface GatewayHooks {
-  readonly configLoaded: AsyncSeriesWaterfallHook<[GatewayConfig]>;
-  readonly resolveTransport: AsyncSeriesBailHook<[ServerSpec, ResolveContext], TransportFactory | undefined>;
-  readonly resolveAuth: AuthHook;
-  /** One `resolveAuth`-like hook per registered auth type (webpack's HookMap): an explicit `auth.type` selects it. */
-  readonly authFor: HookMap<AuthHook>;
-  readonly resolveTokenStore: AsyncSeriesBailHook<[ServerSpec, ResolveContext], TokenStore | undefined>;
-  readonly resolveAgent: SyncWaterfallHook<[AgentContext]>;
-  readonly authorizeServer: SyncHook<[agent: string, server: ServerName]>;
-  readonly filterServers: SyncWaterfallHook<[ServerInfo[], ServerFilterContext]>;
-  readonly filterTools: SyncWaterfallHook<[Tool[], ToolFilterContext]>;
-  readonly beforeToolCall: AsyncSeriesWaterfallHook<[ToolCall]>;
-  readonly afterToolCall: AsyncSeriesWaterfallHook<[CallToolResult, ToolCall]>;
-  readonly toolCallSettled: SyncHook<[ToolCallOutcome, GatewayError | undefined]>;
-  readonly gatewayToolCalled: SyncHook<[GatewayToolCallOutcome]>;
-  readonly authEvent: SyncHook<[AuthEvent]>;
-  readonly serverStateChanged: AsyncParallelHook<[ServerName, ServerState, ServerInfo]>;
-  readonly toolsChanged: SyncHook<[ServerName, readonly Tool[]]>;
-  readonly status: SyncWaterfallHook<[Record<string, unknown>]>;
-  readonly shutdown: AsyncParallelHook<[]>;
-}
-
-export function createHooks(): GatewayHooks {
+export function createHooks() {
   return Object.freeze({
     configLoaded: new AsyncSeriesWaterfallHook<[GatewayConfig]>(['config']),
+    rulesEnforcer: new SyncBailHook<[RulesFile, GatewayConfig], string | undefined>(['rules', 'config']),
+    configApplied: new SyncHook<[GatewayConfig]>(['config']),
+    reloadFailed: new SyncHook<[unknown]>(['error']),
     resolveTransport: new AsyncSeriesBailHook<[ServerSpec, ResolveContext], TransportFactory | undefined>(['spec', 'context']),
     resolveAuth: authHook(),
+    /** One `resolveAuth`-like hook per registered auth type (webpack's HookMap): an explicit `auth.type` selects it. */
     authFor: new HookMap(authHook),
     resolveTokenStore: new AsyncSeriesBailHook<[ServerSpec, ResolveContext], TokenStore | undefined>(['spec', 'context']),
     resolveAgent: new SyncWaterfallHook<[AgentContext]>(['agent']),
-    authorizeServer: new SyncHook<[string, ServerName]>(['agent', 'server']),
+    authorizeServer: new SyncHook<[agent: string, server: ServerName]>(['agent', 'server']),
     filterServers: new SyncWaterfallHook<[ServerInfo[], ServerFilterContext]>(['servers', 'context']),
     filterTools: new SyncWaterfallHook<[Tool[], ToolFilterContext]>(['tools', 'context']),
     beforeToolCall: new AsyncSeriesWaterfallHook<[ToolCall]>(['call']),
     afterToolCall: new AsyncSeriesWaterfallHook<[CallToolResult, ToolCall]>(['result', 'call']),
-    toolCallSettled: new SyncHook<[ToolCallOutcome, GatewayError | undefined]>(['outcome', 'error']),
-    gatewayToolCalled: new SyncHook<[GatewayToolCallOutcome]>(['outcome']),
+    /** The second argument: the coded error a failed call ended in (undefined when it succeeded). */
+    callSettled: new SyncHook<[CallOutcome, GatewayError | undefined]>(['outcome', 'error']),
     authEvent: new SyncHook<[AuthEvent]>(['event']),
     serverStateChanged: new AsyncParallelHook<[ServerName, ServerState, ServerInfo]>(['server', 'state', 'info']),
     toolsChanged: new SyncHook<[ServerName, readonly Tool[]]>(['server', 'tools']),
-    status: new SyncWaterfallHook<[Record<string, unknown>]>(['status']),
+    status: new SyncWaterfallHook<[Record<string, unknown>, StatusContext]>(['status', 'context']),
+    metrics: new SyncWaterfallHook<[string]>(['text']),
     shutdown: new AsyncParallelHook<[]>([]),
   });
 }
+
+/** The gateway's hooks: the type of what {@link createHooks} makes (declared there, once). */
+export type GatewayHooks = ReturnType<typeof createHooks>;
 
 /** Asked for a server's `AuthStrategy`: before connecting (challenge `null`) and on a 401/403 challenge. */
 export type AuthHook = AsyncSeriesBailHook<[ServerSpec, AuthChallenge | null, ResolveContext], AuthStrategy | undefined>;

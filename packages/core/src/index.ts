@@ -4,15 +4,16 @@
  * - {@link Gateway}: owns downstream servers; every behaviour is a hook (see {@link GatewayHooks}).
  * - {@link createGatewayServer}: the agent-facing MCP server (list_servers, get_server_tools, execute_tool).
  * - Config loading (`loadGatewayConfig`), the policy engine, the error catalogue, the logger.
- * - Operations: hot reload (`Gateway.applyConfig`, `watchConfig`), the audit log (`AuditPlugin`),
- *   metrics (`MetricsPlugin`, built in as `gateway.metrics`).
+ * - Plugins on the same public hooks as any third party's, none built into the `Gateway`: policy
+ *   (`PolicyPlugin`), metrics (`MetricsPlugin`), the audit log (`AuditPlugin`), reload status
+ *   (`ReloadStatusPlugin`); hot reload (`Gateway.applyConfig`, `watchConfig`).
  */
-export { Gateway } from './gateway.js';
+export { Gateway, rulesNotEnforced } from './gateway.js';
 export type { GatewayOptions, GatewayPlugin, GatewayStatus, ToolCallOptions, ToolCallRequest } from './gateway.js';
 export { authTypeOf, createHooks, decisionFor, selectAuth } from './hooks.js';
-export type { AuthEvent, GatewayHooks, GatewayToolCallOutcome, ToolCallOutcome } from './hooks.js';
-export { diffServers, watchConfig } from './reload.js';
-export type { ConfigWatchOptions, ConfigWatcher, FileReloadStatus, ServerDiff } from './reload.js';
+export type { AuthEvent, CallOutcome, GatewayHooks, StatusContext } from './hooks.js';
+export { ReloadStatusPlugin, diffServers, watchConfig } from './reload.js';
+export type { ConfigWatchOptions, ConfigWatcher, FileReloadStatus, ReloadStatus, ReloadStatusHost, ServerDiff } from './reload.js';
 export { AuditPlugin, defaultAuditLogPath } from './audit.js';
 export type { AuditHost, AuditPluginOptions, AuditRecord } from './audit.js';
 export { MetricsPlugin, RESERVOIR_SIZE } from './metrics.js';
@@ -46,6 +47,7 @@ export {
 } from './secrets.js';
 export { PolicyEngine } from './policy/engine.js';
 export { PolicyPlugin } from './policy/plugin.js';
+export type { PolicyHost, PolicyStatus } from './policy/plugin.js';
 export { compileGlob, globMatch } from './policy/glob.js';
 export { AGENT_ID_PATTERN, API_KEY_HASH_PATTERN, RulesFileSchema } from './policy/rules.js';
 export type { AgentRules, RulesFile } from './policy/rules.js';

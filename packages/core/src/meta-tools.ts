@@ -13,7 +13,7 @@ import {
 import { z } from 'zod';
 import { GatewayError, errors } from './errors.js';
 import type { Gateway } from './gateway.js';
-import { decisionFor, settledAs } from './hooks.js';
+import { decisionFor, settledAs, type CallOutcome } from './hooks.js';
 import { createLoginElicitation } from './login-elicitation.js';
 import { compileGlob } from './policy/glob.js';
 import { GATEWAY_VERSION } from './version.js';
@@ -101,27 +101,38 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const started = performance.now();
-    const call: CallReport = { agent: undefined, byKernel: false };
+    let call: CallReport = {};
     let result = await handle(request, extra, call);
     const timeoutMs = request.params.arguments?.timeout_ms;
     // A login the client got its user through (URL elicitation): the call runs once more.
-    if (await loginThroughClient(result, extra, typeof timeoutMs === 'number' ? timeoutMs : undefined)) result = await handle(request, extra, call);
-    // Every call is reported once: an execute_tool that reached the kernel through toolCallSettled, all else here.
-    const hook = gateway.hooks.gatewayToolCalled;
-    if (!call.byKernel && hook.isUsed()) {
-      const args = request.params.arguments ?? {};
-      const code = result.isError ? (result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code : undefined;
-      const settled = call.error ? settledAs(call.error) : code === undefined ? undefined : { decision: decisionFor(code), errorCode: code };
-      hook.call({
-        operation: request.params.name,
-        agent: call.agent,
-        ...(typeof args.server === 'string' && { server: args.server }),
-        ...(typeof args.tool === 'string' && { tool: args.tool }),
-        decision: settled?.decision ?? 'ALLOW',
-        ...(settled && { errorCode: settled.errorCode }),
-        durationMs: performance.now() - started,
-        args,
-      });
+    if (await loginThroughClient(result, extra, typeof timeoutMs === 'number' ? timeoutMs : undefined)) {
+      call = {};
+      result = await handle(request, extra, call);
+    }
+    // Every call is reported once, here, as its last run ended: an execute_tool that reached the
+    // kernel as the kernel saw it (arguments after beforeToolCall), anything else from the request.
+    const hook = gateway.hooks.callSettled;
+    if (hook.isUsed()) {
+      if (call.kernel) {
+        hook.call(call.kernel.outcome, call.kernel.error);
+      } else {
+        const args = request.params.arguments ?? {};
+        const code = result.isError ? (result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code : undefined;
+        const settled = call.error ? settledAs(call.error) : code === undefined ? undefined : { decision: decisionFor(code), errorCode: code };
+        hook.call(
+          {
+            operation: request.params.name,
+            agent: call.agent,
+            ...(typeof args.server === 'string' && { server: args.server }),
+            ...(typeof args.tool === 'string' && { tool: args.tool }),
+            decision: settled?.decision ?? 'ALLOW',
+            ...(settled && { errorCode: settled.errorCode }),
+            durationMs: performance.now() - started,
+            args,
+          },
+          call.error,
+        );
+      }
     }
     return result;
   });
@@ -149,11 +160,13 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
           const a = parsed.data as z.infer<typeof inputs.execute_tool>;
           const progressToken = extra._meta?.progressToken;
           let forwarded: Promise<unknown> | undefined;
-          call.byKernel = true;
           const result = await gateway.callTool(
             { agent, server: a.server, tool: a.tool, args: a.args ?? {}, ...(a.timeout_ms && { timeoutMs: a.timeout_ms }) },
             {
               signal: extra.signal,
+              settled: (outcome, error) => {
+                call.kernel = { outcome, error };
+              },
               ...(progressToken !== undefined && {
                 onprogress: (progress) => {
                   const sent = extra
@@ -199,11 +212,11 @@ export function authenticatedAgent(authInfo: AuthInfo | undefined): string | und
   return typeof agent === 'string' ? agent : undefined;
 }
 
-/** What the handler learnt about a call, for the `gatewayToolCalled` report. */
+/** What one run of the handler learnt about a call, for its `callSettled` report. */
 interface CallReport {
-  agent: string | undefined;
-  /** The call reached `Gateway.callTool`, which reports it through `toolCallSettled`. */
-  byKernel: boolean;
+  agent?: string;
+  /** The call reached `Gateway.callTool`: its outcome as the kernel settled it. */
+  kernel?: { outcome: CallOutcome; error: GatewayError | undefined };
   /** Why it failed, when it did (a denial behind SERVER_NOT_FOUND is reported as one). */
   error?: GatewayError;
 }

@@ -61,9 +61,11 @@ class Series {
 }
 
 /**
- * Built-in plugin: counts every gateway tool call per agent, operation and
- * server (calls, errors, denials, latency percentiles), for
- * `get_gateway_status` and as Prometheus text ({@link MetricsPlugin.prometheus}).
+ * Counts every gateway tool call (`callSettled`) per agent, operation and
+ * server (calls, errors, denials, latency percentiles): the `metrics` section
+ * of the status (an agent sees its own series on the servers it may see), and
+ * Prometheus text on the `metrics` hook (HTTP serving's `/metrics`) and from
+ * {@link MetricsPlugin.prometheus}. A plugin like any other: the CLI composes it.
  */
 export class MetricsPlugin {
   readonly name = 'MetricsPlugin';
@@ -73,14 +75,16 @@ export class MetricsPlugin {
     const { hooks } = gateway;
     const serverLabel = (server: string | undefined) =>
       server === undefined ? '' : gateway.server(server) !== undefined ? server : UNKNOWN;
-    hooks.toolCallSettled.tap(this.name, (o) => {
-      this.record(o.agent, 'execute_tool', serverLabel(o.server), o.durationMs, o.decision === 'ERROR' || o.toolError === true, o.decision === 'DENY');
-    });
-    hooks.gatewayToolCalled.tap(this.name, (o) => {
+    hooks.callSettled.tap(this.name, (o) => {
       const operation = OPERATIONS.has(o.operation) ? o.operation : UNKNOWN;
-      this.record(o.agent, operation, serverLabel(o.server), o.durationMs, o.decision === 'ERROR', o.decision === 'DENY');
+      this.record(o.agent, operation, serverLabel(o.server), o.durationMs, o.decision === 'ERROR' || o.toolError === true, o.decision === 'DENY');
     });
-    hooks.status.tap(this.name, (status) => ({ ...status, metrics: this.snapshot() }));
+    hooks.status.tap(this.name, (status, { agent, visible }) => {
+      const all = this.snapshot();
+      const metrics = agent === undefined ? all : all.filter((m) => m.agent === agent && (!m.server || visible(m.server)));
+      return { ...status, metrics };
+    });
+    hooks.metrics.tap(this.name, (text) => text + this.prometheus());
   }
 
   /** Every series, sorted by agent, operation, server. */

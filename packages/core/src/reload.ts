@@ -1,11 +1,15 @@
 /**
- * Hot reload: which servers a new config adds, changes or removes, and a
- * watcher that reloads the config files when they change on disk.
+ * Hot reload: which servers a new config adds, changes or removes, a watcher
+ * that reloads the config files when they change on disk, and the plugin that
+ * shows in the status when each file was loaded and why a change was not.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Gateway } from './gateway.js';
+import { isGatewayError } from './errors.js';
+import type { GatewayHooks } from './hooks.js';
+import type { SecretRedactor } from './logger.js';
 import type { GatewayConfig, ServerName, ServerSpec } from './types.js';
 
 /** How a new server list differs from the running one, by name and deep equality of the spec. */
@@ -40,6 +44,70 @@ export interface FileReloadStatus {
   /** Why the file's current content is not in use (cleared by the next successful reload). */
   readonly lastError?: string;
   readonly lastErrorAt?: string;
+}
+
+/** The reload section of `get_gateway_status`: per config file, when it was last loaded and why its current content is not in use. */
+export interface ReloadStatus {
+  readonly config?: FileReloadStatus;
+  readonly rules?: FileReloadStatus;
+}
+
+/** The part of the gateway the reload status plugin uses (a `Gateway` satisfies it). */
+export interface ReloadStatusHost {
+  readonly hooks: GatewayHooks;
+  readonly redactor: SecretRedactor;
+}
+
+/**
+ * Adds `reload` to the status: for the servers file and the rules file, when each was last
+ * loaded (`configApplied`) and, after a reload that did not happen (`reloadFailed`), the error —
+ * on the file it names (`details.file`), else on the servers file. Redacted; an agent reading the
+ * status is not shown an error that names a server hidden from it.
+ */
+export class ReloadStatusPlugin {
+  readonly name = 'ReloadStatusPlugin';
+  private state: ReloadStatus = {};
+  private sources: GatewayConfig['sources'] = {};
+  private readonly appliedAt = Date.now();
+
+  /** The current section (for the operator). */
+  get status(): ReloadStatus {
+    return this.state;
+  }
+
+  apply(gateway: ReloadStatusHost): void {
+    const { hooks, redactor } = gateway;
+    hooks.configApplied.tap(this.name, (config) => {
+      const at = new Date().toISOString();
+      const entry = (file: string | undefined) => (file === undefined ? undefined : { file, loadedAt: at });
+      const configFile = entry(config.sources.config);
+      const rulesFile = entry(config.sources.rules);
+      this.sources = config.sources;
+      this.state = { ...(configFile && { config: configFile }), ...(rulesFile && { rules: rulesFile }) };
+    });
+    hooks.reloadFailed.tap(this.name, (error) => {
+      const file = isGatewayError(error) && typeof error.details.file === 'string' ? error.details.file : undefined;
+      const kind = file !== undefined && file === this.state.rules?.file ? 'rules' : 'config';
+      const current = this.state[kind] ?? { file: file ?? this.sources[kind] ?? '(none)', loadedAt: new Date(this.appliedAt).toISOString() };
+      const message = redactor.redactString(error instanceof Error ? error.message : String(error));
+      const next = { ...this.state, [kind]: { ...current, lastError: message, lastErrorAt: new Date().toISOString() } };
+      // The servers file loads before the rules file: a rules error means the servers file was fine this time.
+      if (kind === 'rules' && next.config) next.config = { file: next.config.file, loadedAt: next.config.loadedAt };
+      this.state = next;
+    });
+    hooks.status.tap(this.name, (status, { agent, namesHidden }) => {
+      if (agent === undefined) return { ...status, reload: this.state };
+      const reload = Object.fromEntries(
+        Object.entries(this.state).map(([kind, file]: [string, FileReloadStatus]) => [
+          kind,
+          file.lastError !== undefined && namesHidden(file.lastError)
+            ? { ...file, lastError: 'the last change could not be loaded (the details name what this agent may not see)' }
+            : file,
+        ]),
+      );
+      return { ...status, reload };
+    });
+  }
 }
 
 export interface ConfigWatchOptions {
@@ -88,11 +156,15 @@ export function watchConfig(gateway: Gateway, options: ConfigWatchOptions): Conf
 
   const reload = async (names: string[]): Promise<void> => {
     const what = names.join(', ');
+    let loaded = false;
     try {
-      const diff = await gateway.applyConfig(await options.load());
+      const next = await options.load();
+      loaded = true;
+      const diff = await gateway.applyConfig(next);
       logger.info(`Config reloaded after a change to ${what}: ${describeDiff(diff)}`);
     } catch (error) {
-      gateway.reloadFailed(error);
+      // applyConfig reports its own refusals (reloadFailed); a load that failed is reported here.
+      if (!loaded) gateway.reloadFailed(error);
       const message = gateway.redactor.redactString(error instanceof Error ? error.message : String(error));
       logger.warn(`Config reload after a change to ${what} failed; the previous config stays in use: ${message}`);
     }

@@ -7,6 +7,7 @@ import {
   Gateway,
   GatewayError,
   GatewaySettingsSchema,
+  PolicyPlugin,
   silentLogger,
   type AuthStrategy,
   type ConnectContext,
@@ -19,7 +20,7 @@ import {
   type ServerSpec,
   type ServerState,
   type Tool,
-  type ToolCallOutcome,
+  type CallOutcome,
   type TransportFactory,
 } from '../src/index.js';
 
@@ -131,8 +132,9 @@ function config(servers: ServerSpec[], settings: GatewaySettingsInput = {}, rule
 
 const gateways: Gateway[] = [];
 
+/** A gateway with the policy (as the CLI composes it), then `plugins`. */
 function gatewayOf(cfg: GatewayConfig, plugins: GatewayPlugin[]): Gateway {
-  const gateway = new Gateway({ config: cfg, plugins, logger: silentLogger });
+  const gateway = new Gateway({ config: cfg, plugins: [new PolicyPlugin(), ...plugins], logger: silentLogger });
   gateways.push(gateway);
   return gateway;
 }
@@ -178,6 +180,9 @@ const AGENT = 'tester';
 describe('hooks', () => {
   const HOOK_NAMES = [
     'configLoaded',
+    'rulesEnforcer',
+    'configApplied',
+    'reloadFailed',
     'resolveTransport',
     'resolveAuth',
     'authFor',
@@ -188,12 +193,12 @@ describe('hooks', () => {
     'filterTools',
     'beforeToolCall',
     'afterToolCall',
-    'toolCallSettled',
-    'gatewayToolCalled',
+    'callSettled',
     'authEvent',
     'serverStateChanged',
     'toolsChanged',
     'status',
+    'metrics',
     'shutdown',
   ];
 
@@ -394,12 +399,12 @@ describe('tool calls through the hooks', () => {
     expect(calls).toEqual(['s/add']);
   });
 
-  it('toolCallSettled reports ALLOW, DENY and ERROR outcomes with their error codes', async () => {
+  it('callSettled reports each Gateway.callTool once: ALLOW, DENY and ERROR outcomes with their error codes', async () => {
     const host = new MemoryServer();
-    const settled: { outcome: ToolCallOutcome; error: GatewayError | undefined }[] = [];
+    const settled: { outcome: CallOutcome; error: GatewayError | undefined }[] = [];
     const audit: GatewayPlugin = {
       name: 'audit',
-      apply: (g) => g.hooks.toolCallSettled.tap('audit', (outcome, error) => void settled.push({ outcome, error })),
+      apply: (g) => g.hooks.callSettled.tap('audit', (outcome, error) => void settled.push({ outcome, error })),
     };
     const rules: RulesFile = {
       agents: {
@@ -427,6 +432,7 @@ describe('tool calls through the hooks', () => {
     ]);
     expect(settled.map(({ error }) => error)).toEqual([undefined, undefined, denied, missing, nowhere]);
     for (const { outcome } of settled) {
+      expect(outcome.operation).toBe('execute_tool');
       expect(outcome.agent).toBe(AGENT);
       expect(outcome.durationMs).toBeGreaterThanOrEqual(0);
     }

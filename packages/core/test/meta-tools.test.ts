@@ -5,6 +5,9 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { createDemoServer, DEMO_TOOL_NAMES } from '@agent-mcp-gateway/testing';
 import {
   Gateway,
+  MetricsPlugin,
+  PolicyPlugin,
+  ReloadStatusPlugin,
   GatewaySettingsSchema,
   createGatewayServer,
   silentLogger,
@@ -56,7 +59,7 @@ afterEach(async () => {
 
 /** A started gateway, its agent-facing server, and an SDK client connected to it. */
 async function connect(cfg: GatewayConfig, options: { debug?: boolean } = {}): Promise<{ gateway: Gateway; client: Client }> {
-  const gateway = new Gateway({ config: cfg, plugins: [memoryTransport], logger: silentLogger });
+  const gateway = new Gateway({ config: cfg, plugins: [new PolicyPlugin(), new ReloadStatusPlugin(), new MetricsPlugin(), memoryTransport], logger: silentLogger });
   await gateway.start();
   const server = createGatewayServer(gateway, options);
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();

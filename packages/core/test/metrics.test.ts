@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Gateway, RESERVOIR_SIZE, silentLogger, type CallToolResult, type MetricsSeries, type RulesFile } from '../src/index.js';
+import { Gateway, MetricsPlugin, RESERVOIR_SIZE, silentLogger, type CallToolResult, type MetricsSeries, type RulesFile } from '../src/index.js';
 import { Downstreams, config, spec, startWithClient, type Running } from './ops-fixtures.js';
 
 const running: Running[] = [];
@@ -11,11 +11,19 @@ const RULES: RulesFile = { agents: { ops: { allow: { servers: ['*'] } }, intern:
 
 function settle(gateway: Gateway, durations: number[], agent = 'a'): void {
   for (const durationMs of durations) {
-    gateway.hooks.toolCallSettled.call({ agent, server: 's', tool: 't', decision: 'ALLOW', durationMs }, undefined);
+    gateway.hooks.callSettled.call({ operation: 'execute_tool', agent, server: 's', tool: 't', decision: 'ALLOW', durationMs }, undefined);
   }
 }
 
-describe('MetricsPlugin (built in: gateway.metrics)', () => {
+/** A started gateway with one plugin: metrics. */
+async function withMetrics(): Promise<{ gateway: Gateway; metrics: MetricsPlugin }> {
+  const metrics = new MetricsPlugin();
+  const gateway = new Gateway({ config: config([spec('s')], { initStrategy: 'lazy' }), plugins: [metrics], logger: silentLogger });
+  await gateway.start();
+  return { gateway, metrics };
+}
+
+describe('MetricsPlugin', () => {
   it('counts calls, errors and denials per agent, operation and server, and shows them in status', async () => {
     const r = await startWithClient(config([spec('notes')], { initStrategy: 'lazy' }, RULES), [new Downstreams().plugin()]);
     running.push(r);
@@ -29,7 +37,7 @@ describe('MetricsPlugin (built in: gateway.metrics)', () => {
     await call('get_server_tools', { agent_id: 'ops', server: 'made-up-by-the-agent' });
 
     const pick = (s: MetricsSeries) => [s.agent, s.operation, s.server, s.count, s.errors, s.denied];
-    expect(r.gateway.metrics.snapshot().map(pick)).toEqual([
+    expect(r.metrics.snapshot().map(pick)).toEqual([
       ['intern', 'execute_tool', 'notes', 2, 0, 1],
       ['intern', 'list_servers', '', 2, 0, 0],
       ['ops', 'execute_tool', 'notes', 2, 2, 0],
@@ -52,23 +60,22 @@ describe('MetricsPlugin (built in: gateway.metrics)', () => {
   });
 
   it('latency percentiles are nearest-rank over the most recent calls', async () => {
-    const gateway = new Gateway({ config: config([spec('s')], { initStrategy: 'lazy' }), logger: silentLogger });
-    await gateway.start();
+    const { gateway, metrics } = await withMetrics();
     settle(gateway, Array.from({ length: 100 }, (_, i) => 100 - i)); // 100 … 1, order does not matter
-    expect(gateway.metrics.snapshot()[0]).toMatchObject({ count: 100, p50Ms: 50, p95Ms: 95, p99Ms: 99 });
+    expect(metrics.snapshot()[0]).toMatchObject({ count: 100, p50Ms: 50, p95Ms: 95, p99Ms: 99 });
     // A slow past falls out of the reservoir: only the last RESERVOIR_SIZE calls count.
     settle(gateway, Array.from({ length: RESERVOIR_SIZE }, () => 2));
-    expect(gateway.metrics.snapshot()[0]).toMatchObject({ count: 100 + RESERVOIR_SIZE, p50Ms: 2, p99Ms: 2 });
+    expect(metrics.snapshot()[0]).toMatchObject({ count: 100 + RESERVOIR_SIZE, p50Ms: 2, p99Ms: 2 });
     await gateway.close();
   });
 
-  it('prometheus(): text exposition with counters and a latency summary, labels escaped', async () => {
-    const gateway = new Gateway({ config: config([spec('s')], { initStrategy: 'lazy' }), logger: silentLogger });
-    await gateway.start();
+  it('prometheus(): text exposition with counters and a latency summary, labels escaped; the same text on the metrics hook', async () => {
+    const { gateway, metrics } = await withMetrics();
     settle(gateway, [1, 2, 3, 4], 'say "hi"\\now');
-    gateway.hooks.gatewayToolCalled.call({ operation: 'list_servers', agent: 'a', decision: 'DENY', errorCode: 'DENIED_BY_POLICY', durationMs: 5 });
-    gateway.hooks.gatewayToolCalled.call({ operation: 'no_such_tool', agent: 'a', decision: 'ERROR', errorCode: 'TOOL_NOT_FOUND', durationMs: 1 });
-    const text = gateway.metrics.prometheus();
+    gateway.hooks.callSettled.call({ operation: 'list_servers', agent: 'a', decision: 'DENY', errorCode: 'DENIED_BY_POLICY', durationMs: 5 }, undefined);
+    gateway.hooks.callSettled.call({ operation: 'no_such_tool', agent: 'a', decision: 'ERROR', errorCode: 'TOOL_NOT_FOUND', durationMs: 1 }, undefined);
+    const text = metrics.prometheus();
+    expect(gateway.hooks.metrics.call('')).toBe(text);
     const lines = text.trimEnd().split('\n');
     expect(lines).toContain('# TYPE agent_mcp_gateway_calls_total counter');
     expect(lines).toContain('# TYPE agent_mcp_gateway_call_duration_seconds summary');

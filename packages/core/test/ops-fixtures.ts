@@ -12,6 +12,9 @@ import { createDemoServer } from '@agent-mcp-gateway/testing';
 import {
   Gateway,
   GatewaySettingsSchema,
+  MetricsPlugin,
+  PolicyPlugin,
+  ReloadStatusPlugin,
   createGatewayServer,
   createLogger,
   silentLogger,
@@ -104,17 +107,23 @@ export function capturingLogger(): CapturedLog {
 export interface Running {
   readonly gateway: Gateway;
   readonly client: Client;
+  /** The metrics plugin composed before `plugins`. */
+  readonly metrics: MetricsPlugin;
   close(): Promise<void>;
 }
 
-/** A started gateway with its agent-facing server and an SDK client connected to it. */
+/**
+ * A started gateway with its agent-facing server and an SDK client connected to it. Its plugins:
+ * policy, reload status and metrics (as the CLI composes them), then `plugins`.
+ */
 export async function startWithClient(
   cfg: GatewayConfig,
   plugins: GatewayPlugin[],
   options: { logger?: ReturnType<typeof createLogger>; debug?: boolean } = {},
 ): Promise<Running> {
   const logging = options.logger ? { logger: options.logger, redactor: options.logger.redactor } : { logger: silentLogger };
-  const gateway = new Gateway({ config: cfg, plugins, ...logging });
+  const metrics = new MetricsPlugin();
+  const gateway = new Gateway({ config: cfg, plugins: [new PolicyPlugin(), new ReloadStatusPlugin(), metrics, ...plugins], ...logging });
   await gateway.start();
   const server = createGatewayServer(gateway, { debug: options.debug ?? true });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
@@ -124,6 +133,7 @@ export async function startWithClient(
   return {
     gateway,
     client,
+    metrics,
     close: async () => {
       await client.close();
       await gateway.close();

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { GatewayError, ErrorCodes, errors } from '../src/errors.js';
-import { createHooks } from '../src/hooks.js';
+import { createHooks, type GatewayHooks } from '../src/hooks.js';
 import { silentLogger, type Logger } from '../src/logger.js';
 import { PolicyEngine } from '../src/policy/engine.js';
 import { globMatch } from '../src/policy/glob.js';
@@ -219,11 +219,18 @@ function recordingLogger(): Logger & { warnings: string[] } {
   return logger;
 }
 
+/** What the gateway does with a config at start and at each reload: configLoaded, then (accepted) configApplied. */
+async function load(hooks: GatewayHooks, cfg: GatewayConfig): Promise<void> {
+  const final = await hooks.configLoaded.promise(cfg);
+  if (final.rules) expect(hooks.rulesEnforcer.call(final.rules, final)).toBe('PolicyPlugin');
+  hooks.configApplied.call(final);
+}
+
 async function setup(raw: unknown, options: { servers?: string[]; defaultAgent?: string; logger?: Logger } = {}) {
   const hooks = createHooks();
   const plugin = new PolicyPlugin();
   plugin.apply({ hooks, logger: options.logger ?? silentLogger });
-  await hooks.configLoaded.promise(config(raw, options));
+  await load(hooks, config(raw, options));
   return { hooks, plugin };
 }
 
@@ -250,7 +257,7 @@ describe('PolicyPlugin', () => {
     expect(hooks.resolveAgent.call({ authenticated: 'svc-1', requested: 'admin' }).agent).toBe('admin');
     expect(codeOf(() => hooks.resolveAgent.call({ authenticated: 'svc-1', requested: 'svc-1' }))).toBe(ErrorCodes.INVALID_AGENT_ID);
     // without rules, the credential's identity is the agent, and still cannot be swapped
-    await hooks.configLoaded.promise(config(undefined));
+    await load(hooks, config(undefined));
     expect(hooks.resolveAgent.call({ authenticated: 'anyone' }).agent).toBe('anyone');
     expect(codeOf(() => hooks.resolveAgent.call({ authenticated: 'anyone', requested: 'someone' }))).toBe(ErrorCodes.INVALID_AGENT_ID);
   });
@@ -310,7 +317,7 @@ describe('PolicyPlugin', () => {
   it('allows everything without rules, and warns about it once', async () => {
     const logger = recordingLogger();
     const { hooks } = await setup(undefined, { logger });
-    await hooks.configLoaded.promise(config(undefined));
+    await load(hooks, config(undefined));
     expect(hooks.resolveAgent.call({}).agent).toBe('default');
     expect(hooks.resolveAgent.call({ requested: 'anyone' }).agent).toBe('anyone');
     expect(hooks.filterServers.call([info('vault')], { agent: 'anyone' })).toHaveLength(1);
@@ -334,11 +341,29 @@ describe('PolicyPlugin', () => {
   it('rebuilds the engine when the config is reloaded', async () => {
     const { hooks, plugin } = await setup(RULES);
     expect(plugin.policy).toBeDefined();
-    await hooks.configLoaded.promise(config({ agents: { default: { allow: { servers: ['vault'] } } } }));
+    await load(hooks, config({ agents: { default: { allow: { servers: ['vault'] } } } }));
     expect(hooks.filterServers.call([info('vault'), info('github')], { agent: 'default' }).map((s) => s.name)).toEqual([
       'vault',
     ]);
-    await hooks.configLoaded.promise(config(undefined));
+    await load(hooks, config(undefined));
     expect(plugin.policy).toBeUndefined();
+  });
+
+  it('a reload refused after its configLoaded tap (no configApplied) keeps the running policy', async () => {
+    const { hooks } = await setup(RULES);
+    const visible = () => hooks.filterServers.call([info('vault'), info('github')], { agent: 'default' }).map((s) => s.name);
+    const before = visible();
+    // The policy saw the new rules, but a later tap refused the reload: the gateway never applies it.
+    await hooks.configLoaded.promise(config({ agents: { default: { allow: { servers: ['vault'] } } } }));
+    expect(visible()).toEqual(before);
+  });
+
+  it('adds its status section: every agent for the operator, only its own entry for an agent', async () => {
+    const { hooks } = await setup(RULES, { defaultAgent: 'default' });
+    const operator = { visible: () => true, namesHidden: () => false };
+    const all = hooks.status.call({}, operator).policy as { agents: string[] };
+    expect(all).toMatchObject({ rulesLoaded: true, defaultAgent: 'default', denyOnMissingAgent: false });
+    expect(all.agents.length).toBeGreaterThan(1);
+    expect(hooks.status.call({}, { ...operator, agent: 'researcher' }).policy).toMatchObject({ agents: ['researcher'] });
   });
 });

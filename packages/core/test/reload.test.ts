@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   Gateway,
+  PolicyPlugin,
+  ReloadStatusPlugin,
   diffServers,
   loadGatewayConfig,
   reloadGatewayConfig,
@@ -21,8 +23,13 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
+/** The policy and the reload status, as the CLI composes them, then `plugins`. */
+function withBuiltins(plugins: GatewayPlugin[]): GatewayPlugin[] {
+  return [new PolicyPlugin(), new ReloadStatusPlugin(), ...plugins];
+}
+
 async function started(cfg: ReturnType<typeof config>, plugins: GatewayPlugin[], logger = silentLogger): Promise<Gateway> {
-  const gateway = new Gateway({ config: cfg, plugins, logger });
+  const gateway = new Gateway({ config: cfg, plugins: withBuiltins(plugins), logger });
   cleanups.push(() => gateway.close());
   await gateway.start();
   return gateway;
@@ -117,7 +124,7 @@ describe('Gateway.applyConfig', () => {
     ]);
     await expect(gateway.applyConfig(config([spec('forbidden')]))).rejects.toThrow(/forbidden/);
     expect(gateway.servers().map((s) => s.name)).toEqual(['a']);
-    expect(gateway.status().reload.config).toMatchObject({ file: '/x/.mcp.json', lastError: 'no server may be called forbidden' });
+    expect(gateway.status().reload?.config).toMatchObject({ file: '/x/.mcp.json', lastError: 'no server may be called forbidden' });
   });
 
   it('closing the gateway during a drain ends the retiring connection too', async () => {
@@ -148,12 +155,12 @@ describe('watchConfig', () => {
     await writeFile(rulesPath, rules([]));
     const load = () => loadGatewayConfig({ configPath, rulesPath, cwd: dir, env: { GATEWAY_INIT_STRATEGY: 'lazy' }, home: dir });
     const log = capturingLogger();
-    const gateway = new Gateway({ config: await load(), plugins: [new Downstreams().plugin()], logger: log.logger });
+    const gateway = new Gateway({ config: await load(), plugins: withBuiltins([new Downstreams().plugin()]), logger: log.logger });
     cleanups.push(() => gateway.close());
     await gateway.start();
     const watcher = watchConfig(gateway, { load, debounceMs: 20 });
     cleanups.push(() => watcher.close());
-    const loadedAt = gateway.status().reload.rules?.loadedAt;
+    const loadedAt = gateway.status().reload?.rules?.loadedAt;
     const toolNames = async () => (await gateway.listTools(AGENT, 's')).map((t) => t.name);
     expect(await toolNames()).toContain('echo');
 
@@ -161,31 +168,31 @@ describe('watchConfig', () => {
     await save(rulesPath, rules(['echo']));
     await reloaded;
     expect(await toolNames()).not.toContain('echo');
-    expect(gateway.status().reload.rules?.loadedAt).not.toBe(loadedAt);
+    expect(gateway.status().reload?.rules?.loadedAt).not.toBe(loadedAt);
 
     let failed = log.waitFor(/Config reload after a change to \.mcp\.json failed; the previous config stays in use: .*invalid JSON/);
     await save(configPath, '{"mcpServers": {');
     await failed;
-    expect(gateway.status().reload.config).toMatchObject({ file: configPath, lastError: expect.stringMatching(/invalid JSON/) });
+    expect(gateway.status().reload?.config).toMatchObject({ file: configPath, lastError: expect.stringMatching(/invalid JSON/) });
     expect(gateway.servers().map((s) => s.name)).toEqual(['s']);
 
     reloaded = log.waitFor(/Config reloaded after a change to \.mcp\.json: servers added t/);
     await save(configPath, servers(['s', 't']));
     await reloaded;
     expect(gateway.servers().map((s) => s.name)).toEqual(['s', 't']);
-    expect(gateway.status().reload.config?.lastError).toBeUndefined();
+    expect(gateway.status().reload?.config?.lastError).toBeUndefined();
 
     failed = log.waitFor(/Config reload after a change to \.mcp-gateway-rules\.json failed/);
     await save(rulesPath, JSON.stringify({ agents: { 'bad id!': {} } }));
     await failed;
-    expect(gateway.status().reload.rules).toMatchObject({ file: rulesPath, lastError: expect.stringContaining(rulesPath) });
+    expect(gateway.status().reload?.rules).toMatchObject({ file: rulesPath, lastError: expect.stringContaining(rulesPath) });
     expect(await toolNames()).not.toContain('echo'); // the previous rules still apply
 
     reloaded = log.waitFor(/Config reloaded after a change to \.mcp-gateway-rules\.json/);
     await save(rulesPath, rules([]));
     await reloaded;
     expect(await toolNames()).toContain('echo');
-    expect(gateway.status().reload.rules?.lastError).toBeUndefined();
+    expect(gateway.status().reload?.rules?.lastError).toBeUndefined();
   });
 });
 
@@ -202,7 +209,7 @@ describe('watchConfig with reloadGatewayConfig (the files in use, no discovery)'
     const opts = { cwd, env: { GATEWAY_INIT_STRATEGY: 'lazy' }, home };
     const config = await loadGatewayConfig(opts);
     const log = capturingLogger();
-    const gateway = new Gateway({ config, plugins: [new Downstreams().plugin()], logger: log.logger });
+    const gateway = new Gateway({ config, plugins: withBuiltins([new Downstreams().plugin()]), logger: log.logger });
     cleanups.push(() => gateway.close());
     await gateway.start();
     const watcher = watchConfig(gateway, { load: () => reloadGatewayConfig(config.sources, opts), files: config.watch, debounceMs: 20 });
@@ -213,8 +220,8 @@ describe('watchConfig with reloadGatewayConfig (the files in use, no discovery)'
     const failed = log.waitFor(/Config reload after a change to \.mcp-gateway-rules\.json failed; the previous config stays in use: .*rules file not found/);
     await rm(rulesPath);
     await failed;
-    expect(gateway.status().reload.rules).toMatchObject({ file: rulesPath, lastError: expect.stringContaining(`${rulesPath}: rules file not found`) });
-    expect(gateway.status().policy.rulesLoaded).toBe(true);
+    expect(gateway.status().reload?.rules).toMatchObject({ file: rulesPath, lastError: expect.stringContaining(`${rulesPath}: rules file not found`) });
+    expect(gateway.status().policy?.rulesLoaded).toBe(true);
     expect(visible()).toEqual(['s']);
     await expect(gateway.callTool({ agent: AGENT, server: 'hidden', tool: 'echo', args: {} })).rejects.toMatchObject({ code: expect.stringMatching(/SERVER_NOT_FOUND|DENIED_BY_POLICY/) });
 

@@ -190,9 +190,11 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Gatewa
       return sendJson(res, 200, metadata);
     }
     if (path === '/metrics') {
+      // What the gateway's plugins export on the `metrics` hook (MetricsPlugin, in the CLI's composition).
       if (!settings.publicMetrics && !(await authorize(req, res))) return;
+      if (!gateway.hooks.metrics.isUsed()) throw new HttpProblem(404, 'No plugin of this gateway exports metrics');
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
-      res.end(gateway.metrics.prometheus());
+      res.end(gateway.hooks.metrics.call(''));
       return;
     }
     if (path !== MCP_PATH) throw new HttpProblem(404, 'Not found');

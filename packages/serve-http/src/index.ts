@@ -7,12 +7,13 @@
  * `/health`, `/ready`, `/metrics` and RFC 9728 protected-resource metadata.
  *
  * ```ts
- * import { Gateway } from '@agent-mcp-gateway/core';
+ * import { Gateway, MetricsPlugin, PolicyPlugin } from '@agent-mcp-gateway/core';
  * import { StdioTransportPlugin } from '@agent-mcp-gateway/transport-stdio';
  * import { serveGateway } from '@agent-mcp-gateway/serve-http';
  *
- * // config: a GatewayConfig, e.g. from loadGatewayConfig() of @agent-mcp-gateway/core
- * const gateway = new Gateway({ config, plugins: [new StdioTransportPlugin()] });
+ * // config: a GatewayConfig, e.g. from loadGatewayConfig() of @agent-mcp-gateway/core.
+ * // PolicyPlugin enforces its rules (a config with rules does not start without it); MetricsPlugin answers /metrics.
+ * const gateway = new Gateway({ config, plugins: [new PolicyPlugin(), new MetricsPlugin(), new StdioTransportPlugin()] });
  * const server = await serveGateway(gateway, { settings: { port: 0 } });
  * process.stderr.write(`MCP endpoint: ${server.url}\n`); // stderr: keep stdout free for an MCP stdio channel
  * // …

@@ -13,6 +13,15 @@ export interface PolicyHost {
   readonly logger: Logger;
 }
 
+/** The policy's section of `get_gateway_status`. */
+export interface PolicyStatus {
+  readonly rulesLoaded: boolean;
+  /** The agents of the rules file; for an agent reading the status, only its own entry. */
+  readonly agents: readonly string[];
+  readonly defaultAgent?: string;
+  readonly denyOnMissingAgent: boolean;
+}
+
 /**
  * Policy taps run after every other tap on the same hook, so they judge the
  * final value: an earlier `beforeToolCall` tap cannot rewrite a call past the
@@ -22,17 +31,25 @@ export interface PolicyHost {
 const STAGE = 1000;
 
 /**
- * Enforces `.mcp-gateway-rules.json` through the kernel hooks: resolves the
+ * Enforces `.mcp-gateway-rules.json` through the public hooks: resolves the
  * agent, hides denied servers and tools, and refuses denied calls. A denied
  * server is answered exactly as a missing one (SERVER_NOT_FOUND), so an agent
  * cannot probe for names it was never shown; a denied tool on a server it may
  * see is `DENIED_BY_POLICY` with the rule. Without a rules file every agent may
  * use everything.
+ *
+ * Not built into the `Gateway`: the CLI composes it (`defaultPlugins`), an
+ * embedder adds it. It answers `rulesEnforcer`, so a gateway whose config has
+ * rules refuses to start without it (or another plugin that enforces them).
+ * Adds the `policy` section to the status.
  */
 export class PolicyPlugin {
   readonly name = 'PolicyPlugin';
   private engine: PolicyEngine | undefined;
   private defaultAgent: string | undefined;
+  private config: GatewayConfig | undefined;
+  /** Built by `configLoaded`, in use from `configApplied`: a reload another plugin refuses keeps the running policy. */
+  private pending: { config: GatewayConfig; engine: PolicyEngine | undefined } | undefined;
   private warnedNoRules = false;
 
   /** The engine for the current config; `undefined` when no rules file is loaded. */
@@ -46,8 +63,27 @@ export class PolicyPlugin {
     const tap = { name: this.name, stage: STAGE };
 
     hooks.configLoaded.tap(tap, (config) => {
-      this.load(config, logger);
+      this.pending = { config, engine: this.build(config, logger) };
       return config;
+    });
+    hooks.rulesEnforcer.tap(tap, () => this.name);
+    hooks.configApplied.tap(tap, (config) => {
+      const engine = this.pending?.config === config ? this.pending.engine : this.build(config, logger);
+      this.pending = undefined;
+      this.config = config;
+      this.engine = engine;
+      this.defaultAgent = config.settings.defaultAgent;
+    });
+    hooks.status.tap(tap, (status, { agent }) => {
+      const rules = this.config?.rules;
+      const agents = rules ? Object.keys(rules.agents) : [];
+      const policy: PolicyStatus = {
+        rulesLoaded: rules !== undefined,
+        agents: agent === undefined ? agents : agents.filter((a) => a === agent),
+        ...(this.defaultAgent !== undefined && { defaultAgent: this.defaultAgent }),
+        denyOnMissingAgent: rules?.defaults?.deny_on_missing_agent === true,
+      };
+      return { ...status, policy };
     });
 
     hooks.resolveAgent.tap(tap, (ctx) => {
@@ -89,11 +125,9 @@ export class PolicyPlugin {
     });
   }
 
-  /** (Re)builds the engine: called on start and on every hot reload. */
-  private load(config: GatewayConfig, logger: Logger): void {
-    this.defaultAgent = config.settings.defaultAgent;
+  /** The engine for `config` (undefined without rules), with its warnings logged: on start and on every hot reload. */
+  private build(config: GatewayConfig, logger: Logger): PolicyEngine | undefined {
     if (!config.rules) {
-      this.engine = undefined;
       if (!this.warnedNoRules) {
         this.warnedNoRules = true;
         logger.warn(
@@ -101,12 +135,13 @@ export class PolicyPlugin {
             "('agent-mcp-gateway init' makes a template) and pass --rules <file> or set GATEWAY_RULES.",
         );
       }
-      return;
+      return undefined;
     }
-    this.engine = new PolicyEngine(config.rules, { defaultAgent: config.settings.defaultAgent });
+    const engine = new PolicyEngine(config.rules, { defaultAgent: config.settings.defaultAgent });
     const file = config.sources.rules;
-    for (const warning of this.engine.warnings(config.servers.map((s) => s.name))) {
+    for (const warning of engine.warnings(config.servers.map((s) => s.name))) {
       logger.warn(warning, file ? { file } : undefined);
     }
+    return engine;
   }
 }
