@@ -28,7 +28,7 @@ export async function enterpriseManagedGrant(
   parts: Pick<GrantParts, 'discovery' | 'scopes' | 'identity'>,
   granted: (response: client.TokenEndpointResponse) => Promise<StoredTokens>,
 ): Promise<StoredTokens> {
-  const session = await parts.discovery.current();
+  const session = await parts.discovery.session();
   const resource = session.info.resource;
   const scope = parts.scopes.for(session); // configured (else the challenge's, else scopes_supported), plus step-up scopes
   const issuer = auth.idp.issuer;

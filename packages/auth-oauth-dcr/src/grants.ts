@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
-import type { StoredAuth, StoredTokens } from '@agent-mcp-gateway/core';
+import { errors, type StoredAuth, type StoredTokens } from '@agent-mcp-gateway/core';
 import type { ClientIdentity } from './client-identity.js';
+import type { ClientCredentialsAuth } from './config.js';
 import { InFlight, type StrategyContext } from './context.js';
 import { enterpriseManagedGrant } from './enterprise.js';
 import { authFailure, describeFailure } from './failures.js';
@@ -49,6 +50,21 @@ export class Grants {
     return this.refreshing.run(() => this.parts.cache.locked((stored, write) => this.refreshLocked(stale, stored, write)));
   }
 
+  /**
+   * New tokens without a person, when the tokens in memory are stale: client credentials are asked
+   * for again (they have no refresh); otherwise the refresh token is used, and failing that an
+   * enterprise-managed grant is made again. Undefined: a login is needed.
+   */
+  async renew(stale: StoredTokens | undefined): Promise<StoredTokens | undefined> {
+    const type = this.ctx.auth?.type;
+    if (type === 'client_credentials') return this.grantWithoutUser();
+    if (stale?.refresh_token) {
+      const fresh = await this.refresh(stale);
+      if (fresh) return fresh;
+    }
+    return type === 'enterprise_managed' ? this.grantWithoutUser() : undefined;
+  }
+
   /** The configured grant without a user, one at a time. */
   grantWithoutUser(): Promise<StoredTokens> {
     return this.granting.run(async () => {
@@ -57,7 +73,7 @@ export class Grants {
       if (auth?.type === 'enterprise_managed') {
         return enterpriseManagedGrant(this.ctx, auth, this.parts, (response) => this.granted(response, 'enterprise-managed authorization'));
       }
-      throw new Error(`server ${this.ctx.name} has no grant without a user`);
+      throw errors.internal(`server ${this.ctx.name} has no grant without a user`);
     });
   }
 
@@ -72,7 +88,7 @@ export class Grants {
     }
     const refreshToken = current?.refresh_token ?? stale.refresh_token;
     if (!refreshToken) return undefined;
-    const session = await this.parts.discovery.current();
+    const session = await this.parts.discovery.session();
     const config = this.parts.identity.configuration(session, stored?.client);
     if (!config) return undefined;
     try {
@@ -99,8 +115,8 @@ export class Grants {
     }
   }
 
-  private async clientCredentials(auth: Extract<StrategyContext['auth'], { type: 'client_credentials' }>): Promise<StoredTokens> {
-    const session = await this.parts.discovery.current();
+  private async clientCredentials(auth: ClientCredentialsAuth): Promise<StoredTokens> {
+    const session = await this.parts.discovery.session();
     const config = await this.parts.identity.clientCredentials(session, auth);
     const scope = auth.scopes?.join(' ') ?? this.parts.scopes.for(session);
     const params: Record<string, string> = { resource: session.info.resource, ...(scope && { scope }) };

@@ -24,7 +24,7 @@ export interface Session {
  */
 export class Discovery {
   private noted: AuthChallenge | null = null;
-  private session: Promise<Session> | undefined;
+  private found: Promise<Session> | undefined;
   /** Egress policies by configured URL: the server's, and the enterprise IdP's. */
   private readonly policies = new Map<string, Promise<EgressPolicy>>();
 
@@ -39,8 +39,9 @@ export class Discovery {
     return this.noted;
   }
 
-  current(): Promise<Session> {
-    this.session ??= (async () => {
+  /** The session, discovered on first need. */
+  session(): Promise<Session> {
+    this.found ??= (async () => {
       const { name, url } = this.ctx;
       // Decided once, from the configured URL: the challenge and the metadata can name any URL, they decide nothing (SSRF).
       const egress = await this.policyFor(url);
@@ -50,10 +51,10 @@ export class Discovery {
       await requireSecureEndpoints(name, as, egress);
       return { info, as, insecure: egress.allowLocal, egress, fetch: egress.fetcher(endpointLabeler(as)) };
     })();
-    this.session.catch(() => {
-      this.session = undefined; // a failed discovery is retried on the next attempt
+    this.found.catch(() => {
+      this.found = undefined; // a failed discovery is retried on the next attempt
     });
-    return this.session;
+    return this.found;
   }
 
   /**

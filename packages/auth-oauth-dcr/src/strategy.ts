@@ -199,19 +199,11 @@ export class OAuthStrategy implements AuthStrategy {
 
   // ---- coordination ----------------------------------------------------------
 
-  /** Fresh tokens; else refreshed; else granted again without a user; else AUTH_REQUIRED with a login started. */
+  /** Fresh tokens; else renewed without a person (refresh, a grant without a user); else AUTH_REQUIRED with a login started. */
   private async usableTokens(): Promise<StoredTokens> {
     await this.cache.load();
-    const usable = this.cache.usable();
-    if (usable) return usable;
-    const type = this.ctx.auth?.type;
-    if (type === 'client_credentials') return this.grants.grantWithoutUser();
-    const current = this.cache.current;
-    if (current?.refresh_token) {
-      const fresh = await this.grants.refresh(current);
-      if (fresh) return fresh;
-    }
-    if (type === 'enterprise_managed') return this.grants.grantWithoutUser();
+    const tokens = this.cache.usable() ?? (await this.grants.renew(this.cache.current));
+    if (tokens) return tokens;
     throw await this.loginRequired();
   }
 

@@ -27,7 +27,7 @@ export class UserGrants {
   async browser(track: Track): Promise<PendingLogin> {
     const { ctx } = this;
     const { options, logger } = ctx;
-    const session = await this.parts.discovery.current();
+    const session = await this.parts.discovery.session();
     const stored = await this.parts.cache.read();
     const state = client.randomState();
     const preferredPort = options.callbackPort ?? portOf(stored?.client?.redirect_uris?.[0]);
@@ -65,7 +65,7 @@ export class UserGrants {
   async device(track: Track): Promise<DeviceLogin> {
     const { ctx } = this;
     const { logger, options, name } = ctx;
-    const session = await this.parts.discovery.current();
+    const session = await this.parts.discovery.session();
     if (typeof session.as.device_authorization_endpoint !== 'string') {
       throw errors.authFailed(
         name,
