@@ -13,7 +13,7 @@ import {
 import { z } from 'zod';
 import { GatewayError, errors } from './errors.js';
 import type { Gateway } from './gateway.js';
-import { decisionFor, settledAs, type CallOutcome } from './hooks.js';
+import { settledAs, type CallOutcome } from './hooks.js';
 import { createLoginElicitation } from './login-elicitation.js';
 import { compileGlob } from './policy/glob.js';
 import { GATEWAY_VERSION } from './version.js';
@@ -117,8 +117,7 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
         hook.call(call.kernel.outcome, call.kernel.error);
       } else {
         const args = request.params.arguments ?? {};
-        const code = result.isError ? (result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code : undefined;
-        const settled = call.error ? settledAs(call.error) : code === undefined ? undefined : { decision: decisionFor(code), errorCode: code };
+        const settled = call.error ? settledAs(call.error) : undefined;
         hook.call(
           {
             operation: request.params.name,
@@ -140,12 +139,14 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
   async function handle(request: CallToolRequest, extra: RequestExtra, call: CallReport): Promise<CallToolResult> {
     const name = request.params.name;
     if (!names.includes(name as MetaToolName)) {
-      return errorResult(gateway, errors.toolNotFound('agent-mcp-gateway', name));
+      call.error = errors.toolNotFound('agent-mcp-gateway', name);
+      return errorResult(gateway, call.error);
     }
     const parsed = inputs[name as MetaToolName].safeParse(request.params.arguments ?? {});
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(arguments)'}: ${i.message}`).join('; ');
-      return errorResult(gateway, errors.invalidArguments(`Invalid arguments for ${name}: ${issues}`));
+      call.error = errors.invalidArguments(`Invalid arguments for ${name}: ${issues}`);
+      return errorResult(gateway, call.error);
     }
     try {
       const args = parsed.data as Record<string, unknown>;

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { Gateway, GatewaySettingsSchema, parseServers, silentLogger, type GatewayConfig, type RulesFile } from '@agent-mcp-gateway/core';
+import { Gateway, GatewaySettingsSchema, MetricsPlugin, PolicyPlugin, parseServers, silentLogger, type GatewayConfig, type RulesFile } from '@agent-mcp-gateway/core';
 import { StdioTransportPlugin } from '@agent-mcp-gateway/transport-stdio';
 import { stdioServerPath } from '@agent-mcp-gateway/testing';
 import { hashApiKey, serveGateway, type GatewayHttpServer } from '../src/index.js';
@@ -40,7 +40,8 @@ async function connect(server: GatewayHttpServer, apiKey?: string): Promise<Clie
 describe('embedding the gateway behind HTTP', () => {
   it('serves a Gateway with a stdio server in a few lines; a client calls its tool over HTTP', async () => {
     // What an embedder writes:
-    const gateway = new Gateway({ config: configWith(), plugins: [new StdioTransportPlugin()], logger: silentLogger });
+    const plugins = [new PolicyPlugin(), new MetricsPlugin(), new StdioTransportPlugin()];
+    const gateway = new Gateway({ config: configWith(), plugins, logger: silentLogger });
     const server = await serveGateway(gateway, { settings: { port: 0 } });
     cleanup.push(() => gateway.close(), () => server.close());
 
@@ -52,6 +53,9 @@ describe('embedding the gateway behind HTTP', () => {
     const result = (await client.callTool({ name: 'execute_tool', arguments: { server: 'notes', tool: 'echo', args: { text: 'embedded' } } })) as CallToolResult;
     expect(result.isError).not.toBe(true);
     expect(result.structuredContent).toEqual({ text: 'embedded' });
+    // /metrics: what the metrics plugin exports on the gateway's metrics hook.
+    const metrics = await (await fetch(server.url.replace(/\/mcp$/, '/metrics'))).text();
+    expect(metrics).toContain('agent_mcp_gateway_calls_total{agent="default",operation="execute_tool",server="notes"} 1');
 
     await server.close();
     expect(server.sessionCount()).toBe(0);
@@ -60,7 +64,7 @@ describe('embedding the gateway behind HTTP', () => {
   it('with API keys in the rules: a caller acts for the agent its key names, and nothing without one', async () => {
     const key = 'embedder-key-1';
     const rules: RulesFile = { agents: { researcher: { allow: { servers: ['notes'] }, api_keys: [hashApiKey(key)] }, ops: { allow: { servers: ['notes'] } } } };
-    const gateway = new Gateway({ config: configWith(rules), plugins: [new StdioTransportPlugin()], logger: silentLogger });
+    const gateway = new Gateway({ config: configWith(rules), plugins: [new PolicyPlugin(), new StdioTransportPlugin()], logger: silentLogger });
     const server = await serveGateway(gateway, { settings: { port: 0 } });
     cleanup.push(() => gateway.close(), () => server.close());
 
@@ -78,6 +82,20 @@ describe('embedding the gateway behind HTTP', () => {
     // the key names researcher: acting for another agent is refused
     const other = (await client.callTool({ name: 'execute_tool', arguments: { agent_id: 'ops', server: 'notes', tool: 'echo', args: { text: 'x' } } })) as CallToolResult;
     expect(other.isError).toBe(true);
+  });
+
+  it('fails closed: rules without a plugin that enforces them refuse the start; /metrics without a metrics plugin is 404', async () => {
+    const rules: RulesFile = { agents: { ops: { allow: { servers: ['notes'] } } } };
+    const unenforced = new Gateway({ config: configWith(rules), plugins: [new StdioTransportPlugin()], logger: silentLogger });
+    cleanup.push(() => unenforced.close());
+    const refused = serveGateway(unenforced, { settings: { port: 0 } });
+    await expect(refused).rejects.toMatchObject({ code: 'PLUGIN_ERROR', details: { reason: 'rules_not_enforced' } });
+    expect(unenforced.status().servers).toEqual([]);
+
+    const gateway = new Gateway({ config: configWith(), plugins: [new StdioTransportPlugin()], logger: silentLogger });
+    const server = await serveGateway(gateway, { settings: { port: 0 } });
+    cleanup.push(() => gateway.close(), () => server.close());
+    expect((await fetch(server.url.replace(/\/mcp$/, '/metrics'))).status).toBe(404);
   });
 
   it('refuses to serve a non-loopback address without credentials, before listening or starting the gateway', async () => {
