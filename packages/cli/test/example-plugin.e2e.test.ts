@@ -47,7 +47,8 @@ interface StatusRow {
   location: string | null;
 }
 
-describe('the example plugin, packed and installed with the gateway, driven through the installed CLI', () => {
+// Each command is a fresh Node process loading the installed packages (1–2 s on two busy cores).
+describe('the example plugin, packed and installed with the gateway, driven through the installed CLI', { timeout: 120_000 }, () => {
   let temp: string;
   let install: string;
   let home: string;
