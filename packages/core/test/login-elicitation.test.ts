@@ -12,6 +12,7 @@ import {
   silentLogger,
   type AuthStatus,
   type AuthStrategy,
+  type CallOutcome,
   type CallToolResult,
   type GatewayPlugin,
   type ServerSpec,
@@ -81,9 +82,14 @@ afterEach(async () => {
 });
 
 async function connect(strategy: PendingLoginStrategy, capabilities: ClientCapabilities, answer: (url: string) => 'accept' | 'decline') {
+  /** What callSettled reported. */
+  const settled: CallOutcome[] = [];
   const gateway = new Gateway({
     config: { servers: [spec], settings: GatewaySettingsSchema.parse({ initStrategy: 'lazy' }), sources: {}, warnings: [] },
-    plugins: [lockedServer(strategy)],
+    plugins: [
+      lockedServer(strategy),
+      { name: 'settled', apply: (g) => g.hooks.callSettled.tap('settled', (outcome) => void settled.push(outcome)) },
+    ],
     logger: silentLogger,
   });
   await gateway.start();
@@ -107,7 +113,7 @@ async function connect(strategy: PendingLoginStrategy, capabilities: ClientCapab
   });
   const call = async (tool: string) =>
     (await client.callTool({ name: 'execute_tool', arguments: { server: 'locked', tool, args: tool === 'echo' ? { text: 'hi' } : {} } })) as CallToolResult;
-  return { call, asked };
+  return { call, asked, settled };
 }
 
 const code = (result: CallToolResult) => (result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code;
@@ -115,12 +121,15 @@ const code = (result: CallToolResult) => (result.structuredContent as { error?: 
 describe('URL elicitation of a pending login', () => {
   it('accepted: the call waits for the login and then runs', async () => {
     const strategy = new PendingLoginStrategy();
-    const { call, asked } = await connect(strategy, { elicitation: { url: {} } }, () => {
+    const { call, asked, settled } = await connect(strategy, { elicitation: { url: {} } }, () => {
       setImmediate(() => strategy.finish()); // the user signs in after agreeing
       return 'accept';
     });
     expect((await call('echo')).structuredContent).toEqual({ text: 'hi' });
     expect(asked).toEqual([LOGIN_URL]);
+    // The call ran twice (before and after the login) and is reported once, as it ended.
+    expect(settled).toMatchObject([{ operation: 'execute_tool', server: 'locked', tool: 'echo', decision: 'ALLOW' }]);
+    expect(settled).toHaveLength(1);
   });
 
   it('a client without elicitation.url (form only) gets AUTH_REQUIRED and no request', async () => {
