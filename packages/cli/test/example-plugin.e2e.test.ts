@@ -136,7 +136,8 @@ describe('the example plugin, packed and installed with the gateway, driven thro
     const file = join(install, 'typo', '.mcp.json');
     const run = await cli(['validate'], 'typo');
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`CONFIG_INVALID: ${file}: $.mcpServers.signed.auth: unknown key "keyID"`);
+    expect(run.stderr).toContain(`CONFIG_INVALID: ${file}: $.mcpServers.signed.auth: `);
+    expect(run.stderr).toContain('"keyID"'); // the misspelt key is named
   });
 
   it('a mistake in its options fails validate with PLUGIN_ERROR naming the JSON path in them', async () => {
