@@ -11,9 +11,16 @@ import {
   type LoadedSettings,
   type GatewayPlugin,
 } from '@agent-mcp-gateway/core';
+import { HttpServePlugin } from '@agent-mcp-gateway/serve-http';
 import type { CliArgs } from './args.js';
 import { defaultPlugins } from './default-plugins.js';
 import { configRegistryOf, loadPlugins, type PluginOrigin } from './plugins.js';
+
+/**
+ * Plugins that only register settings vocabulary, for `serve`'s own use: the `http` section
+ * (and `transport: "http"`) of @agent-mcp-gateway/serve-http.
+ */
+const SETTINGS_PLUGINS: readonly GatewayPlugin[] = [new HttpServePlugin()];
 
 /** A config as the CLI loads it: with the third-party plugins its settings name, loaded (and registered) once. */
 export interface CliConfig extends LoadedGatewayConfig {
@@ -45,7 +52,7 @@ export async function loadConfigFor(args: CliArgs, env: NodeJS.ProcessEnv = proc
   const registry = async (settings: LoadedSettings['settings'], settingsFile: string | undefined) => {
     thirdPartyPlugins = await loadPlugins(settings.plugins, pluginOrigin(settingsFile, env));
     // Registration only declares: the built-in plugins' instances here are not the ones that run.
-    return configRegistryOf([...defaultPlugins(), ...thirdPartyPlugins]);
+    return configRegistryOf([...defaultPlugins(), ...SETTINGS_PLUGINS, ...thirdPartyPlugins]);
   };
   const config = await loadGatewayConfig({ ...loadOptions(args, env), registry });
   if (args.command !== 'serve' && args.command !== 'validate') reportUntrusted(config.untrusted);
@@ -72,7 +79,7 @@ export function reloadOptionsFor(
 export async function loadSettingsOnly(env: NodeJS.ProcessEnv = process.env, args: Pick<CliArgs, 'config' | 'settings'> = {}): Promise<LoadedSettings> {
   // The `tokenStore` setting is checked against the stores the plugins register, as for every other command.
   const registry = async (settings: LoadedSettings['settings'], settingsFile: string | undefined) =>
-    configRegistryOf([...defaultPlugins(), ...(await loadPlugins(settings.plugins, pluginOrigin(settingsFile, env)))]);
+    configRegistryOf([...defaultPlugins(), ...SETTINGS_PLUGINS, ...(await loadPlugins(settings.plugins, pluginOrigin(settingsFile, env)))]);
   const loaded = await loadSettingsFor({ ...loadOptions(args, env), registry });
   reportUntrusted(loaded.untrusted);
   return loaded;
@@ -89,7 +96,8 @@ function reportUntrusted(lines: readonly string[]): void {
 
 /**
  * `--transport`, `--host` and `--port` win over their GATEWAY_* variables, which win over the
- * settings file: the flags are applied as those variables (same validation, same precedence).
+ * settings file: the flags are applied as those variables (same validation, same precedence;
+ * GATEWAY_HOST and GATEWAY_PORT are the variables serve-http's `http` section declares).
  */
 function withServeFlags(args: Pick<CliArgs, 'transport' | 'host' | 'port'>, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if (args.transport === undefined && args.host === undefined && args.port === undefined) return env;

@@ -3,13 +3,12 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import {
   AuditPlugin,
   Gateway,
-  HttpServeSettingsSchema,
   SecretRedactor,
   createGatewayServer,
   createLogger,
   watchConfig,
 } from '@agent-mcp-gateway/core';
-import { checkHttpServeSettings, rulesHaveApiKeys, serveGateway } from '@agent-mcp-gateway/serve-http';
+import { HTTP_SETTINGS_SECTION, HttpServeSettingsSchema, checkHttpServeSettings, httpServeSettingsOf, rulesHaveApiKeys, serveGateway } from '@agent-mcp-gateway/serve-http';
 import type { CliArgs } from './args.js';
 import { childAncestry, loopRefusal } from './ancestry.js';
 import { loadConfigFor, reloadOptionsFor, type CliConfig } from './context.js';
@@ -24,8 +23,8 @@ export async function runServe(args: CliArgs): Promise<number> {
   const config = await loadConfigFor(args);
   const settings = config.settings;
   const loop = loopRefusal(config.sources.config);
-  if (loop) return refuseToServe(loop, settings.transport === 'http');
-  if (settings.transport === 'http') return runHttpServe(args, config);
+  if (loop) return refuseToServe(loop, settings.transport === HTTP_SETTINGS_SECTION);
+  if (settings.transport === HTTP_SETTINGS_SECTION) return runHttpServe(args, config);
   const { gateway, logger, audit } = await createGateway(config);
   await gateway.start({ connect: false });
   const watcher = watchConfig(gateway, reloadOptionsFor(args, config));
@@ -53,7 +52,7 @@ export async function runServe(args: CliArgs): Promise<number> {
   server.oninitialized = connectAll;
   setTimeout(connectAll, EAGER_CONNECT_DELAY_MS).unref();
   await server.connect(transport);
-  logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}`);
+  logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}, settings ${config.sources.settings ?? 'defaults'}`);
   const code = await stop.done;
   process.stdin.destroy();
   return code;
@@ -112,7 +111,7 @@ async function createGateway(config: CliConfig): Promise<{ gateway: Gateway; log
  */
 async function runHttpServe(args: CliArgs, config: CliConfig): Promise<number> {
   const settings = config.settings;
-  const http = settings.http ?? HttpServeSettingsSchema.parse({});
+  const http = httpServeSettingsOf(settings) ?? HttpServeSettingsSchema.parse({});
   const allowUnauthenticated = args.allowUnauthenticated || http.allowUnauthenticated;
   checkHttpServeSettings({ settings: http, hasApiKeys: rulesHaveApiKeys(config.rules), allowUnauthenticated });
   const { gateway, logger, audit } = await createGateway(config);
@@ -120,7 +119,7 @@ async function runHttpServe(args: CliArgs, config: CliConfig): Promise<number> {
   const listener = await serveGateway(gateway, { settings: http, debug: args.debug || settings.debug, allowUnauthenticated, logger });
   const watcher = watchConfig(gateway, reloadOptionsFor(args, config));
   const stop = whenStopped({ logger, closeFront: () => listener.close(), gateway, watcher, audit });
-  logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}`);
+  logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}, settings ${config.sources.settings ?? 'defaults'}`);
   // Always printed (whatever the log level): scripts and tests read the URL from it, e.g. with --port 0.
   process.stderr.write(`Gateway listening on ${listener.url}\n`);
   return stop.done;

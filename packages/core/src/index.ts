@@ -51,16 +51,10 @@ export type { PolicyHost, PolicyStatus } from './policy/plugin.js';
 export { compileGlob, globMatch } from './policy/glob.js';
 export { AGENT_ID_PATTERN, API_KEY_HASH_PATTERN, RulesFileSchema } from './policy/rules.js';
 export type { AgentRules, RulesFile } from './policy/rules.js';
-export {
-  GatewaySettingsSchema,
-  HttpAuthSettingsSchema,
-  HttpServeSettingsSchema,
-  HttpUrlSchema,
-  NonEmptyString,
-} from './config/schema.js';
-export type { GatewaySettings, GatewaySettingsInput, HttpAuthSettings, HttpServeSettings } from './config/schema.js';
-export { ConfigRegistry, NO_AUTH_TYPE, secret, secretValuesOf } from './config/registry.js';
-export type { AuthTypeRegistration, TokenStoreRegistration } from './config/registry.js';
+export { GatewaySettingsSchema, HttpUrlSchema, NonEmptyString } from './config/schema.js';
+export type { GatewaySettings, GatewaySettingsInput } from './config/schema.js';
+export { CORE_SERVE_TRANSPORTS, ConfigRegistry, NO_AUTH_TYPE, secret, secretValuesOf } from './config/registry.js';
+export type { AuthTypeRegistration, SectionEnvVar, SettingsSectionRegistration, TokenStoreRegistration } from './config/registry.js';
 /** Plugin loading: a specifier resolved as Node's ESM `import` resolves it, and the PLUGIN_ERROR reasons. */
 export { isPathSpecifier, pluginErrors, resolvePlugin } from './config/plugins.js';
 export type { PluginSource } from './config/plugins.js';

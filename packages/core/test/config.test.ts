@@ -573,7 +573,7 @@ describe('loadSettings', () => {
     expect(file).toBeUndefined();
     expect(settings).toEqual(GatewaySettingsSchema.parse({}));
     expect(settings).toMatchObject({ logLevel: 'info', transport: 'stdio', tokenStore: 'fs', plugins: [] });
-    expect(settings.http).toBeUndefined();
+    expect(settings.sections).toEqual({});
   });
 
   it('picks up .agent-mcp-gatewayrc.json', async () => {
@@ -597,8 +597,8 @@ describe('loadSettings', () => {
   });
 
   it('picks up YAML, the package.json key and an ES module config', async () => {
-    await write('.agent-mcp-gatewayrc.yaml', 'logFormat: json\nhttp:\n  port: 9999\n');
-    expect((await loadSettings({ cwd: dir, env: {} })).settings).toMatchObject({ logFormat: 'json', http: { host: '127.0.0.1', port: 9999 } });
+    await write('.agent-mcp-gatewayrc.yaml', 'logFormat: json\ninitStrategy: lazy\n');
+    expect((await loadSettings({ cwd: dir, env: {} })).settings).toMatchObject({ logFormat: 'json', initStrategy: 'lazy' });
     await rm(join(dir, '.agent-mcp-gatewayrc.yaml'));
 
     await write('package.json', { name: 'x', 'agent-mcp-gateway': { tokenStore: 'keychain' } });
@@ -621,11 +621,15 @@ describe('loadSettings', () => {
   });
 
   it('schema errors name the file and JSON path (inside package.json too)', async () => {
-    const rc = await write('.agent-mcp-gatewayrc.json', { logLevel: 'loud', tokenStor: 'fs' });
+    const rc = await write('.agent-mcp-gatewayrc.json', { logLevel: 'loud' });
     const error = await caughtAsync(() => loadSettings({ cwd: dir, env: {} }));
     expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);
     expect(error.message).toContain(`${rc}: $.logLevel: expected one of "error", "warn", "info", "debug"`);
-    expect(error.message).toContain(`${rc}: $: unknown key "tokenStor"`);
+    // A key that is neither core's nor a registered section's (checked once the plugins registered theirs).
+    await write('.agent-mcp-gatewayrc.json', { tokenStor: 'fs' });
+    const unknown = await caughtAsync(() => loadSettings({ cwd: dir, env: {} }));
+    expect(unknown).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file: rc, path: '$', reason: 'unknown_setting' } });
+    expect(unknown.message).toContain(`${rc}: $: unknown key "tokenStor" (allowed: plugins, logLevel,`);
     await rm(rc);
 
     const pkg = await write('package.json', { 'agent-mcp-gateway': { callTimeoutMs: 0 } });
@@ -655,7 +659,7 @@ describe('loadSettings', () => {
   });
 
   it('GATEWAY_* variables override the file', async () => {
-    await write('.agent-mcp-gatewayrc.json', { logLevel: 'warn', debug: false, http: { port: 7000 } });
+    await write('.agent-mcp-gatewayrc.json', { logLevel: 'warn', debug: false });
     const env = {
       GATEWAY_LOG_LEVEL: 'DEBUG',
       GATEWAY_DEBUG: 'yes',
@@ -664,8 +668,7 @@ describe('loadSettings', () => {
       GATEWAY_TOKEN_STORE: 'auto',
       GATEWAY_TOKEN_DIR: '/var/tokens',
       GATEWAY_AUDIT_LOG: 'audit.jsonl',
-      GATEWAY_TRANSPORT: 'http',
-      GATEWAY_HOST: '0.0.0.0',
+      GATEWAY_TRANSPORT: 'stdio',
     };
     const { settings } = await loadSettings({ cwd: dir, env });
     expect(settings).toMatchObject({
@@ -676,8 +679,7 @@ describe('loadSettings', () => {
       tokenStore: 'auto',
       tokenDir: '/var/tokens',
       auditLog: join(dir, 'audit.jsonl'),
-      transport: 'http',
-      http: { host: '0.0.0.0', port: 7000 },
+      transport: 'stdio',
     });
   });
 
@@ -685,8 +687,6 @@ describe('loadSettings', () => {
     ['GATEWAY_DEBUG', '1', { debug: true }],
     ['GATEWAY_DEBUG', 'TRUE', { debug: true }],
     ['GATEWAY_DEBUG', 'no', { debug: false }],
-    ['GATEWAY_PORT', '0', { http: { host: '127.0.0.1', port: 0 } }],
-    ['GATEWAY_PORT', '8443', { http: { host: '127.0.0.1', port: 8443 } }],
     ['GATEWAY_TRANSPORT', 'stdio', { transport: 'stdio' }],
     ['GATEWAY_LOG_LEVEL', '', { logLevel: 'info' }],
   ])('%s=%j', (variable, value, expected) => {
@@ -698,9 +698,7 @@ describe('loadSettings', () => {
     ['GATEWAY_DEBUG', 'maybe', 'expected 1, true, yes or on'],
     ['GATEWAY_INIT_STRATEGY', 'sometimes', 'expected one of "eager", "lazy"'],
     ['GATEWAY_DEFAULT_AGENT', 'no spaces', 'agent ids may only hold'],
-    ['GATEWAY_TRANSPORT', 'ws', 'expected one of "stdio", "http"'],
-    ['GATEWAY_PORT', '70000', 'port number'],
-    ['GATEWAY_PORT', 'eighty', 'port number'],
+    ['GATEWAY_TRANSPORT', 'ws', 'expected "stdio" (no plugin registered another way of serving)'],
   ])('%s=%j → CONFIG_INVALID naming the variable', async (variable, value, expected) => {
     const error = await caughtAsync(() => loadSettings({ cwd: dir, env: { [variable]: value } }));
     expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);

@@ -107,6 +107,8 @@ describe('loadGatewayConfig: settings, then the plugins\' registrations, then th
     const config = join(dir, '.mcp.json');
     await writeFile(config, servers({ a: { url: 'https://h/mcp', auth: { type: 'acme-hmac', keyId: 'k', key: 'v' } } }));
     await writeFile(join(dir, '.agent-mcp-gatewayrc.json'), JSON.stringify({ plugins: ['./acme.mjs'] }));
+    // A plugin path must name an existing file: the loader resolves it as an import would.
+    await writeFile(join(dir, 'acme.mjs'), 'export default {};\n');
     const seen: unknown[] = [];
     const loaded = await loadGatewayConfig({
       configPath: config,

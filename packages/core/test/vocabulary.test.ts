@@ -1,11 +1,10 @@
 /**
  * Core is a kernel: the vocabulary of its plugins lives in the plugins (issue 13). A lint-level
  * check that `packages/core/src` names no OAuth, client credentials, enterprise-managed or
- * keychain concept — their schemas and types belong to auth-oauth-dcr and store-keychain.
- *
- * Scope: the HTTP-serving settings (`HttpServeSettingsSchema`, `http.*` variables) still live in
- * core's settings today; moving them to a serving package is a separate step of issue 13, so
- * their vocabulary is not checked here yet.
+ * keychain concept — their schemas and types belong to auth-oauth-dcr and store-keychain — and no
+ * HTTP-serving concept: the `http` settings section (listener address, allowed hosts and origins,
+ * public URL, JWT callers, its GATEWAY_HOST / GATEWAY_PORT variables) is serve-http's, registered
+ * through the ConfigRegistry.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -16,6 +15,33 @@ const SRC = join(import.meta.dirname, '..', 'src');
 /** Whole words, any case; `noAuth` is not `oauth` (a letter before it), `OAuthStrategy` is. */
 const FORBIDDEN = /(?<![a-z])(oauth|client_credentials|client credentials|enterprise_managed|enterprise-managed|keychain)/gi;
 
+/**
+ * HTTP serving: its settings' names and types, its variables, and the `http` section of the
+ * settings (`settings.http`, `http.port`, `transport: 'http'` as a serving choice). Downstream
+ * servers' `http` transport (a client's) is core's and stays allowed.
+ */
+const SERVING = new RegExp(
+  [
+    'HttpServe\\w*',
+    'HttpAuthSettings\\w*',
+    'DEFAULT_HTTP_\\w+',
+    'GATEWAY_HOST',
+    'GATEWAY_PORT',
+    'publicUrl',
+    'allowedOrigins',
+    'allowedHosts',
+    'publicMetrics',
+    'maxBodyBytes',
+    'allowUnauthenticated',
+    'agentClaim',
+    'jwksUri',
+    'settings\\.http\\b',
+    "\\bhttp\\.(?:host|port)\\b",
+    "transport: z\\.enum\\(\\['stdio', 'http'\\]\\)",
+  ].join('|'),
+  'g',
+);
+
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
@@ -24,16 +50,37 @@ function sources(dir: string): string[] {
   });
 }
 
+/** Every `file:line: word` of core's sources that `pattern` matches. */
+function occurrences(pattern: RegExp): string[] {
+  const found: string[] = [];
+  for (const file of sources(SRC)) {
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        for (const match of line.matchAll(pattern)) found.push(`${relative(SRC, file)}:${i + 1}: ${match[0]}`);
+      });
+  }
+  return found;
+}
+
 describe('packages/core/src holds no plugin vocabulary', () => {
   it('names no OAuth, client credentials, enterprise-managed or keychain concept', () => {
-    const found: string[] = [];
-    for (const file of sources(SRC)) {
-      readFileSync(file, 'utf8')
-        .split('\n')
-        .forEach((line, i) => {
-          for (const match of line.matchAll(FORBIDDEN)) found.push(`${relative(SRC, file)}:${i + 1}: ${match[0]}`);
-        });
-    }
-    expect(found).toEqual([]);
+    expect(occurrences(FORBIDDEN)).toEqual([]);
+  });
+
+  it('names no HTTP-serving concept (settings, schemas, variables)', () => {
+    expect(occurrences(SERVING)).toEqual([]);
+  });
+
+  it('the HTTP-serving check finds what it looks for', () => {
+    const sample = ["const s = HttpServeSettingsSchema.parse({ publicUrl, allowedOrigins: [] });", 'env.GATEWAY_PORT', "settings.http?.port", "transport: z.enum(['stdio', 'http'])"].join('\n');
+    expect([...sample.matchAll(SERVING)].map((m) => m[0])).toEqual([
+      'HttpServeSettingsSchema',
+      'publicUrl',
+      'allowedOrigins',
+      'GATEWAY_PORT',
+      'settings.http',
+      "transport: z.enum(['stdio', 'http'])",
+    ]);
   });
 });

@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { isSecureOrLoopbackUrl, type HttpAuthSettings, type Logger, type RulesFile } from '@agent-mcp-gateway/core';
+import { isSecureOrLoopbackUrl, type Logger, type RulesFile } from '@agent-mcp-gateway/core';
+import type { HttpAuthSettings } from './settings.js';
 
 /** The form API keys are written in the rules file: `sha256:` + hex SHA-256 of the key's UTF-8 bytes. */
 export function hashApiKey(key: string): string {

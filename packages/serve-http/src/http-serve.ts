@@ -11,7 +11,8 @@ import type { Server as McpServer } from '@modelcontextprotocol/sdk/server/index
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { GatewayError, createGatewayServer, isLoopbackHost, type Gateway, type HttpServeSettings, type Logger } from '@agent-mcp-gateway/core';
+import { GatewayError, createGatewayServer, isLoopbackHost, type Gateway, type Logger } from '@agent-mcp-gateway/core';
+import type { HttpServeSettings } from './settings.js';
 import { CallerAuth } from './http-auth.js';
 
 /** The path of the MCP endpoint. */

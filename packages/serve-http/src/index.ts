@@ -30,8 +30,19 @@ export type { GatewayHttpServer, HttpServeOptions } from './http-serve.js';
 export { CallerAuth, discoverJwksUri, hashApiKey, rulesHaveApiKeys } from './http-auth.js';
 export type { AuthVerdict, CallerAuthOptions } from './http-auth.js';
 /**
- * The listener's settings schema and types. They still live in core's settings (`http` in the
- * gateway settings file); re-exported here so that an embedder needs no other import for them.
+ * The `http` settings section: this package's own (core knows none of it), registered through the
+ * `ConfigRegistry` by {@link HttpServePlugin} / {@link registerHttpServeSettings}.
  */
-export { HttpAuthSettingsSchema, HttpServeSettingsSchema } from '@agent-mcp-gateway/core';
-export type { HttpAuthSettings, HttpServeSettings } from '@agent-mcp-gateway/core';
+export {
+  DEFAULT_HTTP_HOST,
+  DEFAULT_HTTP_MAX_BODY_BYTES,
+  DEFAULT_HTTP_PORT,
+  HTTP_SETTINGS_ENV_VARS,
+  HTTP_SETTINGS_SECTION,
+  HttpAuthSettingsSchema,
+  HttpServePlugin,
+  HttpServeSettingsSchema,
+  httpServeSettingsOf,
+  registerHttpServeSettings,
+} from './settings.js';
+export type { HttpAuthSettings, HttpServeSettings } from './settings.js';

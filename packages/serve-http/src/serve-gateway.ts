@@ -1,10 +1,11 @@
 /**
  * The few-lines path for an embedder: check the settings, listen, start the gateway, take requests.
  */
-import { HttpServeSettingsSchema, type Gateway, type Logger } from '@agent-mcp-gateway/core';
+import type { Gateway, Logger } from '@agent-mcp-gateway/core';
 import type { z } from 'zod';
 import { rulesHaveApiKeys } from './http-auth.js';
 import { checkHttpServeSettings, startHttpServer, type GatewayHttpServer } from './http-serve.js';
+import { HttpServeSettingsSchema, httpServeSettingsOf } from './settings.js';
 
 /** HTTP serving settings as written (every field optional; the defaults of {@link HttpServeSettingsSchema} fill in the rest). */
 export type HttpServeSettingsInput = z.input<typeof HttpServeSettingsSchema>;
@@ -14,7 +15,7 @@ export interface ServeGatewayOptions {
   /**
    * Listener settings: `host` (default `127.0.0.1`), `port` (default `8080`; `0` picks a free port),
    * `publicUrl`, `allowedHosts`, `allowedOrigins`, `maxBodyBytes`, `publicMetrics`,
-   * `allowUnauthenticated`, `auth` (JWT access tokens). Default: the gateway config's `settings.http`,
+   * `allowUnauthenticated`, `auth` (JWT access tokens). Default: the `http` section of the gateway config's settings,
    * else all defaults.
    */
   readonly settings?: HttpServeSettingsInput;
@@ -48,7 +49,7 @@ export interface ServeGatewayOptions {
  *   whatever `gateway.start()` throws (e.g. `PLUGIN_ERROR`).
  */
 export async function serveGateway(gateway: Gateway, options: ServeGatewayOptions = {}): Promise<GatewayHttpServer> {
-  const settings = HttpServeSettingsSchema.parse(options.settings ?? gateway.config.settings.http ?? {});
+  const settings = HttpServeSettingsSchema.parse(options.settings ?? httpServeSettingsOf(gateway.config.settings) ?? {});
   const allowUnauthenticated = options.allowUnauthenticated ?? settings.allowUnauthenticated;
   checkHttpServeSettings({ settings, hasApiKeys: rulesHaveApiKeys(gateway.config.rules), allowUnauthenticated });
   const server = await startHttpServer({

@@ -29,10 +29,9 @@ import type { GatewayConfig, ServerSpec } from '../types.js';
 import { expandVariables } from './expand.js';
 import { appendJsonPath, configInvalidFromZod, formatJsonPath, parseJsonText, readableZodErrorMap } from './format.js';
 import { resolvePlugin } from './plugins.js';
-import { ConfigRegistry } from './registry.js';
+import { ConfigRegistry, type SettingsSectionRegistration } from './registry.js';
 import {
   GatewaySettingsSchema,
-  HttpServeSettingsSchema,
   SERVER_ENTRY_KEYS,
   mcpConfigFileSchema,
   normalizeTransport,
@@ -360,6 +359,8 @@ export interface LoadSettingsOptions {
   env: Env;
   /** For `~/` in paths; defaults to the OS home directory. */
   home?: string;
+  /** What the plugins registered (settings sections, token stores); default: core's vocabulary alone. */
+  registry?: LoadGatewayConfigOptions['registry'];
 }
 
 export interface LoadedSettings {
@@ -440,23 +441,49 @@ async function parseSettingsFile(file: string, text: string): Promise<unknown> {
 }
 
 /**
- * Loads one settings file, validates it, resolves its relative paths (`tokenDir`,
- * `auditLog`, plugin paths and package names) against the file's own folder, then
- * applies the GATEWAY_* variables (a relative path in a variable is against `cwd`).
- * `check` sees the file's bytes before anything of it is parsed or imported.
+ * Settings after the first of the two phases: core's keys validated (the plugin list among
+ * them), the other top-level keys kept as written — sections, checked once the plugins
+ * registered theirs ({@link completeSettings}).
  */
-async function loadSettingsFile(
+interface SettingsDraft {
+  /** Core's keys, paths resolved, GATEWAY_* variables applied; `sections` still empty. */
+  readonly settings: GatewaySettings;
+  /** The file's other top-level keys, as written. */
+  readonly rawSections: Readonly<Record<string, unknown>>;
+  readonly file?: string;
+  /** The JSON path of the settings inside the file (`agent-mcp-gateway` in a package.json). */
+  readonly base: readonly PropertyKey[];
+}
+
+/** Core's own top-level settings keys (`sections` is the loader's, never written in a file). */
+const CORE_SETTINGS_KEYS: readonly string[] = Object.keys(GatewaySettingsSchema.shape).filter((key) => key !== 'sections');
+
+/**
+ * Phase one of loading a settings file: validates core's keys, resolves their relative paths
+ * (`tokenDir`, `auditLog`, plugin paths and package names) against the file's own folder, then
+ * applies the GATEWAY_* variables (a relative path in a variable is against `cwd`). Other
+ * top-level keys are kept for phase two. `check` sees the file's bytes before anything of it is
+ * parsed or imported.
+ */
+async function readSettingsDraft(
   file: string | undefined,
   opts: { cwd: string; env: Env; home: string; check?: (file: string, bytes: Buffer) => void },
-): Promise<LoadedSettings> {
+): Promise<SettingsDraft> {
   let settings: GatewaySettings;
+  let rawSections: Record<string, unknown> = {};
+  // Inside package.json the settings sit under their key; say so in paths.
+  const base = file !== undefined && basename(file) === 'package.json' ? [SETTINGS_MODULE] : [];
   if (file !== undefined) {
     const bytes = readBytes(file, 'settings file');
     opts.check?.(file, bytes);
     const raw = await parseSettingsFile(file, bytes.toString('utf8'));
-    // Inside package.json the settings sit under their key; say so in paths.
-    const base = basename(file) === 'package.json' ? [SETTINGS_MODULE] : [];
-    const parsed = GatewaySettingsSchema.safeParse(raw, { error: readableZodErrorMap });
+    let core: unknown = raw;
+    if (isPlainObject(raw)) {
+      const entries = Object.entries(raw);
+      core = Object.fromEntries(entries.filter(([key]) => CORE_SETTINGS_KEYS.includes(key)));
+      rawSections = Object.fromEntries(entries.filter(([key]) => !CORE_SETTINGS_KEYS.includes(key)));
+    }
+    const parsed = GatewaySettingsSchema.safeParse(core, { error: readableZodErrorMap });
     if (!parsed.success) throw configInvalidFromZod(file, parsed.error.issues, base);
     settings = resolveSettingsPaths(parsed.data, file, opts.home);
   } else {
@@ -469,8 +496,110 @@ async function loadSettingsFile(
       ...(settings.tokenDir !== undefined && { tokenDir: resolveUserPath(settings.tokenDir, opts.cwd, opts.home) }),
       ...(settings.auditLog !== undefined && { auditLog: resolveUserPath(settings.auditLog, opts.cwd, opts.home) }),
     },
+    rawSections,
     ...(file !== undefined && { file }),
+    base,
   };
+}
+
+/** Variables core reads itself: no section may claim one. */
+const CORE_ENV_VARS: ReadonlySet<string> = new Set([
+  ...Object.keys(CONFIG_FILES).map((kind) => CONFIG_FILES[kind as ConfigFileKind].envVar),
+  'GATEWAY_SETTINGS',
+  'GATEWAY_TRANSPORT',
+]);
+
+/**
+ * Phase two, once the plugins registered: each top-level key that is not core's must be a
+ * registered section, validated by its plugin's schema (its variables applied over the file);
+ * `transport` must name a registered way of serving, `tokenStore` a registered store.
+ *
+ * @throws GatewayError CONFIG_INVALID naming the file and JSON path, or the variable;
+ *   PLUGIN_ERROR for a section that takes a core setting's name or variable
+ */
+function completeSettings(draft: SettingsDraft, registry: ConfigRegistry, env: Env): GatewaySettings {
+  const { file, base } = draft;
+  const where = file ?? 'settings';
+  const sections = registry.settingsSections();
+  for (const section of sections) {
+    const taken = CORE_SETTINGS_KEYS.includes(section.name) || section.name === 'sections' ? `the name "${section.name}"` : undefined;
+    const variable = Object.keys(section.env ?? {}).find((v) => CORE_ENV_VARS.has(v) || Object.hasOwn(SETTINGS_ENV_VARS, v));
+    if (taken !== undefined || variable !== undefined) {
+      throw new GatewayError(ErrorCodes.PLUGIN_ERROR, `Plugin '${section.plugin}' registers settings section "${section.name}" with ${taken ?? `variable ${variable}`}, which core's settings use`, {
+        reason: 'register_failed',
+      });
+    }
+  }
+  const unknown = Object.keys(draft.rawSections).filter((key) => registry.settingsSection(key) === undefined);
+  if (unknown.length > 0) {
+    const path = formatJsonPath(base);
+    const names = sections.map((s) => s.name);
+    const registered = names.length > 0 ? `sections registered by plugins: ${names.join(', ')}` : 'no plugin registered a settings section';
+    throw new GatewayError(
+      ErrorCodes.CONFIG_INVALID,
+      `${where}: ${path}: unknown ${unknown.length === 1 ? 'key' : 'keys'} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (allowed: ${CORE_SETTINGS_KEYS.join(', ')}; ${registered})`,
+      { ...(file !== undefined && { file }), path, reason: 'unknown_setting' },
+    );
+  }
+  const values: Record<string, unknown> = {};
+  for (const section of sections) {
+    const value = sectionValue(section, draft, env);
+    if (value !== undefined) values[section.name] = value;
+  }
+  const settings: GatewaySettings = { ...draft.settings, sections: values };
+  checkTransportSetting(settings, registry, draft, env);
+  checkTokenStoreSetting(settings, registry, file, env);
+  return settings;
+}
+
+/** One section: the file's value with its variables over it, validated by the plugin's schema; undefined when neither sets it. */
+function sectionValue(section: SettingsSectionRegistration, draft: SettingsDraft, env: Env): unknown {
+  const raw = draft.rawSections[section.name];
+  const fromEnv = new Map<string, { variable: string; text: string; value: unknown }>();
+  for (const [variable, spec] of Object.entries(section.env ?? {})) {
+    const text = env[variable]?.trim();
+    if (text === undefined || text === '') continue;
+    let value: unknown;
+    try {
+      value = spec.parse ? spec.parse(text) : text;
+    } catch (error) {
+      throw envError(variable, text, error instanceof Error ? error.message : String(error));
+    }
+    fromEnv.set(spec.key, { variable, text, value });
+  }
+  if (raw === undefined && fromEnv.size === 0) return undefined;
+  const written = raw ?? {};
+  const input = isPlainObject(written) ? { ...written, ...Object.fromEntries([...fromEnv].map(([key, v]) => [key, v.value])) } : written;
+  const parsed = section.schema.safeParse(input, { error: readableZodErrorMap });
+  if (parsed.success) return parsed.data;
+  const byVariable = parsed.error.issues.find((issue) => fromEnv.has(String(issue.path[0])));
+  if (byVariable !== undefined) {
+    const { variable, text } = fromEnv.get(String(byVariable.path[0]))!;
+    throw envError(variable, text, byVariable.message);
+  }
+  throw configInvalidFromZod(draft.file ?? 'settings', parsed.error.issues, [...draft.base, section.name]);
+}
+
+/** `transport` names core's `stdio` or a section registered with `serves`. */
+function checkTransportSetting(settings: GatewaySettings, registry: ConfigRegistry, draft: SettingsDraft, env: Env): void {
+  const names = registry.serveTransports();
+  if (names.includes(settings.transport)) return;
+  const expected = names.length > 1 ? `expected one of ${names.map((n) => JSON.stringify(n)).join(', ')}` : `expected "stdio" (no plugin registered another way of serving)`;
+  const variable = env.GATEWAY_TRANSPORT?.trim();
+  if (variable) throw envError('GATEWAY_TRANSPORT', variable, expected);
+  const path = formatJsonPath([...draft.base, 'transport']);
+  throw new GatewayError(ErrorCodes.CONFIG_INVALID, `${draft.file ?? 'settings'}: ${path}: ${expected}`, { ...(draft.file !== undefined && { file: draft.file }), path });
+}
+
+/** Both phases, against `registry` (default: core's vocabulary alone, no section). */
+async function loadSettingsFile(
+  file: string | undefined,
+  opts: { cwd: string; env: Env; home: string; check?: (file: string, bytes: Buffer) => void },
+  registry: LoadGatewayConfigOptions['registry'] = undefined,
+): Promise<LoadedSettings & { registry: ConfigRegistry }> {
+  const draft = await readSettingsDraft(file, opts);
+  const composed = await registryFor(registry, draft.settings, draft.file);
+  return { settings: completeSettings(draft, composed, opts.env), ...(draft.file !== undefined && { file: draft.file }), registry: composed };
 }
 
 /**
@@ -487,7 +616,8 @@ async function loadSettingsFile(
  */
 export async function loadSettings(opts: LoadSettingsOptions): Promise<LoadedSettings> {
   const home = opts.home ?? homedir();
-  return loadSettingsFile(settingsFileIn(opts.cwd), { cwd: opts.cwd, env: opts.env, home });
+  const { settings, file } = await loadSettingsFile(settingsFileIn(opts.cwd), { cwd: opts.cwd, env: opts.env, home }, opts.registry);
+  return { settings, ...(file !== undefined && { file }) };
 }
 
 /**
@@ -526,11 +656,6 @@ const asBoolean: EnvParser = (text) => {
   if (FALSE_WORDS.has(word)) return { ok: true, value: false };
   return { ok: false, expected: '1, true, yes or on (0, false, no or off to turn it off)' };
 };
-const asPort: EnvParser = (text) => {
-  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
-  return port <= 65535 ? { ok: true, value: port } : { ok: false, expected: 'a port number from 0 to 65535' };
-};
-
 type SettingsKey = keyof typeof GatewaySettingsSchema.shape;
 
 /** GATEWAY_* variables that override settings, and the setting each one sets. */
@@ -543,8 +668,6 @@ export const SETTINGS_ENV_VARS = {
   GATEWAY_TOKEN_DIR: 'tokenDir',
   GATEWAY_AUDIT_LOG: 'auditLog',
   GATEWAY_TRANSPORT: 'transport',
-  GATEWAY_HOST: 'http.host',
-  GATEWAY_PORT: 'http.port',
 } as const;
 
 const ENV_PARSERS: Record<keyof typeof SETTINGS_ENV_VARS, EnvParser> = {
@@ -556,8 +679,6 @@ const ENV_PARSERS: Record<keyof typeof SETTINGS_ENV_VARS, EnvParser> = {
   GATEWAY_TOKEN_DIR: asText,
   GATEWAY_AUDIT_LOG: asText,
   GATEWAY_TRANSPORT: asLowerText,
-  GATEWAY_HOST: asText,
-  GATEWAY_PORT: asPort,
 };
 
 function envError(variable: string, text: string, expected: string): GatewayError {
@@ -578,31 +699,20 @@ function parseEnvValue(variable: string, text: string, value: unknown, schema: z
 
 /**
  * Applies the GATEWAY_* overrides in {@link SETTINGS_ENV_VARS} to validated
- * settings. Empty variables count as unset. `GATEWAY_HOST` / `GATEWAY_PORT` fill
- * `http` (defaults for the other half) but do not by themselves switch the
- * transport: that is `GATEWAY_TRANSPORT=http` (or `transport` in the file).
+ * settings (core's keys; a plugin's section declares its own variables, applied with
+ * the section). Empty variables count as unset.
  *
  * @throws GatewayError CONFIG_INVALID naming the variable
  */
 export function applyEnvOverrides(settings: GatewaySettings, env: Env): GatewaySettings {
   const out: Record<string, unknown> = { ...settings };
-  const http: Record<string, unknown> = { ...settings.http };
-  let httpTouched = false;
-  for (const [variable, target] of Object.entries(SETTINGS_ENV_VARS) as Array<[keyof typeof SETTINGS_ENV_VARS, string]>) {
+  for (const [variable, target] of Object.entries(SETTINGS_ENV_VARS) as Array<[keyof typeof SETTINGS_ENV_VARS, SettingsKey]>) {
     const text = env[variable]?.trim();
     if (text === undefined || text === '') continue;
     const converted = ENV_PARSERS[variable](text);
     if (!converted.ok) throw envError(variable, text, `expected ${converted.expected}`);
-    if (target.startsWith('http.')) {
-      const field = target.slice('http.'.length) as keyof typeof HttpServeSettingsSchema.shape;
-      http[field] = parseEnvValue(variable, text, converted.value, HttpServeSettingsSchema.shape[field] as z.ZodType);
-      httpTouched = true;
-    } else {
-      const schema = GatewaySettingsSchema.shape[target as SettingsKey] as z.ZodType;
-      out[target] = parseEnvValue(variable, text, converted.value, schema);
-    }
+    out[target] = parseEnvValue(variable, text, converted.value, GatewaySettingsSchema.shape[target] as z.ZodType);
   }
-  if (httpTouched) out.http = HttpServeSettingsSchema.parse(http);
   return out as GatewaySettings;
 }
 
@@ -886,9 +996,8 @@ export async function loadGatewayConfig(opts: LoadGatewayConfigOptions): Promise
   }
   // Settings first: they list the plugins, whose registrations the servers file is validated against.
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
-  const { settings, file: settingsFile } = await loadSettingsFile(chooseSettingsFile(opts, configFile, ctx, project.trusted), { cwd, env, home, check });
-  const registry = await registryFor(opts.registry, settings, settingsFile);
-  checkTokenStoreSetting(settings, registry, settingsFile, env);
+  const chosen = chooseSettingsFile(opts, configFile, ctx, project.trusted);
+  const { settings, file: settingsFile, registry } = await loadSettingsFile(chosen, { cwd, env, home, check }, opts.registry);
   const { servers, warnings } = parseServers(readTrusted(configFile, 'servers file', ctx), configFile, env, registry);
   const rulesFile = findFile('rules', { flag: opts.rulesPath, env, cwd, home, projectTrusted: project.trusted });
   const rules = rulesFile === undefined ? undefined : parseRules(readTrusted(rulesFile, 'rules file', ctx), rulesFile);
@@ -925,9 +1034,7 @@ export async function reloadGatewayConfig(sources: GatewayConfig['sources'], opt
     throw new GatewayError(ErrorCodes.CONFIG_NOT_FOUND, 'This config was not loaded from a servers file: nothing to reload', {});
   }
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
-  const { settings } = await loadSettingsFile(sources.settings, { cwd, env, home, check });
-  const registry = await registryFor(opts.registry, settings, sources.settings);
-  checkTokenStoreSetting(settings, registry, sources.settings, env);
+  const { settings, registry } = await loadSettingsFile(sources.settings, { cwd, env, home, check }, opts.registry);
   const { servers, warnings } = parseServers(readTrusted(sources.config, 'servers file', ctx), sources.config, env, registry);
   const rules = sources.rules === undefined ? undefined : parseRules(readTrusted(sources.rules, 'rules file', ctx), sources.rules);
   return { servers, ...(rules !== undefined && { rules }), settings, sources: { ...sources }, warnings };
@@ -954,13 +1061,12 @@ function checkTokenStoreSetting(settings: GatewaySettings, registry: ConfigRegis
 
 /**
  * The settings alone (commands that need no servers file: `secret`, `auth migrate`),
- * chosen as {@link loadGatewayConfig} chooses them, from trusted places only. With `registry`, the
- * `tokenStore` setting is checked against it as {@link loadGatewayConfig} does.
+ * chosen as {@link loadGatewayConfig} chooses them, from trusted places only, and completed
+ * against `registry` (sections, `transport`, `tokenStore`) as {@link loadGatewayConfig} does.
  */
 export async function loadSettingsFor(opts: LoadGatewayConfigOptions): Promise<LoadedSettings & { untrusted: readonly string[] }> {
   const { ctx, project, configFile } = discover(opts);
   const check = (file: string, bytes: Buffer) => checkTrusted(file, bytes, ctx);
-  const loaded = await loadSettingsFile(chooseSettingsFile(opts, configFile, ctx, project.trusted), { cwd: opts.cwd, env: opts.env, home: opts.home, check });
-  if (opts.registry !== undefined) checkTokenStoreSetting(loaded.settings, await registryFor(opts.registry, loaded.settings, loaded.file), loaded.file, opts.env);
-  return { ...loaded, untrusted: project.problems };
+  const { settings, file } = await loadSettingsFile(chooseSettingsFile(opts, configFile, ctx, project.trusted), { cwd: opts.cwd, env: opts.env, home: opts.home, check }, opts.registry);
+  return { settings, ...(file !== undefined && { file }), untrusted: project.problems };
 }

@@ -89,6 +89,44 @@ export interface TokenStoreRegistration {
   readonly plugin: string;
 }
 
+/** One GATEWAY_* variable that overrides one field of a settings section. */
+export interface SectionEnvVar {
+  /** The field of the section it sets (a key of the section's object schema). */
+  readonly key: string;
+  /**
+   * Its text → the field's input value (e.g. a port number); the section's schema then validates it.
+   * Default: the text as it is (trimmed).
+   */
+  readonly parse?: (text: string) => unknown;
+}
+
+/**
+ * A top-level settings key a plugin owns (`"<name>": {…}`, e.g. a serving package's listener settings): validated by the
+ * plugin's schema once the plugins registered, with errors naming the settings file and JSON path
+ * as core's do.
+ */
+export interface SettingsSectionRegistration {
+  /** The top-level key, e.g. `"vault"`. */
+  readonly name: string;
+  /** Validates the section's value (strict objects, so a misspelt key is named). Mark credentials with {@link secret}. */
+  readonly schema: z.ZodType;
+  /** The registering plugin's name (for messages). */
+  readonly plugin: string;
+  /**
+   * Variables that override fields of the section (`ACME_VAULT_URL` → `url`), over the file. A
+   * variable set while the file has no such section makes one (the schema's defaults fill the rest).
+   */
+  readonly env?: Readonly<Record<string, SectionEnvVar>>;
+  /**
+   * The section is a way of serving the gateway to its clients: `transport: "<name>"` (or
+   * GATEWAY_TRANSPORT) selects it. Core knows only `"stdio"`.
+   */
+  readonly serves?: boolean;
+}
+
+/** `transport` values core answers itself: the gateway on its own stdin/stdout. */
+export const CORE_SERVE_TRANSPORTS = ['stdio'] as const;
+
 /** `auth: "none"`: no credentials at all. The one auth type core answers itself. */
 export const NO_AUTH_TYPE = 'none';
 
@@ -99,9 +137,43 @@ export const NO_AUTH_TYPE = 'none';
 export class ConfigRegistry {
   private readonly auth = new Map<string, AuthTypeRegistration>();
   private readonly stores = new Map<string, TokenStoreRegistration>();
+  private readonly sections = new Map<string, SettingsSectionRegistration>();
 
   constructor() {
     this.registerAuthType({ type: NO_AUTH_TYPE, schema: z.strictObject({ type: z.literal(NO_AUTH_TYPE) }), plugin: 'core' });
+  }
+
+  /**
+   * Registers a settings section: the top-level key `registration.name` of the settings file
+   * belongs to the plugin. A name or variable another plugin already registered throws (one
+   * that core's own settings use is refused when the settings are loaded: PLUGIN_ERROR).
+   */
+  registerSettingsSection(registration: SettingsSectionRegistration): this {
+    const { name, plugin } = registration;
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(name)) throw new Error(`settings section "${name}" (${plugin}): a name is letters, digits, "_" and "-", starting with a letter`);
+    if ((CORE_SERVE_TRANSPORTS as readonly string[]).includes(name)) throw new Error(`settings section "${name}" (${plugin}): "${name}" is a transport core serves itself`);
+    const existing = this.sections.get(name);
+    if (existing) throw new Error(`settings section "${name}" is registered twice (by ${existing.plugin} and ${plugin})`);
+    for (const variable of Object.keys(registration.env ?? {})) {
+      const owner = [...this.sections.values()].find((s) => Object.hasOwn(s.env ?? {}, variable))?.plugin;
+      if (owner !== undefined) throw new Error(`settings section "${name}" (${plugin}): variable ${variable} is already read by ${owner}`);
+    }
+    this.sections.set(name, registration);
+    return this;
+  }
+
+  /** The registered settings sections, in registration order. */
+  settingsSections(): readonly SettingsSectionRegistration[] {
+    return [...this.sections.values()];
+  }
+
+  settingsSection(name: string): SettingsSectionRegistration | undefined {
+    return this.sections.get(name);
+  }
+
+  /** The `transport` values: core's `stdio`, then each section registered with `serves`. */
+  serveTransports(): readonly string[] {
+    return [...CORE_SERVE_TRANSPORTS, ...this.settingsSections().filter((s) => s.serves === true).map((s) => s.name)];
   }
 
   registerAuthType(registration: AuthTypeRegistration): this {

@@ -10,7 +10,6 @@ import { z } from 'zod';
 import { AGENT_ID_PATTERN } from '../policy/rules.js';
 import type { AuthConfig, TransportKind } from '../types.js';
 import { ConfigRegistry } from './registry.js';
-import { isSecureOrLoopbackUrl } from '../urls.js';
 
 // ---------------------------------------------------------------------------
 // Servers file
@@ -168,69 +167,11 @@ export type McpConfigFile = z.infer<ReturnType<typeof mcpConfigFileSchema>>;
 /** Log levels, most to least severe. */
 export const LogLevelSchema = z.enum(['error', 'warn', 'info', 'debug']);
 
-/** Where the gateway listens when it serves over HTTP. */
-export const DEFAULT_HTTP_HOST = '127.0.0.1';
-export const DEFAULT_HTTP_PORT = 8080;
-
-/** Largest request body the HTTP listener reads (larger: 413). */
-export const DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024;
-
-/** https, or http on a loopback host (local development and tests). */
-const SecureUrlSchema = HttpUrlSchema.refine((value) => isSecureOrLoopbackUrl(new URL(value)), 'must use https (plain http only on a loopback host)');
-
-/**
- * Callers authenticated with JWT access tokens of an authorization server: the gateway is
- * a protected resource (RFC 9728 metadata, served next to `/mcp`).
- */
-export const HttpAuthSettingsSchema = z.strictObject({
-  /** The authorization server's issuer; its JWKS is discovered from its metadata (RFC 8414, then OpenID Connect). */
-  issuer: SecureUrlSchema,
-  /** The JWKS URL, when discovery is not wanted. */
-  jwksUri: SecureUrlSchema.optional(),
-  /** The `aud` a token must carry. Default: the gateway's own resource URL (`<publicUrl or http://host:port>/mcp`). */
-  audience: NonEmptyString.optional(),
-  /** The claim naming the agent (an agent id of the rules). Default `sub`. */
-  agentClaim: NonEmptyString.default('sub'),
-  /** Scopes every token must carry (else 403 `insufficient_scope`); announced as `scopes_supported`. */
-  scopes: z.array(NonEmptyString).optional(),
-});
-
-export type HttpAuthSettings = z.infer<typeof HttpAuthSettingsSchema>;
-
-/** The HTTP listener (used when `transport` is `http`). Port 0 picks a free port. */
-export const HttpServeSettingsSchema = z.strictObject({
-  host: NonEmptyString.default(DEFAULT_HTTP_HOST),
-  port: z.number().int().min(0).max(65535).default(DEFAULT_HTTP_PORT),
-  /**
-   * The origin clients reach the gateway at (behind a proxy or load balancer), e.g.
-   * `https://gateway.example.com`: its resource URL is `<publicUrl>/mcp`, and its host is an allowed `Host`.
-   */
-  publicUrl: HttpUrlSchema.refine((value) => {
-    const url = new URL(value);
-    return url.pathname === '/' && url.search === '' && url.hash === '';
-  }, 'expected an origin only, e.g. https://gateway.example.com (the MCP endpoint is always /mcp)').optional(),
-  /**
-   * More `Host` header values to accept (`name` for any port, or `name:port`), besides the bound
-   * address and localhost. `"*"` switches the Host check off (e.g. behind a load balancer, with credentials).
-   */
-  allowedHosts: z.array(NonEmptyString).default([]),
-  /** `Origin` header values to accept (e.g. `https://app.example.com`), besides none and the gateway's own. */
-  allowedOrigins: z.array(NonEmptyString).default([]),
-  /** Largest request body, in bytes; larger ones get 413. */
-  maxBodyBytes: z.number().int().positive().default(DEFAULT_HTTP_MAX_BODY_BYTES),
-  /** Serve `/metrics` without credentials (default: the same credentials as `/mcp`). */
-  publicMetrics: z.boolean().default(false),
-  /** Serve without any credential on a non-loopback address (also `--allow-unauthenticated`). */
-  allowUnauthenticated: z.boolean().default(false),
-  /** JWT access tokens from an authorization server (besides or instead of the rules' `api_keys`). */
-  auth: HttpAuthSettingsSchema.optional(),
-});
-
-export type HttpServeSettings = z.infer<typeof HttpServeSettingsSchema>;
-
 /**
  * Gateway settings (cosmiconfig `agent-mcp-gateway`), each overridable by a
- * GATEWAY_* variable. Strict: a misspelt key is an error, not a silent default.
+ * GATEWAY_* variable. Core's keys only: any other top-level key of a settings file must be a
+ * section a plugin registered (`ConfigRegistry.registerSettingsSection`), else it is an error
+ * listing the known ones — a misspelt key is never a silent default.
  */
 export const GatewaySettingsSchema = z.strictObject({
   /** Third-party plugins: a package name, or `[name, options]`. */
@@ -254,10 +195,16 @@ export const GatewaySettingsSchema = z.strictObject({
   auditLog: NonEmptyString.optional(),
   /** Record tool call arguments in the audit log (off: they may hold personal data or secrets). */
   auditArguments: z.boolean().default(false),
-  /** How the gateway itself is served to its MCP client. */
-  transport: z.enum(['stdio', 'http']).default('stdio'),
-  /** Listener settings for `transport: "http"`. */
-  http: HttpServeSettingsSchema.optional(),
+  /**
+   * How the gateway itself is served to its MCP client: `stdio`, or the name of a settings
+   * section a serving plugin registered with `serves` (checked once the plugins registered).
+   */
+  transport: NonEmptyString.default('stdio'),
+  /**
+   * The sections plugins registered, each validated by its plugin's schema: written
+   * as top-level keys of the settings file, gathered here by the loader.
+   */
+  sections: z.record(z.string(), z.unknown()).default({}),
 });
 
 export type GatewaySettings = z.infer<typeof GatewaySettingsSchema>;
