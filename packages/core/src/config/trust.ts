@@ -6,7 +6,7 @@
  *
  * A folder is trusted while its set of gateway files is exactly the recorded one
  * with the recorded contents: a changed, added or removed file makes it untrusted
- * again (see `projectTrust` in ./load.ts). An unreadable store trusts nothing.
+ * again (see `projectTrust` in ./project-trust.ts). An unreadable store trusts nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
