@@ -165,6 +165,8 @@ describe('the example plugin, packed and installed with the gateway, driven thro
     const login = await cli(['auth', 'login', 'signed', '--no-browser']);
     expect(login, login.stderr).toMatchObject({ code: 0 });
     expect(login.stdout).toContain('Logged in to signed');
+    // A key check is no browser login: no URL to open is printed.
+    expect(login.stdout).not.toMatch(/browser|Open this URL/);
     expect(explicit.requests.slice(before).filter((r) => r.method === 'POST')).toEqual([expect.objectContaining({ keyId: 'k1', verdict: 'ok' })]);
     rows = await status();
     const signed = rows.get('signed');
