@@ -97,6 +97,7 @@ export class Grants {
     // Another process (or an earlier section here) refreshed while we waited: use its tokens.
     if (current && current.access_token !== stale.access_token && isFresh(current, 0)) {
       cache.adopt(current);
+      this.refused = undefined;
       return current;
     }
     const refreshToken = current?.refresh_token ?? stale.refresh_token;
