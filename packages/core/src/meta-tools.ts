@@ -160,7 +160,8 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
               },
               ...(progressToken !== undefined && {
                 onprogress: (progress) => {
-                  const sent = extra.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } })
+                  const sent = extra.mcpReq
+                    .notify({ method: 'notifications/progress', params: { ...progress, progressToken } })
                     .catch(() => undefined);
                   forwarded = forwarded ? forwarded.then(() => sent) : sent;
                 },
