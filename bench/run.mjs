@@ -121,7 +121,7 @@ function directStdio(name = 'demo') {
  * @param {string} url
  */
 async function directHttp(url) {
-  /** @type {import('@modelcontextprotocol/sdk/shared/transport.js').FetchLike} */
+  /** @type {import('@modelcontextprotocol/client').FetchLike} */
   const ownSignalFetch = async (input, init) => {
     const shared = init?.signal;
     if (!shared || init?.method === 'GET') return fetch(input, init); // the long-lived GET stream keeps the shared one
@@ -954,7 +954,7 @@ function environment() {
     cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
     commit: dirty ? `${commit} (+ uncommitted changes in packages/)` : commit,
-    sdk: readJson(join(ROOT, 'node_modules/@modelcontextprotocol/sdk/package.json')).version,
+    sdk: readJson(join(ROOT, 'node_modules/@modelcontextprotocol/client/package.json')).version,
     quick: QUICK,
     phases: [...PHASES],
     loadavgAtStart: loadavg().map((l) => +l.toFixed(2)),
