@@ -1,4 +1,4 @@
-import { NonEmptyString, defineError, expandVariables, secret, z } from '@agent-mcp-gateway/core';
+import { NonEmptyString, defineError, secret, z } from '@agent-mcp-gateway/core';
 
 /** The `auth` type this plugin registers and answers. */
 export const ACME_HMAC_TYPE = 'acme-hmac';
@@ -40,53 +40,24 @@ function isOrigin(text: string): boolean {
  * The plugin's options (`"plugins": [["@acme/agent-mcp-gateway-auth-hmac", {…}]]` in the settings):
  * the keys for servers that configure no `auth`, by origin. Such a server gets this plugin when
  * its 401 carries an `Acme-HMAC` challenge.
+ *
+ * The plugin declares it as its `optionsSchema`, so the gateway does the rest before the
+ * constructor runs: `${VAR}` expanded, validated (a mistake is CONFIG_INVALID naming the settings
+ * file and JSON path, `$.plugins[0][1].keys["https://x"].secret`), and each `secret` — marked with
+ * `secret()` — registered with the redactor. `${secret:NAME}` is left for the strategy to read from
+ * the token store, as in an `auth` block.
  */
 export const AcmeHmacOptionsSchema = z.strictObject({
   keys: z.record(OriginSchema, z.strictObject({ keyId: KeyIdSchema, secret: secret(NonEmptyString) })).default({}),
 });
 
-export type AcmeHmacOptions = z.input<typeof AcmeHmacOptionsSchema>;
-
-/**
- * Validates the plugin's options. The settings file is not expanded by the gateway (only
- * `.mcp.json` is), so `${VAR}` is expanded here, with core's rules; `${secret:NAME}` is left for
- * the strategy to read from the token store.
- *
- * @throws GatewayError CONFIG_MISSING_VARIABLE for an unset `${VAR}`; PLUGIN_ERROR
- *   (reason `acme_hmac_options_invalid`) naming the JSON path of what is wrong, never its value
- */
-export function parseOptions(options: unknown, env: NodeJS.ProcessEnv): z.output<typeof AcmeHmacOptionsSchema> {
-  const where = `${PACKAGE_NAME} options`;
-  const expanded = expandVariables(options ?? {}, env, where);
-  const parsed = AcmeHmacOptionsSchema.safeParse(expanded);
-  if (parsed.success) return parsed.data;
-  // A misspelt key first: it usually explains the missing one next to it.
-  const issues = [...parsed.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
-  const first = issues[0] as z.core.$ZodIssue;
-  const rest = issues.slice(1, 5).map((issue) => `; ${jsonPath(issue.path)}: ${issueText(issue)}`).join('');
-  throw acmeErrors.optionsInvalid(where, jsonPath(first.path), issueText(first) + rest);
-}
-
-function jsonPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : /^[A-Za-z_$][\w$]*$/.test(String(part)) ? `${out}.${String(part)}` : `${out}[${JSON.stringify(String(part))}]`), '$');
-}
-
-/** What is wrong, without the value (zod's messages can quote it). */
-function issueText(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-  if (issue.code === 'invalid_type') return `expected ${issue.expected}`;
-  if (issue.code === 'invalid_key') return issue.issues[0]?.message ?? 'invalid key';
-  return issue.message;
-}
+/** The options as written in the settings. */
+export type AcmeHmacOptionsInput = z.input<typeof AcmeHmacOptionsSchema>;
+/** The options as the gateway hands them to the constructor (validated, defaults applied). */
+export type AcmeHmacOptions = z.output<typeof AcmeHmacOptionsSchema>;
 
 /** The plugin's errors: reasons under core's codes, so agents and tests match code + reason. */
 export const acmeErrors = {
-  optionsInvalid: defineError({
-    code: 'PLUGIN_ERROR',
-    reason: 'acme_hmac_options_invalid',
-    message: (where: string, path: string, what: string) => `${where}: ${path}: ${what}`,
-    details: (_where: string, path: string) => ({ path }),
-  }),
   /** The server asks for an Acme-HMAC signature and nothing configures a key for it. */
   noKey: defineError({
     code: 'AUTH_FAILED',

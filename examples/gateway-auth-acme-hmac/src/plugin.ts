@@ -1,5 +1,5 @@
 import { serverStoreKey, type AuthChallenge, type ConfigRegistry, type Gateway, type GatewayPlugin, type ResolveContext, type ServerSpec } from '@agent-mcp-gateway/core';
-import { ACME_HMAC_TYPE, AcmeHmacAuthSchema, acmeErrors, parseOptions, type AcmeHmacOptions } from './config.js';
+import { ACME_HMAC_TYPE, AcmeHmacAuthSchema, AcmeHmacOptionsSchema, acmeErrors, type AcmeHmacOptionsInput } from './config.js';
 import { ACME_HMAC_SCHEME, type SigningKey } from './signature.js';
 import { AcmeHmacStrategy, verifiedKeyOf } from './strategy.js';
 
@@ -14,17 +14,27 @@ import { AcmeHmacStrategy, verifiedKeyOf } from './strategy.js';
  *   challenge — and from the start once `auth login` has verified that key. A challenge for an
  *   origin without a key is AUTH_FAILED `acme_hmac_no_key`.
  *
- * Options (`"plugins": [["@acme/agent-mcp-gateway-auth-hmac", {"keys": {"https://mcp.acme.example": {"keyId": "k1", "secret": "${ACME_SECRET}"}}}]]`)
- * are validated when the plugin is made: a mistake is PLUGIN_ERROR naming its JSON path.
+ * Options (`"plugins": [["@acme/agent-mcp-gateway-auth-hmac", {"keys": {"https://mcp.acme.example": {"keyId": "k1", "secret": "${ACME_SECRET}"}}}]]`):
+ * their schema is declared as `optionsSchema`, so the gateway expands `${VAR}`, validates them
+ * (a mistake is CONFIG_INVALID naming the settings file and JSON path) and registers their secrets
+ * with the redactor before calling the constructor.
  */
 export class AcmeHmacPlugin implements GatewayPlugin {
+  /** The schema of the options: the gateway validates and expands them with it, and blanks its `secret()` fields. */
+  static readonly optionsSchema = AcmeHmacOptionsSchema;
+
   readonly name = 'AcmeHmacPlugin';
   private readonly keys: ReadonlyMap<string, SigningKey>;
   /** One strategy per server spec: a repeated challenge finds the same one (and the kernel stops retrying). */
   private readonly strategies = new WeakMap<ServerSpec, AcmeHmacStrategy>();
 
-  constructor(options: AcmeHmacOptions = {}, env: NodeJS.ProcessEnv = process.env) {
-    this.keys = new Map(Object.entries(parseOptions(options, env).keys));
+  /**
+   * @param options validated by the gateway when it loads the plugin from the settings; parsed
+   *   again here (cheap, and it fills the defaults) for an embedder constructing it directly,
+   *   who expands and redacts with core's `parsePluginOptions(AcmeHmacPlugin.optionsSchema, …)`.
+   */
+  constructor(options: AcmeHmacOptionsInput = {}) {
+    this.keys = new Map(Object.entries(AcmeHmacOptionsSchema.parse(options).keys));
   }
 
   register(registry: ConfigRegistry): void {
@@ -32,9 +42,6 @@ export class AcmeHmacPlugin implements GatewayPlugin {
   }
 
   apply(gateway: Gateway): void {
-    // The keys of the options are secrets too: the gateway only knows those of the servers file.
-    for (const key of this.keys.values()) gateway.redactor.add(key.secret);
-
     gateway.hooks.authFor.for(ACME_HMAC_TYPE).tap(this.name, (spec, _challenge, ctx) => {
       const { keyId, secret } = AcmeHmacAuthSchema.parse(spec.auth); // validated at load: this only types it
       return this.strategyFor(gateway, spec, { keyId, secret }, ctx);

@@ -94,7 +94,8 @@ export class AcmeHmacStrategy implements AuthStrategy {
     if (status === 401 || status === 403) throw acmeErrors.keyRejected(this.server.name, this.key.keyId, status);
     if (status < 200 || status > 299) throw errors.serverUnavailable(this.server.name, `it answered HTTP ${status} to a signed initialize request`);
     await this.remember();
-    return { url: this.server.url, done: Promise.resolve() };
+    // Nothing for the person to open: no `url`, so `auth login` prints no browser instructions.
+    return { done: Promise.resolve() };
   }
 
   /** `auth logout`: forgets that the key was verified. Nothing is revoked: the key is configuration. */

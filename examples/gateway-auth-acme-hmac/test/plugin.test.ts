@@ -9,6 +9,7 @@ import {
   Gateway,
   GatewaySettingsSchema,
   MemoryTokenStore,
+  parsePluginOptions,
   parseServers,
   secretStoreKey,
   serverStoreKey,
@@ -19,7 +20,7 @@ import {
 } from '@agent-mcp-gateway/core';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import { afterEach, describe, expect, it } from 'vitest';
-import AcmeHmacPlugin, { ACME_HMAC_TYPE, acmeErrors, authorization, stringToSign, verifiedKeyOf, type AcmeHmacOptions } from '../src/index.js';
+import AcmeHmacPlugin, { ACME_HMAC_TYPE, acmeErrors, authorization, stringToSign, verifiedKeyOf, type AcmeHmacOptionsInput } from '../src/index.js';
 import { startAcmeServer, type AcmeServer } from './acme-server.js';
 
 const SECRET = 'acme-secret-0123456789abcdef';
@@ -47,8 +48,8 @@ function servers(entries: Record<string, unknown>, plugin: GatewayPlugin, env: R
 }
 
 /** A started gateway with the HTTP transport, a memory token store and the plugin. */
-async function gatewayWith(entries: Record<string, unknown>, options: AcmeHmacOptions = {}, store = new MemoryTokenStore()) {
-  const plugin = new AcmeHmacPlugin(options, {});
+async function gatewayWith(entries: Record<string, unknown>, options: AcmeHmacOptionsInput = {}, store = new MemoryTokenStore()) {
+  const plugin = new AcmeHmacPlugin(options);
   const config: GatewayConfig = { servers: servers(entries, plugin), settings: GatewaySettingsSchema.parse({ connectTimeoutMs: 10_000 }), sources: {}, warnings: [] };
   const storePlugin: GatewayPlugin = { name: 'store', apply: (g) => void g.hooks.resolveTokenStore.tap('store', () => store) };
   const gateway = new Gateway({ config, plugins: [new HttpTransportPlugin(), storePlugin, plugin], logger: silentLogger });
@@ -87,8 +88,11 @@ describe('configuration', () => {
       }
       throw new Error('accepted');
     };
+    // `keyID` for `keyId`: the unknown key is named first (the likelier cause), the missing one after it.
     const typo = attempt({ type: 'acme-hmac', keyID: 'k1', secret: SECRET });
-    expect(typo).toMatchObject({ code: 'CONFIG_INVALID', details: { path: '$.mcpServers.acme.auth.keyId' } });
+    expect(typo).toMatchObject({ code: 'CONFIG_INVALID', details: { path: '$.mcpServers.acme.auth' } });
+    expect(typo.message).toContain('"keyID"');
+    expect(typo.message.indexOf('"keyID"')).toBeLessThan(typo.message.indexOf('auth.keyId'));
     const extra = attempt({ type: 'acme-hmac', keyId: 'k1', keyID: 'k1', secret: SECRET });
     expect(extra).toMatchObject({ code: 'CONFIG_INVALID', details: { path: '$.mcpServers.acme.auth' } });
     expect(extra.message).toContain('"keyID"');
@@ -97,25 +101,39 @@ describe('configuration', () => {
     for (const error of [typo, extra]) expect(error.message).not.toContain(SECRET);
   });
 
-  it('the options: keys by origin, ${VAR} expanded; a mistake is PLUGIN_ERROR acme_hmac_options_invalid naming its path', () => {
-    expect(() => new AcmeHmacPlugin({ keys: { 'https://mcp.acme.example': { keyId: 'k1', secret: '${ACME_SECRET}' } } }, { ACME_SECRET: SECRET })).not.toThrow();
+  it('the options: the declared optionsSchema, as the gateway applies it: ${VAR} expanded, secrets collected, a mistake CONFIG_INVALID naming its path', () => {
+    const schema = AcmeHmacPlugin.optionsSchema;
+    const source = { file: '/home/u/.config/agent-mcp-gateway/.agent-mcp-gatewayrc.json', path: ['plugins', 0, 1] };
+    const origin = 'https://mcp.acme.example';
+    const ok = parsePluginOptions(schema, { keys: { [origin]: { keyId: 'k1', secret: '${ACME_SECRET}' } } }, { ACME_SECRET: SECRET }, source);
+    expect(ok.options).toEqual({ keys: { [origin]: { keyId: 'k1', secret: SECRET } } });
+    expect(ok.secrets).toEqual([SECRET]);
+    expect(() => new AcmeHmacPlugin(ok.options)).not.toThrow();
+    // A stored secret's reference stays as written (the strategy reads it from the store), and is no secret value itself.
+    const stored = parsePluginOptions(schema, { keys: { [origin]: { keyId: 'k1', secret: '${secret:ACME}' } } }, {}, source);
+    expect(stored.options.keys[origin]?.secret).toBe('${secret:ACME}');
+    expect(stored.secrets).toEqual([]);
+    expect(parsePluginOptions(schema, undefined, {}, source).options).toEqual({ keys: {} });
+
     const fails = (options: unknown, env: Record<string, string> = {}) => {
       try {
-        new AcmeHmacPlugin(options as AcmeHmacOptions, env);
+        parsePluginOptions(schema, options, env, source);
       } catch (error) {
-        return error as Error & { code: string; details: { path?: string; reason?: string } };
+        return error as Error & { code: string; details: { file?: string; path?: string; reason?: string } };
       }
       throw new Error('accepted');
     };
     const notOrigin = fails({ keys: { 'https://mcp.acme.example/mcp': { keyId: 'k1', secret: SECRET } } });
-    expect(acmeErrors.optionsInvalid.is(notOrigin)).toBe(true);
-    expect(notOrigin.details.path).toBe('$.keys["https://mcp.acme.example/mcp"]');
-    const typo = fails({ keys: { 'https://mcp.acme.example': { keyId: 'k1', secrett: SECRET } } });
-    expect(typo).toMatchObject({ code: 'PLUGIN_ERROR', details: { reason: 'acme_hmac_options_invalid', path: '$.keys["https://mcp.acme.example"]' } });
-    expect(typo.message).toContain('unknown key "secrett"');
+    expect(notOrigin).toMatchObject({ code: 'CONFIG_INVALID', details: { file: source.file, path: '$.plugins[0][1].keys["https://mcp.acme.example/mcp"]' } });
+    const typo = fails({ keys: { [origin]: { keyId: 'k1', secrett: SECRET } } });
+    expect(typo).toMatchObject({ code: 'CONFIG_INVALID', details: { path: '$.plugins[0][1].keys["https://mcp.acme.example"]' } });
+    expect(typo.message).toContain('"secrett"');
     expect(typo.message).not.toContain(SECRET);
-    expect(fails({ key: {} })).toMatchObject({ code: 'PLUGIN_ERROR', details: { path: '$' } });
-    expect(fails({ keys: { 'https://mcp.acme.example': { keyId: 'k1', secret: '${ACME_SECRET}' } } })).toMatchObject({ code: 'CONFIG_MISSING_VARIABLE' });
+    expect(fails({ key: {} })).toMatchObject({ code: 'CONFIG_INVALID', details: { path: '$.plugins[0][1]' } });
+    expect(fails({ keys: { [origin]: { keyId: 'k1', secret: '${ACME_SECRET}' } } })).toMatchObject({
+      code: 'CONFIG_MISSING_VARIABLE',
+      details: { path: '$.plugins[0][1].keys["https://mcp.acme.example"].secret' },
+    });
   });
 });
 

@@ -4,6 +4,7 @@ import { errors, type StoredAuth, type StoredClient } from '@agent-mcp-gateway/c
 import { clientConfiguration, clientSecretBasic, processRegistrationResponse } from './client-auth.js';
 import type { ClientCredentialsAuth, OAuthAuth } from './config.js';
 import type { StrategyContext } from './context.js';
+import { registrationRefused, registrationUnsupported } from './errors.js';
 import { authFailure, describeFailure } from './failures.js';
 import type { Session } from './session.js';
 import type { TokenCache } from './token-cache.js';
@@ -65,7 +66,7 @@ export class ClientIdentity {
     const { name, options, logger } = this.ctx;
     const issuer = session.as.issuer;
     if (!session.as.registration_endpoint) {
-      throw errors.authFailed(name, `authorization server ${issuer} offers no dynamic client registration; set auth.clientId for this server`);
+      throw registrationUnsupported(name, `authorization server ${issuer} offers no dynamic client registration; set auth.clientId for this server`);
     }
     const requestOptions = { ...(session.insecure && { [oauth.allowInsecureRequests]: true }), [oauth.customFetch]: session.fetch };
     // The device grant when the server offers it, so that one registration serves `auth login --device` too.
@@ -87,7 +88,7 @@ export class ClientIdentity {
       );
       registered = await processRegistrationResponse(response);
     } catch (error) {
-      throw authFailure(name, `client registration refused by ${issuer}: ${describeFailure(error)}`, error);
+      throw authFailure(name, `client registration refused by ${issuer}: ${describeFailure(error)}`, error, registrationRefused);
     }
     if (typeof registered.client_secret === 'string') options.addSecret?.(registered.client_secret);
     const created: StoredClient = {

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
-import { errors, isGatewayError, type AuthChallenge } from '@agent-mcp-gateway/core';
+import { isGatewayError, type AuthChallenge } from '@agent-mcp-gateway/core';
+import { endpointMissing, issuerMismatch, metadataInvalid, metadataNotFound, pkceUnsupported, resourceMismatch } from './errors.js';
 import { EgressPolicy, ENDPOINT_KEYS, type FetchFn } from './egress.js';
 
 export type { FetchFn };
@@ -63,7 +64,7 @@ export async function discoverResource(
     if (!body || !Array.isArray(servers) || typeof servers[0] !== 'string') continue;
     const resource = typeof body.resource === 'string' ? body.resource : canonical(base);
     if (!resourceCovers(resource, base)) {
-      throw errors.authFailed(server, `the protected resource metadata names resource ${resource}, which does not cover ${canonical(base)}`);
+      throw resourceMismatch(server, `the protected resource metadata names resource ${resource}, which does not cover ${canonical(base)}`);
     }
     const scopes = Array.isArray(body.scopes_supported) ? body.scopes_supported.filter((s): s is string => typeof s === 'string') : undefined;
     return {
@@ -121,7 +122,7 @@ export async function discoverAuthorizationServer(
         ]
       : ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
   const expected = new URL(issuer);
-  let refusal: string | undefined;
+  let refusal: { why: string; issuer: boolean } | undefined;
   for (const candidate of candidates) {
     const response = await get(fetchFn, new URL(candidate, issuerUrl.origin));
     if (!response?.ok) {
@@ -131,10 +132,10 @@ export async function discoverAuthorizationServer(
     try {
       return await oauth.processDiscoveryResponse(expected, response);
     } catch (error) {
-      refusal = error instanceof Error ? error.message : String(error);
+      refusal = { why: error instanceof Error ? error.message : String(error), issuer: namesAnotherIssuer(error) };
     }
   }
-  if (refusal) throw errors.authFailed(server, `authorization server metadata of ${issuer} refused: ${refusal}`);
+  if (refusal) throw (refusal.issuer ? issuerMismatch : metadataInvalid)(server, `authorization server metadata of ${issuer} refused: ${refusal.why}`);
   if (legacy) {
     // 2025-03-26 servers without metadata: the default endpoints on the server's origin.
     const origin = issuerUrl.origin;
@@ -146,13 +147,19 @@ export async function discoverAuthorizationServer(
       code_challenge_methods_supported: ['S256'],
     };
   }
-  throw errors.authFailed(server, `no authorization server metadata found for ${issuer}`);
+  throw metadataNotFound(server, `no authorization server metadata found for ${issuer}`);
+}
+
+/** oauth4webapi's refusal of a metadata document whose `issuer` is not the one asked for. */
+function namesAnotherIssuer(error: unknown): boolean {
+  const e = error as { code?: unknown; cause?: { attribute?: unknown } } | undefined;
+  return e?.code === oauth.JSON_ATTRIBUTE_COMPARISON && e.cause?.attribute === 'issuer';
 }
 
 /** PKCE with S256 is mandatory: an AS that does not advertise it is refused. */
 export function requireS256(server: string, as: oauth.AuthorizationServer): void {
   if (!as.code_challenge_methods_supported?.includes('S256')) {
-    throw errors.authFailed(server, `authorization server ${as.issuer} does not support PKCE with S256`);
+    throw pkceUnsupported(server, `authorization server ${as.issuer} does not support PKCE with S256`);
   }
 }
 
@@ -165,7 +172,18 @@ export async function requireSecureEndpoints(server: string, as: oauth.Authoriza
   for (const key of ENDPOINT_KEYS) {
     const value: unknown = as[key];
     if (value === undefined) continue;
-    if (typeof value !== 'string') throw errors.authFailed(server, `${key.replace(/_/g, ' ')} of ${as.issuer} is not a URL`);
+    if (typeof value !== 'string') throw metadataInvalid(server, `${key.replace(/_/g, ' ')} of ${as.issuer} is not a URL`);
     await egress.check(value, key.replace(/_/g, ' '));
+  }
+}
+
+/**
+ * The endpoints a grant cannot do without (the token endpoint for every grant, the authorization
+ * endpoint for a browser login) must be in the metadata: else AUTH_FAILED/`endpoint_missing`
+ * before any request is made.
+ */
+export function requireEndpoints(server: string, as: oauth.AuthorizationServer, keys: readonly ('token_endpoint' | 'authorization_endpoint')[]): void {
+  for (const key of keys) {
+    if (typeof as[key] !== 'string') throw endpointMissing(server, `authorization server ${as.issuer} names no ${key.replace(/_/g, ' ')}`);
   }
 }

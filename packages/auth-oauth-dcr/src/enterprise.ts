@@ -4,8 +4,9 @@ import type { StoredTokens } from '@agent-mcp-gateway/core';
 import { clientSecretBasic } from './client-auth.js';
 import type { EnterpriseManagedAuth } from './config.js';
 import type { StrategyContext } from './context.js';
-import { discoverAuthorizationServer, requireSecureEndpoints } from './discovery.js';
+import { discoverAuthorizationServer, requireEndpoints, requireSecureEndpoints } from './discovery.js';
 import { endpointLabeler } from './egress.js';
+import { idJagRefused, idpRefused } from './errors.js';
 import { authFailure, describeFailure } from './failures.js';
 import type { GrantParts } from './grants.js';
 
@@ -47,14 +48,14 @@ export async function enterpriseManagedGrant(
   } catch (error) {
     const why = describeFailure(error);
     ctx.event('failure', `token exchange at ${issuer} refused: ${why}`);
-    throw authFailure(ctx.name, `the identity provider ${issuer} refused to exchange the ID token for an ID-JAG: ${why}`, error);
+    throw authFailure(ctx.name, `the identity provider ${issuer} refused to exchange the ID token for an ID-JAG: ${why}`, error, idpRefused);
   }
   try {
     const config = parts.identity.configuration(session, undefined) as client.Configuration;
     return await granted(await client.genericGrantRequest(config, JWT_BEARER_GRANT, { assertion, resource, ...(scope && { scope }) }));
   } catch (error) {
     ctx.event('failure', `JWT bearer grant refused: ${describeFailure(error)}`);
-    throw authFailure(ctx.name, `the authorization server ${session.as.issuer} refused the ID-JAG: ${describeFailure(error)}`, error);
+    throw authFailure(ctx.name, `the authorization server ${session.as.issuer} refused the ID-JAG: ${describeFailure(error)}`, error, idJagRefused);
   }
 }
 
@@ -67,6 +68,7 @@ async function idpConfiguration(ctx: StrategyContext, idp: EnterpriseManagedAuth
   const as: oauth.AuthorizationServer = idp.tokenEndpoint
     ? { issuer: idp.issuer, token_endpoint: (await egress.check(idp.tokenEndpoint, 'IdP token endpoint')).href }
     : await discoverAuthorizationServer(ctx.name, idp.issuer, false, egress);
+  requireEndpoints(ctx.name, as, ['token_endpoint']);
   await requireSecureEndpoints(ctx.name, as, egress);
   // The client authenticates as registered at the IdP: the method its metadata offers, else in the body (the extension's example).
   const methods = as.token_endpoint_auth_methods_supported;

@@ -3,6 +3,7 @@
  * AUTH_FAILED without losing what the catalogue said it was.
  */
 import { GatewayError, errors, isGatewayError } from '@agent-mcp-gateway/core';
+import type { OAuthFailure } from './errors.js';
 import { oauthErrorCode } from './tokens.js';
 
 /** The first GatewayError in `error`'s cause chain: openid-client and oauth4webapi wrap what a fetch throws. */
@@ -33,11 +34,15 @@ export function describeFailure(error: unknown): string {
  * catalogued failure underneath keeps its identity: when `cause` is, or wraps, a GatewayError with a
  * `details.reason`, the new error has that error's code and reason (and its other details), so an
  * egress refusal met during a refresh is still AUTH_FAILED/`egress_refused`, and an unreachable
- * keychain met while saving tokens still SERVER_UNAVAILABLE/`keychain_unavailable`. `cause` is kept.
+ * keychain met while saving tokens still SERVER_UNAVAILABLE/`keychain_unavailable`. Otherwise it is
+ * `as` (the step's own catalogued failure, `client_credentials_refused`…), with the OAuth error code
+ * of `cause` in `details.oauthError` when it is a registered one; without `as`, a plain AUTH_FAILED.
+ * `cause` is kept.
  */
-export function authFailure(server: string, why: string, cause: unknown): GatewayError {
+export function authFailure(server: string, why: string, cause: unknown, as?: OAuthFailure): GatewayError {
   const plain = errors.authFailed(server, why);
   const inner = gatewayErrorIn(cause);
-  if (inner?.details.reason === undefined) return new GatewayError(plain.code, plain.message, plain.details, { cause });
-  return new GatewayError(inner.code, plain.message, { ...inner.details, server }, { cause });
+  if (inner?.details.reason !== undefined) return new GatewayError(inner.code, plain.message, { ...inner.details, server }, { cause });
+  if (as) return new GatewayError(as.code, as.message(server, why), as.details(server, why, oauthErrorCode(cause)), { cause });
+  return new GatewayError(plain.code, plain.message, plain.details, { cause });
 }

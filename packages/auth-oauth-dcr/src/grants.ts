@@ -4,6 +4,7 @@ import type { ClientIdentity } from './client-identity.js';
 import type { ClientCredentialsAuth } from './config.js';
 import { InFlight, type StrategyContext } from './context.js';
 import { enterpriseManagedGrant } from './enterprise.js';
+import { clientCredentialsRefused, refreshFailed } from './errors.js';
 import { authFailure, describeFailure } from './failures.js';
 import type { ScopeRequest } from './scopes.js';
 import type { Discovery } from './session.js';
@@ -28,11 +29,23 @@ export interface GrantParts {
 export class Grants {
   private readonly refreshing = new InFlight<StoredTokens | undefined>();
   private readonly granting = new InFlight<StoredTokens>();
+  /** The OAuth error that refused the last refresh (`invalid_grant` / `invalid_client`), until tokens arrive again. */
+  private refused: string | undefined;
 
   constructor(
     private readonly ctx: StrategyContext,
     private readonly parts: GrantParts,
   ) {}
+
+  /** Why the login now needed is needed, when a refresh was refused: the OAuth error code, until new tokens arrive. */
+  get refusal(): string | undefined {
+    return this.refused;
+  }
+
+  /** New tokens arrived (any grant): no refusal stands any more. */
+  recovered(): void {
+    this.refused = undefined;
+  }
 
   /** True for the grants that involve no user: the token is fetched (again) whenever needed. */
   get withoutUser(): boolean {
@@ -108,10 +121,11 @@ export class Grants {
         const { tokens: _dropped, ...rest } = stored ?? {};
         await write(code === 'invalid_client' ? { ...rest, client: undefined } : rest);
         cache.drop();
+        this.refused = code;
         return undefined;
       }
       ctx.event('failure', `token refresh failed: ${describeFailure(error)}`);
-      throw authFailure(ctx.name, `token refresh failed: ${describeFailure(error)}`, error);
+      throw authFailure(ctx.name, `token refresh failed: ${describeFailure(error)}`, error, refreshFailed);
     }
   }
 
@@ -124,7 +138,7 @@ export class Grants {
       return await this.granted(await client.clientCredentialsGrant(config, params), 'client credentials');
     } catch (error) {
       this.ctx.event('failure', `client credentials grant refused: ${describeFailure(error)}`);
-      throw authFailure(this.ctx.name, `client credentials grant refused: ${describeFailure(error)}`, error);
+      throw authFailure(this.ctx.name, `client credentials grant refused: ${describeFailure(error)}`, error, clientCredentialsRefused);
     }
   }
 

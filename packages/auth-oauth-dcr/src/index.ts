@@ -13,4 +13,28 @@ export type { ResourceInfo } from './discovery.js';
 // RFC 7009 revocation for `auth logout`; it loads openid-client on its first call.
 export { revokeTokens, type RevokeTokensOptions, type RevokeTokensResult } from './revoke.js';
 // Its catalogued errors, for `code` + `details.reason` matching.
-export { egressRefused } from './errors.js';
+export {
+  authorizationRefused,
+  clientCredentialsRefused,
+  codeExchangeRefused,
+  deviceAuthorizationRefused,
+  deviceCodeExpired,
+  deviceGrantRefused,
+  deviceUnsupported,
+  egressRefused,
+  endpointMissing,
+  idJagRefused,
+  idpRefused,
+  issuerMismatch,
+  metadataInvalid,
+  metadataNotFound,
+  pkceUnsupported,
+  refreshFailed,
+  refreshRefused,
+  registeredOAuthError,
+  registrationRefused,
+  registrationUnsupported,
+  resourceMismatch,
+  type OAuthErrorDetails,
+  type OAuthFailure,
+} from './errors.js';

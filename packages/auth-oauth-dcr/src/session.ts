@@ -1,7 +1,15 @@
 import type * as oauth from 'oauth4webapi';
 import type { AuthChallenge } from '@agent-mcp-gateway/core';
 import type { StrategyContext } from './context.js';
-import { discoverAuthorizationServer, discoverResource, requireS256, requireSecureEndpoints, type FetchFn, type ResourceInfo } from './discovery.js';
+import {
+  discoverAuthorizationServer,
+  discoverResource,
+  requireEndpoints,
+  requireS256,
+  requireSecureEndpoints,
+  type FetchFn,
+  type ResourceInfo,
+} from './discovery.js';
 import { EgressPolicy, endpointLabeler } from './egress.js';
 
 /** The authorization server side of one server, found once per strategy. */
@@ -18,8 +26,8 @@ export interface Session {
 
 /**
  * Discovery for one server, cached: RFC 9728 protected-resource metadata (guided by the 401
- * challenge that brought OAuth in), RFC 8414 authorization-server metadata, PKCE S256 and every
- * endpoint checked against the egress policy. Found once; a failed discovery is tried again on
+ * challenge that brought OAuth in), RFC 8414 authorization-server metadata, PKCE S256, a token
+ * endpoint, and every endpoint checked against the egress policy. Found once; a failed discovery is tried again on
  * the next attempt.
  */
 export class Discovery {
@@ -48,6 +56,7 @@ export class Discovery {
       const info = await discoverResource(name, url, this.noted, egress);
       const as = await discoverAuthorizationServer(name, info.authorizationServer, !info.fromMetadata, egress);
       requireS256(name, as);
+      requireEndpoints(name, as, ['token_endpoint']); // every grant uses it
       await requireSecureEndpoints(name, as, egress);
       return { info, as, insecure: egress.allowLocal, egress, fetch: egress.fetcher(endpointLabeler(as)) };
     })();

@@ -14,6 +14,7 @@ import {
 import { logoutStored } from './account.js';
 import { ClientIdentity } from './client-identity.js';
 import { authOf } from './config.js';
+import { refreshRefused } from './errors.js';
 import { strategyContext, type DeviceLogin, type OAuthStrategyOptions, type PendingLogin, type StrategyContext } from './context.js';
 import { Grants } from './grants.js';
 import { LoginTracker } from './login-tracker.js';
@@ -222,9 +223,14 @@ export class OAuthStrategy implements AuthStrategy {
     throw await this.loginRequired();
   }
 
-  /** AUTH_REQUIRED with the URL of the login it started (or the one pending). */
+  /**
+   * AUTH_REQUIRED with the URL of the login it started (or the one pending); catalogued
+   * `refresh_refused` when that login is needed because the refresh token or the client was refused.
+   */
   private async loginRequired(): Promise<Error> {
-    return errors.authRequired(this.ctx.name, (await this.logins.begin((track) => this.userGrants.browser(track))).url);
+    const { url } = await this.logins.begin((track) => this.userGrants.browser(track));
+    const refusal = this.grants.refusal;
+    return refusal ? refreshRefused(this.ctx.name, url, refusal) : errors.authRequired(this.ctx.name, url);
   }
 
   /** A login's answer: its tokens saved (merged, under the lock) and used; the step-up scopes it asked for are granted. */
@@ -241,6 +247,7 @@ export class OAuthStrategy implements AuthStrategy {
   private accept(tokens: StoredTokens, lifetime: number | undefined): void {
     this.cache.accept(tokens, lifetime);
     this.logins.recovered();
+    this.grants.recovered();
   }
 
   private notify(): void {

@@ -1,9 +1,17 @@
 import * as client from 'openid-client';
-import { errors } from '@agent-mcp-gateway/core';
 import { openBrowser } from './browser.js';
 import { startCallbackServer } from './callback.js';
 import { DEVICE_CODE_GRANT, type ClientIdentity } from './client-identity.js';
 import type { DeviceLogin, PendingLogin, StrategyContext } from './context.js';
+import { requireEndpoints } from './discovery.js';
+import {
+  authorizationRefused,
+  codeExchangeRefused,
+  deviceAuthorizationRefused,
+  deviceCodeExpired,
+  deviceGrantRefused,
+  deviceUnsupported,
+} from './errors.js';
 import { authFailure, describeFailure } from './failures.js';
 import type { Track } from './login-tracker.js';
 import type { ScopeRequest } from './scopes.js';
@@ -28,6 +36,7 @@ export class UserGrants {
     const { ctx } = this;
     const { options, logger } = ctx;
     const session = await this.parts.discovery.session();
+    requireEndpoints(ctx.name, session.as, ['authorization_endpoint']);
     const stored = await this.parts.cache.read();
     const state = client.randomState();
     const preferredPort = options.callbackPort ?? portOf(stored?.client?.redirect_uris?.[0]);
@@ -67,7 +76,7 @@ export class UserGrants {
     const { logger, options, name } = ctx;
     const session = await this.parts.discovery.session();
     if (typeof session.as.device_authorization_endpoint !== 'string') {
-      throw errors.authFailed(
+      throw deviceUnsupported(
         name,
         `authorization server ${session.as.issuer} offers no device authorization (RFC 8628); sign in with the URL instead (BROWSER=none prints it)`,
       );
@@ -82,7 +91,7 @@ export class UserGrants {
     try {
       device = await client.initiateDeviceAuthorization(config, { resource, ...(scope && { scope }) });
     } catch (error) {
-      throw authFailure(name, `device authorization refused by ${session.as.issuer}: ${describeFailure(error)}`, error);
+      throw authFailure(name, `device authorization refused by ${session.as.issuer}: ${describeFailure(error)}`, error, deviceAuthorizationRefused);
     }
     const complete = typeof device.verification_uri_complete === 'string' ? device.verification_uri_complete : undefined;
     // Shown to the user and opened by a browser: the remote server's word, checked like any URL before anyone sees it.
@@ -95,9 +104,9 @@ export class UserGrants {
     const poll = client.pollDeviceAuthorizationGrant(config, device, { resource }, { signal }).catch((error: unknown) => {
       const code = oauthErrorCode(error);
       if (stop.signal.aborted) throw new Error('the login was cancelled');
-      if (signal.aborted || code === 'expired_token') throw errors.authFailed(name, 'the device code expired before the login was confirmed');
-      if (code === 'access_denied') throw errors.authFailed(name, 'the authorization server refused the login: access_denied');
-      throw error;
+      if (signal.aborted || code === 'expired_token') throw deviceCodeExpired(name, 'the device code expired before the login was confirmed', code);
+      if (code === 'access_denied') throw authorizationRefused(name, 'the authorization server refused the login: access_denied', code);
+      throw authFailure(name, describeFailure(error), error, deviceGrantRefused);
     });
     // openid-client notices the abort only between its waits (up to 5 s): a cancelled login ends now.
     const cancelled = new Promise<never>((_, reject) => {
@@ -122,10 +131,23 @@ export class UserGrants {
     const callbackUrl = await result;
     this.ctx.logger.info(`OAuth callback received for ${this.ctx.name}`);
     const error = callbackUrl.searchParams.get('error');
-    if (error) throw errors.authFailed(this.ctx.name, `the authorization server refused the login: ${error}`);
-    return client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: false }, { resource: session.info.resource });
+    // The redirect back is the browser's word (anyone's): its `error` is named only when it has the form of an error code.
+    if (error) throw authorizationRefused(this.ctx.name, `the authorization server refused the login: ${ERROR_CODE.test(error) ? error : 'an unreadable error'}`, error);
+    try {
+      return await client.authorizationCodeGrant(
+        config,
+        callbackUrl,
+        { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: false },
+        { resource: session.info.resource },
+      );
+    } catch (failure) {
+      throw authFailure(this.ctx.name, describeFailure(failure), failure, codeExchangeRefused);
+    }
   }
 }
+
+/** What an OAuth `error` code looks like (RFC 6749 §4.1.2.1 allows more; a longer or odder one is not repeated). */
+const ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** The port of a remembered redirect URI, to listen on it again (a registration names its redirect URI exactly). */
 function portOf(uri: string | undefined): number | undefined {

@@ -129,13 +129,13 @@ describe('device authorization grant (RFC 8628)', () => {
     expect((await s.as.verifyAccessToken(tokens?.access_token as string, s.notion.url)).sub).toBe('bob');
   });
 
-  it('a refusal at the authorization server ends the login with AUTH_FAILED (access_denied) and a failed status', async () => {
+  it('a refusal at the authorization server ends the login with AUTH_FAILED/authorization_refused (access_denied) and a failed status', async () => {
     const s = await setup();
     const strategy = await strategyOf(s);
     const login = await strategy.startDeviceLogin();
     await completeDeviceLogin(login.verificationUriComplete as string, { deny: true });
     const error = await within(rejectionOf(login.done), 'device login refusal', DEVICE_WAIT_MS);
-    expect(error.code).toBe('AUTH_FAILED');
+    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'notion', reason: 'authorization_refused', oauthError: 'access_denied' } });
     expect(error.message).toMatch(/access_denied/);
     expect(strategy.status()).toMatchObject({ state: 'failed' });
     expect((await stored(s)).tokens).toBeUndefined();
@@ -172,11 +172,11 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(strategy.status().state).toBe('ok');
   });
 
-  it('an authorization server without device authorization: AUTH_FAILED saying so, no registration', async () => {
+  it('an authorization server without device authorization: AUTH_FAILED/device_unsupported saying so, no registration', async () => {
     const s = await setup({});
     const strategy = await strategyOf(s);
     const error = await rejectionOf(strategy.startDeviceLogin());
-    expect(error.code).toBe('AUTH_FAILED');
+    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'notion', reason: 'device_unsupported' } });
     expect(error.message).toMatch(/offers no device authorization \(RFC 8628\)/);
     expect(registrations(s.as)).toBe(0);
     // and a browser registration there does not ask for a grant the server does not offer

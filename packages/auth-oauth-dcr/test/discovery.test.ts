@@ -87,19 +87,20 @@ describe('discoverResource (RFC 9728)', () => {
     expect(info.authorizationServer).toBe(`${s.origin}/root`);
   });
 
-  it('a resource that does not cover the server URL is AUTH_FAILED (another path, another origin)', async () => {
+  it('a resource that does not cover the server URL is AUTH_FAILED/resource_mismatch (another path, another origin)', async () => {
+    const MISMATCH = { code: 'AUTH_FAILED', details: { server: 'srv', reason: 'resource_mismatch' } };
     const s = await docServer();
     s.routes.set(`${PRM}/mcp`, { body: { resource: `${s.origin}/other`, authorization_servers: [s.origin] } });
     const wrongPath = await rejectionOf(discoverResource('srv', `${s.origin}/mcp`, null));
-    expect(wrongPath).toMatchObject({ code: 'AUTH_FAILED' });
+    expect(wrongPath).toMatchObject(MISMATCH);
     expect(wrongPath.message).toContain(`${s.origin}/other`);
 
     s.routes.set(`${PRM}/mcp`, { body: { resource: 'http://127.0.0.1:1/mcp', authorization_servers: [s.origin] } });
-    expect(await rejectionOf(discoverResource('srv', `${s.origin}/mcp`, null))).toMatchObject({ code: 'AUTH_FAILED' });
+    expect(await rejectionOf(discoverResource('srv', `${s.origin}/mcp`, null))).toMatchObject(MISMATCH);
 
     // a mere string prefix is not a path prefix
     s.routes.set(`${PRM}/mcp`, { body: { resource: `${s.origin}/m`, authorization_servers: [s.origin] } });
-    expect(await rejectionOf(discoverResource('srv', `${s.origin}/mcp`, null))).toMatchObject({ code: 'AUTH_FAILED' });
+    expect(await rejectionOf(discoverResource('srv', `${s.origin}/mcp`, null))).toMatchObject(MISMATCH);
   });
 
   it('a resource that is a path prefix of the server URL covers it', async () => {
@@ -180,18 +181,30 @@ describe('discoverAuthorizationServer (RFC 8414 / OIDC)', () => {
     expect(as.authorization_endpoint).toBe(`${s.origin}/auth`);
   });
 
-  it('a document naming another issuer is refused with AUTH_FAILED, also for a legacy server', async () => {
+  it('a document naming another issuer is refused with AUTH_FAILED/issuer_mismatch, also for a legacy server', async () => {
+    const MISMATCH = { code: 'AUTH_FAILED', details: { server: 'srv', reason: 'issuer_mismatch' } };
     const s = await docServer();
     s.routes.set(OAUTH_AS, { body: asMetadata(`${s.origin}/someone-else`) });
     const error = await rejectionOf(discoverAuthorizationServer('srv', s.origin, false));
-    expect(error).toMatchObject({ code: 'AUTH_FAILED' });
+    expect(error).toMatchObject(MISMATCH);
     expect(error.message).toMatch(/refused/);
     // never tolerated, not even by the 2025-03-26 fallback
-    expect(await rejectionOf(discoverAuthorizationServer('srv', s.origin, true))).toMatchObject({ code: 'AUTH_FAILED' });
+    expect(await rejectionOf(discoverAuthorizationServer('srv', s.origin, true))).toMatchObject(MISMATCH);
     // an issuer with a path, every document names the issuer without it
     s.routes.clear();
     for (const path of [`${OAUTH_AS}/t`, `${OPENID}/t`, `/t${OPENID}`]) s.routes.set(path, { body: asMetadata(s.origin) });
-    expect(await rejectionOf(discoverAuthorizationServer('srv', `${s.origin}/t`, false))).toMatchObject({ code: 'AUTH_FAILED' });
+    expect(await rejectionOf(discoverAuthorizationServer('srv', `${s.origin}/t`, false))).toMatchObject(MISMATCH);
+  });
+
+  it('a document without an issuer, or not JSON, is AUTH_FAILED/metadata_invalid; none at all (not legacy) metadata_not_found', async () => {
+    const s = await docServer();
+    s.routes.set(OAUTH_AS, { body: { token_endpoint: `${s.origin}/token` } });
+    expect(await rejectionOf(discoverAuthorizationServer('srv', s.origin, false))).toMatchObject({ code: 'AUTH_FAILED', details: { reason: 'metadata_invalid' } });
+    s.routes.set(OAUTH_AS, { body: 'not an object' });
+    expect(await rejectionOf(discoverAuthorizationServer('srv', s.origin, false))).toMatchObject({ code: 'AUTH_FAILED', details: { reason: 'metadata_invalid' } });
+    s.routes.clear();
+    expect(await rejectionOf(discoverAuthorizationServer('srv', s.origin, false))).toMatchObject({ code: 'AUTH_FAILED', details: { reason: 'metadata_not_found' } });
+    expect(s.paths().slice(-2)).toEqual([OAUTH_AS, OPENID]);
   });
 
   it('the endpoints of a document naming another issuer are never used', async () => {
@@ -235,7 +248,7 @@ describe('requireS256 and HTTPS endpoints', () => {
       } catch (error) {
         thrown = error;
       }
-      expect(thrown).toMatchObject({ code: 'AUTH_FAILED' });
+      expect(thrown).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'srv', reason: 'pkce_unsupported' } });
       expect(String((thrown as Error).message)).toContain('S256');
     }
     expect(() => requireS256('srv', { ...base, code_challenge_methods_supported: ['plain', 'S256'] })).not.toThrow();

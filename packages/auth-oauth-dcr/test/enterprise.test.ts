@@ -33,7 +33,7 @@ interface Fixture {
 }
 
 /** An IdP that exchanges {@link ID_TOKEN} for an ID-JAG, an AS that takes that ID-JAG for an access token, and an MCP server accepting it. */
-async function start(options: { idpRefuses?: boolean } = {}): Promise<Fixture> {
+async function start(options: { idpRefuses?: boolean; asRefuses?: boolean } = {}): Promise<Fixture> {
   const grants: Fixture['grants'] = [];
   let issued = 0;
   const idp = await startDocServer((req, res) => {
@@ -59,7 +59,7 @@ async function start(options: { idpRefuses?: boolean } = {}): Promise<Fixture> {
     if (req.method !== 'POST' || !req.url?.startsWith('/token')) return false;
     void form(req).then((params) => {
       grants.push({ at: 'as', params, authorization: req.headers.authorization });
-      const ok = params.get('assertion') === `id-jag-for-${origin}`;
+      const ok = !options.asRefuses && params.get('assertion') === `id-jag-for-${origin}`;
       res
         .writeHead(ok ? 200 : 400, { 'content-type': 'application/json' })
         .end(JSON.stringify(ok ? { access_token: `at-${++issued}`, token_type: 'Bearer', expires_in: 3600 } : { error: 'invalid_grant' }));
@@ -137,7 +137,7 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
     expect(f.as.paths()).not.toContain('/authorize');
   });
 
-  it('an IdP that refuses the ID token → AUTH_FAILED naming the IdP; nothing is sent to the authorization server', async () => {
+  it('an IdP that refuses the ID token → AUTH_FAILED/idp_refused naming the IdP; nothing is sent to the authorization server', async () => {
     const f = await start({ idpRefuses: true });
     const gateway = await startGateway(f.mcpUrl, {
       type: 'enterprise_managed',
@@ -145,10 +145,25 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
       idp: { issuer: f.idp.origin, tokenEndpoint: `${f.idp.origin}/token`, clientId: 'idp-client', idToken: 'expired' },
     });
     const error = await rejectionOf(within(gateway.listTools('tester', 'corp'), 'listTools'));
-    expect(error.code, error.message).toBe('AUTH_FAILED');
+    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'corp', reason: 'idp_refused', oauthError: 'invalid_grant' } });
+    expect(JSON.stringify(error)).not.toContain('the ID token has expired'); // the IdP's free text travels nowhere
     expect(error.message).toContain(`identity provider ${f.idp.origin} refused`);
     expect(error.message).toContain('invalid_grant');
     expect(f.idp.paths()).not.toContain('/.well-known/openid-configuration'); // tokenEndpoint configured: no discovery
     expect(f.grants.map((g) => g.at)).toEqual(['idp']);
+  });
+
+  it('an authorization server that refuses the ID-JAG → AUTH_FAILED/id_jag_refused naming it', async () => {
+    const f = await start({ asRefuses: true });
+    const gateway = await startGateway(f.mcpUrl, {
+      type: 'enterprise_managed',
+      clientId: 'mcp-client',
+      clientSecret: 'mcp-secret',
+      idp: { issuer: f.idp.origin, clientId: 'idp-client', clientSecret: 'idp-secret', idToken: ID_TOKEN },
+    });
+    const error = await rejectionOf(within(gateway.listTools('tester', 'corp'), 'listTools'));
+    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'corp', reason: 'id_jag_refused', oauthError: 'invalid_grant' } });
+    expect(error.message).toContain(`authorization server ${f.as.origin} refused the ID-JAG`);
+    expect(f.grants.map((g) => g.at)).toEqual(['idp', 'as']);
   });
 });

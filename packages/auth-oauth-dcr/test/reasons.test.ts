@@ -19,7 +19,27 @@ import {
   type StoredAuth,
   type TokenStore,
 } from '@agent-mcp-gateway/core';
-import { egressRefused, revokeTokens } from '../src/index.js';
+import {
+  authorizationRefused,
+  clientCredentialsRefused,
+  codeExchangeRefused,
+  deviceAuthorizationRefused,
+  deviceCodeExpired,
+  deviceGrantRefused,
+  deviceUnsupported,
+  egressRefused,
+  endpointMissing,
+  issuerMismatch,
+  metadataInvalid,
+  metadataNotFound,
+  pkceUnsupported,
+  refreshFailed,
+  refreshRefused,
+  registrationRefused,
+  registrationUnsupported,
+  resourceMismatch,
+  revokeTokens,
+} from '../src/index.js';
 import type { LookupFn } from '../src/egress.js';
 import { OAuthStrategy } from '../src/strategy.js';
 import { captureLogger, httpSpec, rejectionOf, startDocServer, within, type DocServer } from './helpers.js';
@@ -65,12 +85,21 @@ interface Fixture {
   token: TokenAnswer;
   /** The grant_type of every token request. */
   grants: string[];
+  /** What /device (the device authorization endpoint) answers (change it at will). */
+  device: TokenAnswer;
+  /** When set, /authorize sends the browser back with this `error` (and a description) instead of a code. */
+  authorizeError: string | undefined;
 }
 
-/** `endpoints`: metadata fields to override, `<origin>` replaced by the server's origin and `<port>` by its port. */
-async function fixture(endpoints: Record<string, string> = {}): Promise<Fixture> {
+/**
+ * `endpoints`: metadata fields to override, `<origin>` replaced by the server's origin and `<port>` by its port
+ * in strings; `null` removes the field.
+ */
+async function fixture(endpoints: Record<string, unknown> = {}): Promise<Fixture> {
   const grants: string[] = [];
   let token: TokenAnswer = { status: 200, body: { access_token: 'at-new', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-new' } };
+  let device: TokenAnswer = { status: 200, body: { device_code: 'dc', user_code: 'ABCD-EFGH', verification_uri: 'http://127.0.0.1/device', expires_in: 60, interval: 1 } };
+  let authorizeError: string | undefined;
   const s = await startDocServer((req, res, origin) => {
     const url = new URL(req.url ?? '/', origin);
     if (url.pathname === '/mcp') {
@@ -80,15 +109,18 @@ async function fixture(endpoints: Record<string, string> = {}): Promise<Fixture>
     if (url.pathname === '/authorize') {
       // The user consents at once: back to the redirect URI with a code and the state.
       const back = new URL(url.searchParams.get('redirect_uri') ?? '');
-      back.searchParams.set('code', 'the-code');
+      if (authorizeError) {
+        back.searchParams.set('error', authorizeError);
+        back.searchParams.set('error_description', 'Sensitive Tenant Name said no');
+      } else back.searchParams.set('code', 'the-code');
       back.searchParams.set('state', url.searchParams.get('state') ?? '');
       res.writeHead(302, { location: back.href }).end();
       return true;
     }
-    if (req.method === 'POST' && (url.pathname === '/token' || url.pathname === '/revoke')) {
+    if (req.method === 'POST' && (url.pathname === '/token' || url.pathname === '/revoke' || url.pathname === '/device')) {
       void form(req).then((params) => {
         if (url.pathname === '/token') grants.push(params.get('grant_type') ?? '');
-        const answer = url.pathname === '/token' ? token : { status: 200, body: {} };
+        const answer = url.pathname === '/token' ? token : url.pathname === '/device' ? device : { status: 200, body: {} };
         res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
       });
       return true;
@@ -96,19 +128,19 @@ async function fixture(endpoints: Record<string, string> = {}): Promise<Fixture>
     return false;
   });
   cleanups.push(() => s.close());
-  const fill = (value: string) => value.replaceAll('<origin>', s.origin).replaceAll('<port>', String(s.port));
+  const fill = (value: unknown) => (typeof value === 'string' ? value.replaceAll('<origin>', s.origin).replaceAll('<port>', String(s.port)) : value);
+  const metadata: Record<string, unknown> = {
+    issuer: s.origin,
+    authorization_endpoint: `${s.origin}/authorize`,
+    token_endpoint: `${s.origin}/token`,
+    registration_endpoint: `${s.origin}/register`,
+    revocation_endpoint: `${s.origin}/revoke`,
+    code_challenge_methods_supported: ['S256'],
+    ...Object.fromEntries(Object.entries(endpoints).map(([k, v]) => [k, fill(v)])),
+  };
+  for (const [k, v] of Object.entries(metadata)) if (v === null) delete metadata[k];
   s.routes.set('/.well-known/oauth-protected-resource/mcp', { body: { resource: `${s.origin}/mcp`, authorization_servers: [s.origin] } });
-  s.routes.set('/.well-known/oauth-authorization-server', {
-    body: {
-      issuer: s.origin,
-      authorization_endpoint: `${s.origin}/authorize`,
-      token_endpoint: `${s.origin}/token`,
-      registration_endpoint: `${s.origin}/register`,
-      revocation_endpoint: `${s.origin}/revoke`,
-      code_challenge_methods_supported: ['S256'],
-      ...Object.fromEntries(Object.entries(endpoints).map(([k, v]) => [k, fill(v)])),
-    },
-  });
+  s.routes.set('/.well-known/oauth-authorization-server', { body: metadata });
   s.routes.set('/register', { status: 201, body: { client_id: 'registered-client', token_endpoint_auth_method: 'none' } });
   return {
     s,
@@ -119,6 +151,18 @@ async function fixture(endpoints: Record<string, string> = {}): Promise<Fixture>
     },
     set token(answer) {
       token = answer;
+    },
+    get device() {
+      return device;
+    },
+    set device(answer) {
+      device = answer;
+    },
+    get authorizeError() {
+      return authorizeError;
+    },
+    set authorizeError(error) {
+      authorizeError = error;
     },
   };
 }
@@ -173,8 +217,9 @@ describe('a refresh', () => {
     const { strategy, store, events } = await strategyFor(httpSpec('srv', f.url), { stored: expiredLogin(f) });
     const error = await rejectionOf(within(strategy.headers(), 'headers'));
     expect(error).toBeInstanceOf(GatewayError);
-    expect(error).toMatchObject({ code: 'AUTH_REQUIRED', details: { server: 'srv' } });
+    expect(error).toMatchObject({ code: refreshRefused.code, details: { server: 'srv', reason: refreshRefused.reason, oauthError: 'invalid_grant' } });
     expect(new URL(String(error.details?.authorizationUrl)).origin).toBe(f.s.origin);
+    expect(JSON.stringify(error)).not.toContain('refresh token revoked'); // the AS's free text travels nowhere
     expect(f.grants).toEqual(['refresh_token']);
     const after = await store.get(serverStoreKey(f.url));
     expect(after?.tokens).toBeUndefined();
@@ -182,14 +227,35 @@ describe('a refresh', () => {
     expect(events.map((e) => e.type)).toEqual(['failure']);
   });
 
-  it('answered another error: AUTH_FAILED (no reason is invented), and the tokens stay', async () => {
+  it('answered invalid_client: AUTH_REQUIRED/refresh_refused; the tokens and the client are dropped, the new login registers again', async () => {
     const f = await fixture();
-    f.token = { status: 400, body: { error: 'invalid_request' } };
+    f.token = { status: 401, body: { error: 'invalid_client' } };
     const { strategy, store } = await strategyFor(httpSpec('srv', f.url), { stored: expiredLogin(f) });
     const error = await rejectionOf(within(strategy.headers(), 'headers'));
-    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'srv' } });
-    expect(error.details?.reason).toBeUndefined();
+    expect(error).toMatchObject({ code: 'AUTH_REQUIRED', details: { server: 'srv', reason: 'refresh_refused', oauthError: 'invalid_client' } });
+    expect(f.s.paths()).toContain('/register');
+    const after = await store.get(serverStoreKey(f.url));
+    expect(after?.tokens).toBeUndefined();
+    expect(after?.client?.redirect_uris).not.toEqual(['http://127.0.0.1:1/callback']);
+  });
+
+  it('answered another error: AUTH_FAILED/refresh_failed with the registered OAuth error, and the tokens stay', async () => {
+    const f = await fixture();
+    f.token = { status: 400, body: { error: 'invalid_request', error_description: 'Sensitive Tenant Name' } };
+    const { strategy, store } = await strategyFor(httpSpec('srv', f.url), { stored: expiredLogin(f) });
+    const error = await rejectionOf(within(strategy.headers(), 'headers'));
+    expect(error).toMatchObject({ code: refreshFailed.code, details: { server: 'srv', reason: refreshFailed.reason, oauthError: 'invalid_request' } });
+    expect(JSON.stringify(error)).not.toContain('Sensitive Tenant Name');
     expect((await store.get(serverStoreKey(f.url)))?.tokens?.refresh_token).toBe('rt-old');
+  });
+
+  it('answered an error code no RFC registers: AUTH_FAILED/refresh_failed, the code not in details', async () => {
+    const f = await fixture();
+    f.token = { status: 400, body: { error: 'acme_tenant_suspended' } };
+    const { strategy } = await strategyFor(httpSpec('srv', f.url), { stored: expiredLogin(f) });
+    const error = await rejectionOf(within(strategy.headers(), 'headers'));
+    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'srv', reason: 'refresh_failed' } });
+    expect(error.details).not.toHaveProperty('oauthError');
   });
 
   it('whose token endpoint is refused when connected to (rebinding): AUTH_FAILED/egress_refused reaches the caller; nothing was sent', async () => {
@@ -227,14 +293,16 @@ describe('grants without a user', () => {
     expect(f.grants).toEqual([]);
   });
 
-  it('client credentials answered invalid_client: AUTH_FAILED naming the OAuth error, without a reason', async () => {
+  it('client credentials answered invalid_client: AUTH_FAILED/client_credentials_refused naming the OAuth error', async () => {
     const f = await fixture();
     f.token = { status: 401, body: { error: 'invalid_client' } };
     const spec = httpSpec('srv', f.url, { auth: { type: 'client_credentials', clientId: 'svc', clientSecret: 'svc-secret' } });
     const { strategy } = await strategyFor(spec);
     const error = await rejectionOf(within(strategy.headers(), 'headers'));
-    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'srv' } });
-    expect(error.details?.reason).toBeUndefined();
+    expect(error).toMatchObject({
+      code: clientCredentialsRefused.code,
+      details: { server: 'srv', reason: clientCredentialsRefused.reason, oauthError: 'invalid_client' },
+    });
     expect(error.message).toMatch(/invalid_client/);
   });
 
@@ -279,16 +347,65 @@ describe('a browser login', () => {
     expect(strategy.status()).toMatchObject({ state: 'failed', detail: expect.stringMatching(/^login failed: .*is refused/) });
   });
 
-  it('whose code is refused (invalid_grant): done rejects with a coded AUTH_FAILED naming it', async () => {
+  it('whose code is refused (invalid_grant): done rejects with AUTH_FAILED/code_exchange_refused naming it', async () => {
     const f = await fixture();
     f.token = { status: 400, body: { error: 'invalid_grant' } };
     const { strategy } = await strategyFor(httpSpec('srv', f.url));
     const login = await within(strategy.startLogin(), 'login');
     await consent(login.url);
     const error = await rejectionOf(within(login.done, 'login done'));
-    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'srv' } });
+    expect(error).toMatchObject({ code: codeExchangeRefused.code, details: { server: 'srv', reason: codeExchangeRefused.reason, oauthError: 'invalid_grant' } });
     expect(error.message).toMatch(/invalid_grant/);
     expect(f.grants).toEqual(['authorization_code']);
+  });
+
+  for (const [answered, oauthError] of [
+    ['access_denied', 'access_denied'],
+    ['invalid_scope', 'invalid_scope'],
+    ['acme_said_no', undefined],
+  ] as const) {
+    it(`sent back with error=${answered}: done rejects with AUTH_FAILED/authorization_refused; no code exchange`, async () => {
+      const f = await fixture();
+      f.authorizeError = answered;
+      const { strategy } = await strategyFor(httpSpec('srv', f.url));
+      const login = await within(strategy.startLogin(), 'login');
+      await consent(login.url);
+      const error = await rejectionOf(within(login.done, 'login done'));
+      expect(error).toMatchObject({ code: authorizationRefused.code, details: { server: 'srv', reason: authorizationRefused.reason } });
+      expect(error.details?.oauthError).toBe(oauthError);
+      expect(JSON.stringify(error)).not.toContain('Sensitive Tenant Name');
+      expect(f.grants).toEqual([]);
+      expect(strategy.status()).toMatchObject({ state: 'failed' });
+    });
+  }
+
+  it('whose registration is refused (invalid_client_metadata): AUTH_FAILED/registration_refused from startLogin', async () => {
+    const f = await fixture();
+    f.s.routes.set('/register', { status: 400, body: { error: 'invalid_client_metadata', error_description: 'Sensitive Tenant Name' } });
+    const { strategy } = await strategyFor(httpSpec('srv', f.url));
+    const error = await rejectionOf(within(strategy.startLogin(), 'login'));
+    expect(error).toMatchObject({
+      code: registrationRefused.code,
+      details: { server: 'srv', reason: registrationRefused.reason, oauthError: 'invalid_client_metadata' },
+    });
+    expect(JSON.stringify(error)).not.toContain('Sensitive Tenant Name');
+    expect(f.s.paths()).not.toContain('/authorize');
+  });
+
+  it('at a server without dynamic registration and no configured client: AUTH_FAILED/registration_unsupported, nothing registered', async () => {
+    const f = await fixture({ registration_endpoint: null });
+    const { strategy } = await strategyFor(httpSpec('srv', f.url));
+    const error = await rejectionOf(within(strategy.startLogin(), 'login'));
+    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'srv', reason: registrationUnsupported.reason } });
+    expect(f.s.paths()).not.toContain('/register');
+  });
+
+  it('at a server whose metadata names no authorization endpoint: AUTH_FAILED/endpoint_missing, nothing registered', async () => {
+    const f = await fixture({ authorization_endpoint: null });
+    const { strategy } = await strategyFor(httpSpec('srv', f.url));
+    const error = await rejectionOf(within(strategy.startLogin(), 'login'));
+    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'srv', reason: endpointMissing.reason } });
+    expect(f.s.paths()).not.toContain('/register');
   });
 
   it('whose registration endpoint is refused when connected to: AUTH_FAILED/egress_refused from startLogin', async () => {
@@ -315,4 +432,82 @@ describe('revocation (`auth logout`)', () => {
     expect(error.message).toMatch(/refused to revoke the refresh token: .*revocation endpoint http:\/\/rev\.test:\d+ is refused/);
     expect(f.s.paths()).not.toContain('/revoke');
   });
+});
+
+describe('discovery refused: before any registration or login', () => {
+  const cases: [string, (f: Fixture) => void, { readonly reason: string | undefined }][] = [
+    ['metadata naming another issuer', (f) => f.s.routes.set('/.well-known/oauth-authorization-server', { body: { issuer: 'http://127.0.0.1:1', code_challenge_methods_supported: ['S256'] } }), issuerMismatch],
+    ['no authorization server metadata', (f) => f.s.routes.delete('/.well-known/oauth-authorization-server'), metadataNotFound],
+    ['metadata that is not a JSON object', (f) => f.s.routes.set('/.well-known/oauth-authorization-server', { body: ['not', 'an', 'object'] }), metadataInvalid],
+    ['a protected resource naming another resource', (f) => f.s.routes.set('/.well-known/oauth-protected-resource/mcp', { body: { resource: `${f.s.origin}/other`, authorization_servers: [f.s.origin] } }), resourceMismatch],
+  ];
+  for (const [what, spoil, template] of cases) {
+    it(`${what}: AUTH_FAILED/${template.reason}`, async () => {
+      const f = await fixture();
+      spoil(f);
+      const { strategy } = await strategyFor(httpSpec('srv', f.url));
+      const error = await rejectionOf(within(strategy.startLogin(), 'login'));
+      expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'srv', reason: template.reason } });
+      expect(f.s.paths()).not.toContain('/register');
+    });
+  }
+
+  for (const [what, endpoints, template] of [
+    ['no S256', { code_challenge_methods_supported: ['plain'] }, pkceUnsupported],
+    ['no PKCE methods at all', { code_challenge_methods_supported: null }, pkceUnsupported],
+    ['no token endpoint', { token_endpoint: null }, endpointMissing],
+    ['an endpoint that is not a URL', { registration_endpoint: 42 }, metadataInvalid],
+  ] as const) {
+    it(`metadata with ${what}: AUTH_FAILED/${template.reason}, also for a grant without a user`, async () => {
+      const f = await fixture(endpoints);
+      const { strategy } = await strategyFor(httpSpec('srv', f.url));
+      expect(await rejectionOf(within(strategy.startLogin(), 'login'))).toMatchObject({ code: 'AUTH_FAILED', details: { reason: template.reason } });
+      const spec = httpSpec('svc', f.url, { auth: { type: 'client_credentials', clientId: 'svc', clientSecret: 'svc-secret' } });
+      const { strategy: withoutUser } = await strategyFor(spec);
+      expect(await rejectionOf(within(withoutUser.headers(), 'headers'))).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'svc', reason: template.reason } });
+      expect(f.grants).toEqual([]);
+      expect(f.s.paths()).not.toContain('/register');
+    });
+  }
+});
+
+describe('a device login (RFC 8628)', () => {
+  const DEVICE = { device_authorization_endpoint: '<origin>/device' };
+
+  it('at a server without device authorization: AUTH_FAILED/device_unsupported, nothing registered', async () => {
+    const f = await fixture();
+    const { strategy } = await strategyFor(httpSpec('srv', f.url));
+    const error = await rejectionOf(within(strategy.startDeviceLogin(), 'device login'));
+    expect(error).toMatchObject({ code: deviceUnsupported.code, details: { server: 'srv', reason: deviceUnsupported.reason } });
+    expect(f.s.paths()).not.toContain('/register');
+  });
+
+  it('refused at the device authorization endpoint: AUTH_FAILED/device_authorization_refused', async () => {
+    const f = await fixture(DEVICE);
+    f.device = { status: 400, body: { error: 'unauthorized_client', error_description: 'Sensitive Tenant Name' } };
+    const { strategy } = await strategyFor(httpSpec('srv', f.url));
+    const error = await rejectionOf(within(strategy.startDeviceLogin(), 'device login'));
+    expect(error).toMatchObject({
+      code: deviceAuthorizationRefused.code,
+      details: { server: 'srv', reason: deviceAuthorizationRefused.reason, oauthError: 'unauthorized_client' },
+    });
+    expect(JSON.stringify(error)).not.toContain('Sensitive Tenant Name');
+  });
+
+  for (const [answered, template] of [
+    ['expired_token', deviceCodeExpired],
+    ['access_denied', authorizationRefused],
+    ['invalid_grant', deviceGrantRefused],
+  ] as const) {
+    it(`the token endpoint answers ${answered} while polling: done rejects with AUTH_FAILED/${template.reason}`, async () => {
+      const f = await fixture(DEVICE);
+      f.token = { status: 400, body: { error: answered } };
+      const { strategy } = await strategyFor(httpSpec('srv', f.url));
+      const login = await within(strategy.startDeviceLogin(), 'device login');
+      const error = await rejectionOf(within(login.done, 'device login done'));
+      expect(error).toMatchObject({ code: template.code, details: { server: 'srv', reason: template.reason, oauthError: answered } });
+      expect(f.grants).toEqual(['urn:ietf:params:oauth:grant-type:device_code']);
+      expect(strategy.status()).toMatchObject({ state: 'failed' });
+    });
+  }
 });

@@ -228,6 +228,7 @@ describe('OAuth strategy through a Gateway', () => {
       const mark = running.log.lines().length;
       const error = await rejectionOf(echo(running.gateway, 'forgotten'));
       expect(error.code, error.message).toBe('AUTH_REQUIRED');
+      expect(error.details).toMatchObject({ server: 'notion', reason: 'refresh_refused', oauthError: 'invalid_client' });
       expect(String(error.details?.authorizationUrl)).toMatch(new RegExp(`^${second.issuer}/`));
       await running.log.waitFor(/Tokens cached for notion/, mark);
 
@@ -244,6 +245,23 @@ describe('OAuth strategy through a Gateway', () => {
       expect(registrations(second)).toBe(1);
     });
   }
+
+  it('a refresh token the AS revoked: invalid_grant → AUTH_REQUIRED/refresh_refused with a new login, which completes; then the reason is gone', async () => {
+    const as = await startAs({ accessTokenTtl: 2 });
+    const notion = await startRs({ authorizationServer: as, name: 'notion' });
+    const running = await startGateway([httpSpec('notion', notion.url)]);
+    await loginFirst(running);
+    expect(as.revokeAllRefreshTokens()).toBeGreaterThan(0);
+    await untilExpired(running.store, notion.url);
+
+    const mark = running.log.lines().length;
+    const error = await rejectionOf(echo(running.gateway, 'revoked'));
+    expect(error).toMatchObject({ code: 'AUTH_REQUIRED', details: { server: 'notion', reason: 'refresh_refused', oauthError: 'invalid_grant' } });
+    expect(String(error.details?.authorizationUrl)).toMatch(new RegExp(`^${as.issuer}/`));
+    expect(as.requests.filter((r) => r.route === 'token' && r.grantType === 'refresh_token').map((r) => r.status)).toEqual([400]);
+    await running.log.waitFor(/Tokens cached for notion/, mark);
+    expect((await echo(running.gateway, 'again')).structuredContent).toEqual({ text: 'again' });
+  });
 
   it('50 concurrent calls with an expired access token make exactly one refresh_token request', async () => {
     const as = await startAs({ accessTokenTtl: 2 });
@@ -313,12 +331,12 @@ describe('OAuth refused before any login', () => {
     return s;
   }
 
-  it('an authorization server without S256 is refused with AUTH_FAILED: no registration, no login', async () => {
+  it('an authorization server without S256 is refused with AUTH_FAILED/pkce_unsupported: no registration, no login', async () => {
     for (const methods of [undefined, ['plain']]) {
       const s = await fakeProtected({ code_challenge_methods_supported: methods });
       const running = await startGateway([httpSpec('plain', `${s.origin}/mcp`)], { BROWSER: 'none' });
       const error = await rejectionOf(running.gateway.listTools(AGENT, 'plain'));
-      expect(error.code, error.message).toBe('AUTH_FAILED');
+      expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'plain', reason: 'pkce_unsupported' } });
       expect(error.message).toMatch(/S256/);
       expect(s.paths()).not.toContain('/register');
       expect(s.paths()).not.toContain('/token');
@@ -330,7 +348,7 @@ describe('OAuth refused before any login', () => {
     const s = await fakeProtected({ registration_endpoint: 'http://auth.example.com/register' });
     const running = await startGateway([httpSpec('insecure', `${s.origin}/mcp`)], { BROWSER: 'none' });
     const error = await rejectionOf(within(running.gateway.listTools(AGENT, 'insecure'), 'listTools', 5_000));
-    expect(error.code, error.message).toBe('AUTH_FAILED');
+    expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'insecure', reason: 'egress_refused' } });
     expect(error.message).toMatch(/registration endpoint http:\/\/auth\.example\.com is refused: it must use https/);
     expect(running.log.text()).not.toContain('OAuth flow initiated');
   });

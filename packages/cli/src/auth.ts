@@ -51,7 +51,9 @@ async function login(args: CliArgs, name: string): Promise<number> {
     const strategy = await loginStrategy(session, spec);
     const flow = await strategy.login(args.device ? { device: true } : {});
     const deadline = flow.deadline ?? Date.now() + LOGIN_TIMEOUT_MS;
-    if (flow.userCode !== undefined) {
+    if (flow.url === undefined) {
+      process.stdout.write(`Signing in to ${name}…\n`);
+    } else if (flow.userCode !== undefined) {
       process.stdout.write(
         // The authorization server wrote these: printed without control characters.
         forTerminal(

@@ -87,7 +87,7 @@ export async function loadSettingsOnly(env: NodeJS.ProcessEnv = process.env, arg
 
 /** Plugins resolve from the settings file's folder (the loader already made them absolute), never the working folder. */
 function pluginOrigin(settingsFile: string | undefined, env: NodeJS.ProcessEnv): PluginOrigin {
-  return { settingsFile, dir: settingsFile !== undefined ? dirname(settingsFile) : process.cwd(), home: env.HOME ?? homedir() };
+  return { settingsFile, dir: settingsFile !== undefined ? dirname(settingsFile) : process.cwd(), home: env.HOME ?? homedir(), env };
 }
 
 function reportUntrusted(lines: readonly string[]): void {

@@ -140,11 +140,10 @@ describe('the example plugin, packed and installed with the gateway, driven thro
     expect(run.stderr).toContain('"keyID"'); // the misspelt key is named
   });
 
-  it('a mistake in its options fails validate with PLUGIN_ERROR naming the JSON path in them', async () => {
+  it('a mistake in its options (validated by the gateway with the schema it declares) fails validate naming the settings file and JSON path', async () => {
     const run = await cli(['validate'], 'bad-options');
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('PLUGIN_ERROR: ');
-    expect(run.stderr).toContain(`$.keys["${challenged.origin}/"]`);
+    expect(run.stderr).toContain(`CONFIG_INVALID: ${join(install, 'bad-options', '.agent-mcp-gatewayrc.json')}: $.plugins[0][1].keys["${challenged.origin}/"]`);
   });
 
   it('nothing configured in the entry: the server\'s 401 Acme-HMAC challenge picks the plugin, with the key of its options', async () => {
@@ -166,6 +165,8 @@ describe('the example plugin, packed and installed with the gateway, driven thro
     const login = await cli(['auth', 'login', 'signed', '--no-browser']);
     expect(login, login.stderr).toMatchObject({ code: 0 });
     expect(login.stdout).toContain('Logged in to signed');
+    // A key check is no browser login: no URL to open is printed.
+    expect(login.stdout).not.toMatch(/browser|Open this URL/);
     expect(explicit.requests.slice(before).filter((r) => r.method === 'POST')).toEqual([expect.objectContaining({ keyId: 'k1', verdict: 'ok' })]);
     rows = await status();
     const signed = rows.get('signed');

@@ -61,7 +61,9 @@ async function untilExpired(url: string): Promise<void> {
 const refreshes = (as: AuthorizationServer) => as.tokenRequests('refresh_token');
 const logins = (as: AuthorizationServer) => as.requests.filter((r) => r.route === 'authorization').length;
 
-describe.skipIf(!service)(`GATEWAY_TOKEN_STORE=keychain on a real Secret Service${service ? '' : ` (skipped: ${skipReason})`}`, () => {
+// Each test drives several CLI processes, a browser and D-Bus round trips (12 s alone for the
+// longest): a 90 s bound leaves room for two busy cores without waiting longer on a hang.
+describe.skipIf(!service)(`GATEWAY_TOKEN_STORE=keychain on a real Secret Service${service ? '' : ` (skipped: ${skipReason})`}`, { timeout: 90_000 }, () => {
   const keychainEnv = () => ({ ...service?.env, GATEWAY_TOKEN_STORE: 'keychain' });
 
   it('OAuth end to end: login via BROWSER, tokens in the keychain only, restart, silent refresh, one refresh for a burst, login again after revocation', async () => {

@@ -204,6 +204,8 @@ describe('audit log, metrics and status (built CLI)', () => {
     };
     // the one wait here is for the clock: the access token must expire for a refresh
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, stored.expires_at * 1000 - Date.now() + 50)));
+    // The refreshed token lives long: one refresh in the log, however slow the steps after it run.
+    as.setAccessTokenTtl(3600);
     expect(json(await echo('refreshed'))).toEqual({ text: 'refreshed' });
     await g.waitForStderr(/Tokens refreshed for notion/);
 

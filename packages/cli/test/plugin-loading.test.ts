@@ -4,12 +4,14 @@
  * the working folder — and every failure is a PLUGIN_ERROR with a catalogued reason naming the
  * settings file and the entry's JSON path.
  */
-import { mkdir, mkdtemp, realpath, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ErrorCodes, isGatewayError, loadSettingsFor, type GatewayError } from '@agent-mcp-gateway/core';
+import { ErrorCodes, Gateway, GatewaySettingsSchema, loadSettingsFor, silentLogger, type GatewayPlugin } from '@agent-mcp-gateway/core';
+import { gatewayErrorOf } from '@agent-mcp-gateway/testing';
 import { describe, expect, it } from 'vitest';
-import { loadPlugins } from '../src/plugins.js';
+import { PLUGIN_OPTION_SECRETS, loadPlugins } from '../src/plugins.js';
+import { REFUSED_REASON, writeOptionsPlugins } from './options-plugin.js';
 
 async function tempDir(): Promise<string> {
   return realpath(await mkdtemp(join(tmpdir(), 'amg-plugins-')));
@@ -37,20 +39,10 @@ async function settingsOf(dir: string, home: string, cwd = dir) {
 }
 
 /** Loads the settings of `dir` and then their plugins, as the CLI does. */
-async function load(dir: string, home?: string) {
+async function load(dir: string, home?: string, env: NodeJS.ProcessEnv = {}) {
   const userHome = home ?? (await tempDir());
   const { settings, file } = await settingsOf(dir, userHome);
-  return loadPlugins(settings.plugins, { settingsFile: file, dir, home: userHome });
-}
-
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isGatewayError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a GatewayError');
+  return loadPlugins(settings.plugins, { settingsFile: file, dir, home: userHome, env });
 }
 
 describe('plugin loading', () => {
@@ -117,7 +109,7 @@ describe('plugin loading', () => {
     const dir = await tempDir();
     const file = await put(join(dir, '.agent-mcp-gatewayrc.json'), { plugins: ['./ok.mjs', 'amg-not-installed'] });
     await put(join(dir, 'ok.mjs'), pluginModule('ok'));
-    const error = await failure(load(dir));
+    const error = await gatewayErrorOf(load(dir));
     expect(error).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { reason: 'not_found', file, path: '$.plugins[1]' } });
     expect(error.message).toContain("'amg-not-installed'");
     expect(error.message).toContain(file);
@@ -126,10 +118,10 @@ describe('plugin loading', () => {
   it('a missing file or folder path: not_found (never joined onto the working folder)', async () => {
     const dir = await tempDir();
     const file = await put(join(dir, '.agent-mcp-gatewayrc.json'), { plugins: ['/nowhere/amg-plugin.mjs'] });
-    expect(await failure(load(dir))).toMatchObject({ details: { reason: 'not_found', file, path: '$.plugins[0]' } });
+    expect(await gatewayErrorOf(load(dir))).toMatchObject({ details: { reason: 'not_found', file, path: '$.plugins[0]' } });
     await put(file, { plugins: ['./empty-folder'] });
     await mkdir(join(dir, 'empty-folder'));
-    expect(await failure(load(dir))).toMatchObject({ details: { reason: 'not_found', file, path: '$.plugins[0]' } });
+    expect(await gatewayErrorOf(load(dir))).toMatchObject({ details: { reason: 'not_found', file, path: '$.plugins[0]' } });
   });
 
   it('a package exporting only "require": bad_package; a module that throws: load_failed; no plugin exported: bad_export', async () => {
@@ -137,21 +129,21 @@ describe('plugin loading', () => {
     await put(join(dir, 'node_modules/cjs-only/package.json'), { name: 'cjs-only', exports: { require: './c.cjs' } });
     await put(join(dir, 'node_modules/cjs-only/c.cjs'), 'module.exports = {};\n');
     const file = await put(join(dir, '.agent-mcp-gatewayrc.json'), { plugins: ['cjs-only'] });
-    expect(await failure(load(dir))).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { reason: 'bad_package', file, path: '$.plugins[0]' } });
+    expect(await gatewayErrorOf(load(dir))).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { reason: 'bad_package', file, path: '$.plugins[0]' } });
 
     await put(join(dir, 'throws.mjs'), "throw new Error('boom at import');\n");
     await put(file, { plugins: ['./throws.mjs'] });
-    expect(await failure(load(dir))).toMatchObject({ details: { reason: 'load_failed', file, path: '$.plugins[0]' } });
+    expect(await gatewayErrorOf(load(dir))).toMatchObject({ details: { reason: 'load_failed', file, path: '$.plugins[0]' } });
 
     await put(join(dir, 'nothing.mjs'), 'export default 42;\n');
     await put(file, { plugins: ['./nothing.mjs'] });
-    expect(await failure(load(dir))).toMatchObject({ details: { reason: 'bad_export', file, path: '$.plugins[0]' } });
+    expect(await gatewayErrorOf(load(dir))).toMatchObject({ details: { reason: 'bad_export', file, path: '$.plugins[0]' } });
   });
 
   it('in package.json, the entry\'s path is under the "agent-mcp-gateway" key', async () => {
     const dir = await tempDir();
     const file = await put(join(dir, 'package.json'), { name: 'proj', 'agent-mcp-gateway': { plugins: ['amg-none'] } });
-    expect(await failure(load(dir))).toMatchObject({ details: { reason: 'not_found', file, path: '$.agent-mcp-gateway.plugins[0]' } });
+    expect(await gatewayErrorOf(load(dir))).toMatchObject({ details: { reason: 'not_found', file, path: '$.agent-mcp-gateway.plugins[0]' } });
   });
 
   it('a library caller\'s bare names resolve from the given folder the same way', async () => {
@@ -160,6 +152,87 @@ describe('plugin loading', () => {
     await put(join(dir, 'node_modules/lib-p/x.js'), pluginModule('lib'));
     const plugins = await loadPlugins(['lib-p'], { dir, home: dir });
     expect(plugins.map((p) => p.name)).toEqual(['lib']);
-    expect(await failure(loadPlugins(['lib-q'], { dir, home: dir }))).toMatchObject({ details: { reason: 'not_found' } });
+    expect(await gatewayErrorOf(loadPlugins(['lib-q'], { dir, home: dir }))).toMatchObject({ details: { reason: 'not_found' } });
+  });
+});
+
+describe('plugin options, when the plugin declares their schema', () => {
+  const TOKEN = 'fixture-token-5d1c0a7e93';
+  const KEY = 'fixture-endpoint-key-44b2e1';
+  const ORIGIN = 'https://x.example';
+  type Fixture = GatewayPlugin & { options: Record<string, unknown> };
+
+  it('${VAR} is expanded, defaults filled, the parsed options passed; their secrets reach the gateway\'s redactor first', async () => {
+    const dir = await tempDir();
+    await writeOptionsPlugins(dir);
+    await put(join(dir, '.agent-mcp-gatewayrc.json'), {
+      plugins: [['./options-plugin.mjs', { token: '${FIX_TOKEN}', endpoints: { [ORIGIN]: { keyId: 'k1', key: KEY } } }], ['./factory-plugin.mjs', { url: '${FIX_URL:-https://default.example}' }]],
+    });
+    const plugins = await load(dir, undefined, { FIX_TOKEN: TOKEN });
+    expect(plugins.map((p) => p.name)).toEqual([PLUGIN_OPTION_SECRETS, 'OptionsFixture', 'FactoryFixture']);
+    expect((plugins[1] as Fixture).options).toEqual({ token: TOKEN, endpoints: { [ORIGIN]: { keyId: 'k1', key: KEY } }, label: 'fixture', refuse: false });
+    expect((plugins[2] as Fixture).options).toEqual({ url: 'https://default.example', retries: 2 });
+
+    const config = { servers: [], settings: GatewaySettingsSchema.parse({}), sources: {}, warnings: [] };
+    const gateway = new Gateway({ config, plugins, logger: silentLogger });
+    await gateway.start({ connect: false });
+    try {
+      const text = gateway.redactor.redactString(`token ${TOKEN}, key ${KEY}, key id k1, url https://default.example`);
+      expect(text).not.toContain(TOKEN);
+      expect(text).not.toContain(KEY);
+      expect(text).toContain('key id k1'); // not a secret: neither marked nor from a variable
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('a mistake is CONFIG_INVALID naming the settings file and the JSON path in the options; the unknown key before the missing one', async () => {
+    const dir = await tempDir();
+    await writeOptionsPlugins(dir);
+    const file = join(dir, '.agent-mcp-gatewayrc.json');
+    await put(file, { plugins: [['./factory-plugin.mjs', { url: 'https://y.example' }], ['./options-plugin.mjs', { token: TOKEN, endpoints: { [ORIGIN]: { keyID: 'k1', key: KEY } } }]] });
+    const typo = await gatewayErrorOf(load(dir));
+    expect(typo).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file, path: '$.plugins[1][1].endpoints["https://x.example"]' } });
+    expect(typo.message).toContain('"keyID"');
+    expect(typo.message.indexOf('"keyID"')).toBeLessThan(typo.message.indexOf('.keyId'));
+    expect(typo.message).not.toContain(TOKEN);
+    expect(typo.message).not.toContain(KEY);
+
+    // A string entry gets `{}`: the factory's required `url` is missing.
+    await put(file, { plugins: ['./factory-plugin.mjs'] });
+    expect(await gatewayErrorOf(load(dir))).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file, path: '$.plugins[0][1].url' } });
+
+    await put(file, { plugins: [['./options-plugin.mjs', { token: '${FIX_MISSING}' }]] });
+    expect(await gatewayErrorOf(load(dir))).toMatchObject({ code: ErrorCodes.CONFIG_MISSING_VARIABLE, details: { file, path: '$.plugins[0][1].token' } });
+
+    const pkg = await put(join(dir, 'package.json'), { name: 'proj', 'agent-mcp-gateway': { plugins: [['./options-plugin.mjs', { token: 7 }]] } });
+    await rm(file);
+    expect(await gatewayErrorOf(load(dir))).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file: pkg, path: '$.agent-mcp-gateway.plugins[0][1].token' } });
+  });
+
+  it('without a schema the options are passed as written (no expansion)', async () => {
+    const dir = await tempDir();
+    await put(join(dir, 'p.mjs'), pluginModule('plain'));
+    await put(join(dir, '.agent-mcp-gatewayrc.json'), { plugins: [['./p.mjs', { token: '${FIX_TOKEN}' }]] });
+    const plugins = await load(dir, undefined, { FIX_TOKEN: TOKEN });
+    expect(plugins.map((p) => p.name)).toEqual(['plain']);
+    expect((plugins[0] as Fixture).options).toEqual({ token: '${FIX_TOKEN}' });
+  });
+
+  it('a constructor\'s GatewayError with a catalogued reason keeps it (entry named, secrets blanked); anything else is load_failed', async () => {
+    const dir = await tempDir();
+    await writeOptionsPlugins(dir);
+    const file = await put(join(dir, '.agent-mcp-gatewayrc.json'), { plugins: [['./options-plugin.mjs', { token: TOKEN, refuse: true }]] });
+    const refused = await gatewayErrorOf(load(dir));
+    expect(refused).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { reason: REFUSED_REASON, file, path: '$.plugins[0]' } });
+    expect(refused.message).not.toContain(TOKEN);
+
+    await put(join(dir, 'uncatalogued.mjs'), "import { GatewayError } from '@agent-mcp-gateway/core';\nexport default class U { constructor() { throw new GatewayError('PLUGIN_ERROR', 'no', { reason: 'never_defined_anywhere' }); } apply() {} }\n");
+    await put(join(dir, 'plain-throw.mjs'), "export default function make() { throw new Error('plain'); }\n");
+    await put(join(dir, 'bad-schema.mjs'), "export default Object.assign(() => ({ name: 'b', apply() {} }), { optionsSchema: { parse() {} } });\n");
+    for (const plugin of ['./uncatalogued.mjs', './plain-throw.mjs', './bad-schema.mjs']) {
+      await put(file, { plugins: [plugin] });
+      expect(await gatewayErrorOf(load(dir)), plugin).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { reason: 'load_failed', file, path: '$.plugins[0]' } });
+    }
   });
 });

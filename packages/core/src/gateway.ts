@@ -212,7 +212,14 @@ export class Gateway {
       ...(requested !== undefined && { requested }),
       ...(authenticated !== undefined && { authenticated }),
     });
-    return ctx.agent ?? requested ?? this.configValue.settings.defaultAgent ?? 'default';
+    // Whatever the plugins did (or none at all: an embedder without the policy plugin), a request
+    // whose credential proves an identity acts for that identity or the agent a plugin mapped it
+    // to, never for another agent it merely names.
+    const agent = ctx.agent ?? authenticated ?? requested ?? this.configValue.settings.defaultAgent ?? 'default';
+    if (authenticated !== undefined && requested !== undefined && requested !== agent) {
+      throw errors.invalidAgent(requested, `this request's credential belongs to agent '${agent}'; omit agent_id or pass that one`);
+    }
+    return agent;
   }
 
   /** Servers the agent may see, in config order. */

@@ -74,6 +74,9 @@ export {
 } from './config/load.js';
 export type { LoadGatewayConfigOptions, LoadedGatewayConfig, LoadedServers, LoadedSettings, ProjectTrust } from './config/load.js';
 export { expandVariables } from './config/expand.js';
+/** A plugin's options validated by its declared schema: `${VAR}` expanded, secrets collected (the CLI's loader uses it). */
+export { isOptionsSchema, parsePluginOptions } from './config/settings.js';
+export type { ParsedPluginOptions, PluginOptionsSource } from './config/settings.js';
 /** Config files' JSONC parsing (comments, trailing commas), with CONFIG_INVALID errors naming file, line and column. */
 export { parseJsonText } from './config/format.js';
 export { TRUST_STORE_FILE, hashContent, readTrustStore, trustStorePath, writeTrustStore } from './config/trust.js';

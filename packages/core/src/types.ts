@@ -99,8 +99,11 @@ export interface LoginOptions {
 
 /** An interactive login, started: what to tell the person, and when it is over. */
 export interface LoginFlow {
-  /** The URL to open (a browser login), or where to enter `userCode` (a device login). */
-  readonly url: string;
+  /**
+   * The URL to open (a browser login), or where to enter `userCode` (a device login). None: a
+   * login the person has nothing to do for (e.g. a key checked against the server).
+   */
+  readonly url?: string;
   /** Device login: the code to enter at `url`, and a URL that already carries it. */
   readonly userCode?: string;
   readonly urlWithCode?: string;

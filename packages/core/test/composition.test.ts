@@ -56,6 +56,34 @@ describe('the Gateway constructs no plugin', () => {
     // Without the policy plugin nobody resolves agents: the kernel's fallback.
     expect(g.resolveAgent()).toBe('default');
   });
+
+  it('without the policy plugin, a credential still binds the request: naming another agent is INVALID_AGENT_ID', async () => {
+    const g = gateway(undefined, []);
+    await g.start();
+    expect(g.resolveAgent(undefined, 'alice')).toBe('alice');
+    expect(g.resolveAgent('alice', 'alice')).toBe('alice');
+    expect(g.resolveAgent('bob')).toBe('bob');
+    let caught: unknown;
+    try {
+      g.resolveAgent('bob', 'alice');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(GatewayError);
+    expect((caught as GatewayError).code).toBe('INVALID_AGENT_ID');
+  });
+
+  it('a plugin that maps a credential to an agent is honoured, and only that agent may be named', async () => {
+    const mapper: GatewayPlugin = {
+      name: 'mapper',
+      apply: (gw) => gw.hooks.resolveAgent.tap('mapper', (ctx) => ({ ...ctx, agent: ctx.authenticated === 'svc-1' ? 'admin' : ctx.agent })),
+    };
+    const g = gateway(undefined, [mapper]);
+    await g.start();
+    expect(g.resolveAgent(undefined, 'svc-1')).toBe('admin');
+    expect(g.resolveAgent('admin', 'svc-1')).toBe('admin');
+    expect(() => g.resolveAgent('svc-1', 'svc-1')).toThrow(GatewayError);
+  });
 });
 
 describe('fail closed: rules need a plugin that enforces them', () => {

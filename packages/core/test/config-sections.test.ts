@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ErrorCodes, isGatewayError, type GatewayError } from '../src/errors.js';
+import { gatewayErrorOf } from '@agent-mcp-gateway/testing';
+import { ErrorCodes } from '../src/errors.js';
 import { loadGatewayConfig, loadSettings, reloadGatewayConfig } from '../src/config/load.js';
 import { ConfigRegistry } from '../src/config/registry.js';
 
@@ -55,16 +56,6 @@ async function rc(value: unknown, name = '.agent-mcp-gatewayrc.json'): Promise<s
   return file;
 }
 
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isGatewayError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a GatewayError');
-}
-
 describe('settings sections', () => {
   it('a registered section is validated by its schema (defaults filled) and kept in settings.sections', async () => {
     await rc({ logLevel: 'warn', listen: { port: 9000 }, vault: { url: 'https://vault.example' } });
@@ -75,25 +66,25 @@ describe('settings sections', () => {
 
   it('an unknown top-level key is CONFIG_INVALID listing core keys and the registered sections', async () => {
     const file = await rc({ listne: {} });
-    const error = await failure(loadSettings({ cwd: dir, env: {}, registry: registry() }));
+    const error = await gatewayErrorOf(loadSettings({ cwd: dir, env: {}, registry: registry() }));
     expect(error).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file, path: '$', reason: 'unknown_setting' } });
     expect(error.message).toContain(`${file}: $: unknown key "listne"`);
     expect(error.message).toContain('sections registered by plugins: listen, vault');
     // Without the plugin, its own section is unknown too: fail closed.
     await rc({ listen: {} });
-    const without = await failure(loadSettings({ cwd: dir, env: {} }));
+    const without = await gatewayErrorOf(loadSettings({ cwd: dir, env: {} }));
     expect(without.message).toContain('no plugin registered a settings section');
   });
 
   it('errors inside a section name the file and JSON path (inside package.json too)', async () => {
     const file = await rc({ listen: { port: 70000, limits: { maxItem: 3 } } });
-    const error = await failure(loadSettings({ cwd: dir, env: {}, registry: registry() }));
+    const error = await gatewayErrorOf(loadSettings({ cwd: dir, env: {}, registry: registry() }));
     expect(error).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file } });
     expect(error.message).toContain(`${file}: $.listen.port: must be at most 65535`);
     expect(error.message).toContain(`${file}: $.listen.limits: unknown key "maxItem"`);
     await rm(file);
     const pkg = await rc({ name: 'p', 'agent-mcp-gateway': { vault: { url: 'nope' } } }, 'package.json');
-    const inPkg = await failure(loadSettings({ cwd: dir, env: {}, registry: registry() }));
+    const inPkg = await gatewayErrorOf(loadSettings({ cwd: dir, env: {}, registry: registry() }));
     expect(inPkg.details).toEqual({ file: pkg, path: '$.agent-mcp-gateway.vault.url' });
   });
 
@@ -110,7 +101,7 @@ describe('settings sections', () => {
       ['LISTEN_PORT', 'eighty', 'expected a port number'],
       ['LISTEN_PORT', '70000', 'must be at most 65535'],
     ] as const) {
-      const error = await failure(loadSettings({ cwd: dir, env: { [variable]: value }, registry: registry() }));
+      const error = await gatewayErrorOf(loadSettings({ cwd: dir, env: { [variable]: value }, registry: registry() }));
       expect(error).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { path: variable } });
       expect(error.message).toBe(`environment variable ${variable}=${JSON.stringify(value)}: ${expected}`);
     }
@@ -120,19 +111,19 @@ describe('settings sections', () => {
     await rc({ transport: 'listen' });
     expect((await loadSettings({ cwd: dir, env: {}, registry: registry() })).settings.transport).toBe('listen');
     const file = await rc({ transport: 'vault' });
-    const error = await failure(loadSettings({ cwd: dir, env: {}, registry: registry() }));
+    const error = await gatewayErrorOf(loadSettings({ cwd: dir, env: {}, registry: registry() }));
     expect(error).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file, path: '$.transport' } });
     expect(error.message).toBe(`${file}: $.transport: expected one of "stdio", "listen"`);
-    const byEnv = await failure(loadSettings({ cwd: dir, env: { GATEWAY_TRANSPORT: 'ws' }, registry: registry() }));
+    const byEnv = await gatewayErrorOf(loadSettings({ cwd: dir, env: { GATEWAY_TRANSPORT: 'ws' }, registry: registry() }));
     expect(byEnv).toMatchObject({ details: { path: 'GATEWAY_TRANSPORT' } });
   });
 
   it('a section may not take a core key or variable, nor one another plugin registered', async () => {
     const taken = new ConfigRegistry().registerSettingsSection({ name: 'logLevel', schema: z.object({}), plugin: 'Greedy' });
     await rc({});
-    expect(await failure(loadSettings({ cwd: dir, env: {}, registry: taken }))).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { reason: 'register_failed' } });
+    expect(await gatewayErrorOf(loadSettings({ cwd: dir, env: {}, registry: taken }))).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR, details: { reason: 'register_failed' } });
     const variable = new ConfigRegistry().registerSettingsSection({ name: 'x', schema: z.object({}), plugin: 'Greedy', env: { GATEWAY_TOKEN_STORE: { key: 'a' } } });
-    expect(await failure(loadSettings({ cwd: dir, env: {}, registry: variable }))).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR });
+    expect(await gatewayErrorOf(loadSettings({ cwd: dir, env: {}, registry: variable }))).toMatchObject({ code: ErrorCodes.PLUGIN_ERROR });
     expect(() => registry().registerSettingsSection({ name: 'listen', schema: z.object({}), plugin: 'Other' })).toThrow(/registered twice/);
     expect(() => registry().registerSettingsSection({ name: 'y', schema: z.object({}), plugin: 'Other', env: { LISTEN_PORT: { key: 'p' } } })).toThrow(/already read by ListenPlugin/);
   });
@@ -156,7 +147,7 @@ describe('settings sections', () => {
     expect(seen).toEqual([[[join(dir, 'p.mjs')], {}, settingsFile]]);
     expect(loaded.settings.sections.listen).toEqual({ address: '127.0.0.1', port: 1234 });
     await rc({ plugins: ['./p.mjs'], listen: { port: 'x' } });
-    const reload = await failure(reloadGatewayConfig(loaded.sources, { configPath: config, cwd: dir, env: {}, home: dir, registry: loaded.registry }));
+    const reload = await gatewayErrorOf(reloadGatewayConfig(loaded.sources, { configPath: config, cwd: dir, env: {}, home: dir, registry: loaded.registry }));
     expect(reload).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file: settingsFile, path: '$.listen.port' } });
   });
 });

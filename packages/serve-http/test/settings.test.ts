@@ -7,7 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigRegistry, ErrorCodes, isGatewayError, loadSettingsFor, type GatewayError } from '@agent-mcp-gateway/core';
+import { ConfigRegistry, ErrorCodes, loadSettingsFor } from '@agent-mcp-gateway/core';
+import { gatewayErrorOf } from '@agent-mcp-gateway/testing';
 import { HttpServePlugin, httpServeSettingsOf, registerHttpServeSettings } from '../src/index.js';
 
 let dir: string;
@@ -32,16 +33,6 @@ async function load(settings: unknown, env: Record<string, string> = {}, registr
   return { file, settings: loaded.settings };
 }
 
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isGatewayError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a GatewayError');
-}
-
 describe('the http settings section', () => {
   it('is registered by HttpServePlugin: defaults filled, transport "http" accepted', async () => {
     const { settings } = await load({ transport: 'http', http: { port: 9999, allowedOrigins: ['https://app.example'] } });
@@ -52,7 +43,7 @@ describe('the http settings section', () => {
 
   it('errors inside it name the file and JSON path', async () => {
     const file = join(dir, '.agent-mcp-gatewayrc.json');
-    const error = await failure(load({ http: { publicUrl: 'https://gw.example/base', auth: { issuer: 'http://login.example' } } }));
+    const error = await gatewayErrorOf(load({ http: { publicUrl: 'https://gw.example/base', auth: { issuer: 'http://login.example' } } }));
     expect(error).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { file } });
     expect(error.message).toContain(`${file}: $.http.publicUrl: expected an origin only`);
     expect(error.message).toContain(`${file}: $.http.auth.issuer: must use https`);
@@ -62,7 +53,7 @@ describe('the http settings section', () => {
     expect(httpServeSettingsOf((await load({ http: { port: 7000 } }, { GATEWAY_HOST: '0.0.0.0' })).settings)).toMatchObject({ host: '0.0.0.0', port: 7000 });
     expect(httpServeSettingsOf((await load({}, { GATEWAY_PORT: '0' })).settings)).toMatchObject({ host: '127.0.0.1', port: 0 });
     for (const port of ['70000', 'eighty']) {
-      const error = await failure(load({}, { GATEWAY_PORT: port }));
+      const error = await gatewayErrorOf(load({}, { GATEWAY_PORT: port }));
       expect(error).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { path: 'GATEWAY_PORT' } });
       expect(error.message).toContain('port number from 0 to 65535');
     }
@@ -70,9 +61,9 @@ describe('the http settings section', () => {
 
   it('without it registered, "http" is an unknown key and transport "http" is refused: core knows neither', async () => {
     const bare = new ConfigRegistry();
-    const unknown = await failure(load({ http: {} }, {}, bare));
+    const unknown = await gatewayErrorOf(load({ http: {} }, {}, bare));
     expect(unknown).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { reason: 'unknown_setting' } });
-    const transport = await failure(load({ transport: 'http' }, {}, bare));
+    const transport = await gatewayErrorOf(load({ transport: 'http' }, {}, bare));
     expect(transport).toMatchObject({ code: ErrorCodes.CONFIG_INVALID, details: { path: '$.transport' } });
     // Registering twice (a plugin listed twice) is the registry's error.
     expect(() => registerHttpServeSettings(withHttp())).toThrow(/registered twice/);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 export { createDemoServer, DEMO_SERVER_VERSION, DEMO_TOOL_NAMES } from './demo-server.js';
 export type { DemoServerOptions } from './demo-server.js';
+export { gatewayErrorOf } from './failure.js';
 export { startHttpMcpServer } from './http-server.js';
 export { listenOnLoopback } from './listen.js';
 export type {

@@ -167,13 +167,45 @@ function flattenIssue(issue: Issue, prefix: readonly PropertyKey[], out: ConfigP
     for (const inner of issue.issues) out.push({ path, message: `invalid key: ${inner.message}` });
     return;
   }
-  out.push({ path, message: issue.message });
+  const problem = { path, message: issue.message };
+  if (issue.code === 'unrecognized_keys') unknownKeyProblems.add(problem);
+  out.push(problem);
 }
 
-/** Flattens zod issues (unions resolved to their most relevant branch) into path + message pairs. */
+/** Problems that name unknown keys (zod lists them after the object's other findings). */
+const unknownKeyProblems = new WeakSet<ConfigProblem>();
+
+/**
+ * Flattens zod issues (unions resolved to their most relevant branch) into path + message pairs.
+ * An object's unknown key comes before its other findings (zod reports it last): `keyID` written
+ * for `keyId` is reported as the unknown `"keyID"` first, then `keyId` missing — the typo is the
+ * likelier cause, and `details.path` names the first finding.
+ */
 export function zodProblems(issues: readonly Issue[], basePath: readonly PropertyKey[] = []): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const issue of issues) flattenIssue(issue, basePath, out);
+  return unknownKeysFirst(out);
+}
+
+/** Moves each unknown-key problem before the first other problem inside the same object. */
+function unknownKeysFirst(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const pending = problems.filter((p) => unknownKeyProblems.has(p));
+  if (pending.length === 0) return [...problems];
+  const within = (inner: ConfigProblem, object: ConfigProblem) =>
+    inner.path.length > object.path.length && object.path.every((key, i) => inner.path[i] === key);
+  const out: ConfigProblem[] = [];
+  const placed = new Set<ConfigProblem>();
+  for (const problem of problems) {
+    if (placed.has(problem)) continue;
+    for (const unknown of pending) {
+      if (!placed.has(unknown) && !unknownKeyProblems.has(problem) && within(problem, unknown)) {
+        out.push(unknown);
+        placed.add(unknown);
+      }
+    }
+    out.push(problem);
+    placed.add(problem);
+  }
   return out;
 }
 

@@ -9,12 +9,13 @@ import { homedir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { defaultLoaders, type Loader } from 'cosmiconfig';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ErrorCodes, GatewayError, isGatewayError } from '../errors.js';
 import { CONFIG_FILES, isFile, isPlainObject, readBytes, resolveUserPath, type ConfigFileKind, type Env } from './discovery.js';
+import { expandVariables } from './expand.js';
 import { configInvalidFromZod, formatJsonPath, parseJsonText, readableZodErrorMap } from './format.js';
 import { resolvePlugin } from './plugins.js';
-import { ConfigRegistry, type SettingsSectionRegistration } from './registry.js';
+import { ConfigRegistry, secretValuesOf, type SettingsSectionRegistration } from './registry.js';
 import { GatewaySettingsSchema, type GatewaySettings } from './schema.js';
 
 /** The settings' module name (also the `package.json` key). */
@@ -426,4 +427,63 @@ function checkTokenStoreSetting(settings: GatewaySettings, registry: ConfigRegis
   if (variable) throw envError('GATEWAY_TOKEN_STORE', variable, expected);
   const path = formatJsonPath(file !== undefined && basename(file) === 'package.json' ? [SETTINGS_MODULE, 'tokenStore'] : ['tokenStore']);
   throw new GatewayError(ErrorCodes.CONFIG_INVALID, `${file ?? 'settings'}: ${path}: ${expected}`, { ...(file !== undefined && { file }), path });
+}
+
+// ---------------------------------------------------------------------------
+// A plugin's options (`"plugins": [["<pkg>", {…options…}]]`)
+
+/** Where a plugin's options were written: the settings file and the JSON path of the entry's options (`$.plugins[1][1]`). */
+export interface PluginOptionsSource {
+  /** The settings file; without one (a library caller's list), messages name `label`. */
+  readonly file?: string | undefined;
+  /** Path segments of the options inside the file, e.g. `['plugins', 1, 1]` (default: the root). */
+  readonly path?: readonly PropertyKey[];
+  /** What messages call the options when there is no file, e.g. `plugin 'acme' options`. */
+  readonly label?: string;
+}
+
+/** Options a plugin's schema accepted, and the values among them that are secrets. */
+export interface ParsedPluginOptions<T> {
+  /** The schema's output (defaults applied), `${VAR}` expanded; `${secret:NAME}` left as written. */
+  readonly options: T;
+  /**
+   * What the redactor must blank: every value a `${VAR}` put in, and every `secret()`-marked
+   * value (a bare `${secret:NAME}` reference excepted — the plugin reads that one from the token store).
+   */
+  readonly secrets: readonly string[];
+}
+
+/** A whole value that is one `${secret:NAME}` reference: a pointer, not the secret. */
+const SECRET_REFERENCE = /^\$\{secret:[^}]*\}$/;
+
+/** Whether `value` can validate plugin options: a zod schema (core's `z`). */
+export function isOptionsSchema(value: unknown): value is z.ZodType {
+  return typeof value === 'object' && value !== null && '_zod' in value && typeof (value as { safeParse?: unknown }).safeParse === 'function';
+}
+
+/**
+ * A plugin's options as the framework hands them to its constructor or factory, when the plugin
+ * declares their schema (`static optionsSchema`): `${VAR}` and `${VAR:-default}` expanded in every
+ * string value (as in server entries), then validated by `schema` (strict objects name a misspelt
+ * key), and the secrets collected — what variables put in, and the fields marked `secret()`.
+ * `${secret:NAME}` stays as written, as in an `auth` block: the plugin resolves it from the token
+ * store when it needs it.
+ *
+ * @throws GatewayError CONFIG_MISSING_VARIABLE for an unset `${VAR}`; CONFIG_INVALID naming the
+ *   settings file and the JSON path (`$.plugins[1][1].keys["https://x"].secret`), never a value
+ */
+export function parsePluginOptions<T>(schema: z.ZodType<T>, raw: unknown, env: Env, source: PluginOptionsSource = {}): ParsedPluginOptions<T> {
+  const segments = source.path ?? [];
+  const where = source.file ?? source.label ?? 'plugin options';
+  const expandedValues: string[] = [];
+  const expanded = expandVariables(raw ?? {}, env, where, formatJsonPath(segments), { onExpanded: (_variable, value) => expandedValues.push(value) });
+  const parsed = schema.safeParse(expanded, { error: readableZodErrorMap });
+  if (!parsed.success) {
+    const error = configInvalidFromZod(where, parsed.error.issues, segments);
+    // Without a file, `where` is a label: details name the path alone.
+    throw source.file !== undefined ? error : new GatewayError(error.code, error.message, { ...(error.details.path !== undefined && { path: error.details.path }) });
+  }
+  const marked = secretValuesOf(schema, parsed.data).filter((value) => !SECRET_REFERENCE.test(value));
+  const secrets = [...new Set([...expandedValues, ...marked])].filter((value) => value !== '');
+  return { options: parsed.data, secrets };
 }
