@@ -13,6 +13,16 @@ export default tseslint.config(
     },
   },
   {
+    // v1 of the SDK stays in node_modules (the conformance suites and reference servers bring it): never import it.
+    files: ['packages/**', 'examples/**', 'bench/**', 'conformance/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@modelcontextprotocol/sdk', '@modelcontextprotocol/sdk/*'], message: 'Use the v2 SDK packages (@modelcontextprotocol/client, /server, /node).' }] },
+      ],
+    },
+  },
+  {
     files: ['packages/*/test/**', 'examples/*/test/**', 'bench/**'],
     rules: { 'no-console': 'off' },
   },

@@ -10,11 +10,10 @@
  *   node bench/naive-relay.mjs <command> [args…]
  */
 import process from 'node:process';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { Server } from '@modelcontextprotocol/server';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { Client } from '@modelcontextprotocol/client';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command) {
@@ -25,7 +24,7 @@ const client = new Client({ name: 'naive-relay', version: '0.0.0' });
 await client.connect(new StdioClientTransport({ command, args, env: getDefaultEnvironment(), stderr: 'ignore' }));
 
 const server = new Server({ name: 'naive-relay', version: '0.0.0' }, { capabilities: { tools: {} } });
-server.setRequestHandler(ListToolsRequestSchema, () => ({
+server.setRequestHandler('tools/list', () => ({
   tools: [
     {
       name: 'execute_tool',
@@ -34,7 +33,7 @@ server.setRequestHandler(ListToolsRequestSchema, () => ({
     },
   ],
 }));
-server.setRequestHandler(CallToolRequestSchema, async (request) => {
+server.setRequestHandler('tools/call', async (request) => {
   const { tool, args: toolArgs } = /** @type {{ tool: string, args?: Record<string, unknown> }} */ (request.params.arguments);
   return /** @type {any} */ (await client.callTool({ name: tool, arguments: toolArgs ?? {} }));
 });

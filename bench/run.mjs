@@ -25,9 +25,8 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -122,7 +121,7 @@ function directStdio(name = 'demo') {
  * @param {string} url
  */
 async function directHttp(url) {
-  /** @type {import('@modelcontextprotocol/sdk/shared/transport.js').FetchLike} */
+  /** @type {import('@modelcontextprotocol/client').FetchLike} */
   const ownSignalFetch = async (input, init) => {
     const shared = init?.signal;
     if (!shared || init?.method === 'GET') return fetch(input, init); // the long-lived GET stream keeps the shared one
@@ -955,7 +954,7 @@ function environment() {
     cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
     commit: dirty ? `${commit} (+ uncommitted changes in packages/)` : commit,
-    sdk: readJson(join(ROOT, 'node_modules/@modelcontextprotocol/sdk/package.json')).version,
+    sdk: readJson(join(ROOT, 'node_modules/@modelcontextprotocol/client/package.json')).version,
     quick: QUICK,
     phases: [...PHASES],
     loadavgAtStart: loadavg().map((l) => +l.toFixed(2)),

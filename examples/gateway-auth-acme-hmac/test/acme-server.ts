@@ -6,7 +6,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { createDemoServer, listenOnLoopback } from '@agent-mcp-gateway/testing';
 
 /** Why a request was let in or not. */
@@ -68,7 +68,7 @@ export async function startAcmeServer(options: AcmeServerOptions): Promise<AcmeS
     for await (const chunk of req) chunks.push(chunk as Buffer);
     // Stateless: a server and a transport per request.
     const mcp = createDemoServer({ name: 'acme', log: () => undefined, exit: () => undefined });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {
       void transport.close();
       void mcp.close();

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import {
   AuditPlugin,
   Gateway,

@@ -8,8 +8,8 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ElicitationCompleteNotificationSchema, ElicitRequestSchema, type ElicitRequestURLParams } from '@modelcontextprotocol/sdk/types.js';
+import { Client } from '@modelcontextprotocol/client';
+import type { ElicitRequestURLParams } from '@modelcontextprotocol/client';
 import { describe, expect, it } from 'vitest';
 import {
   completeDeviceLogin,
@@ -45,12 +45,12 @@ function elicitingClient(answer: (params: ElicitRequestURLParams) => 'accept' | 
   const client = new Client({ name: 'e2e-elicitation', version: '1.0.0' }, { capabilities: { elicitation: { url: {} } } });
   const asked: ElicitRequestURLParams[] = [];
   const completed: string[] = [];
-  client.setRequestHandler(ElicitRequestSchema, (request) => {
+  client.setRequestHandler('elicitation/create', (request) => {
     if (request.params.mode !== 'url') throw new Error(`unexpected elicitation mode ${String(request.params.mode)}`);
     asked.push(request.params);
     return { action: answer(request.params) };
   });
-  client.setNotificationHandler(ElicitationCompleteNotificationSchema, (notification) => {
+  client.setNotificationHandler('notifications/elicitation/complete', (notification) => {
     completed.push(notification.params.elicitationId);
   });
   return { client, asked, completed };

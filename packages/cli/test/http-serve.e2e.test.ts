@@ -3,9 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import { startAuthorizationServer, startProtectedMcpServer, type AuthorizationServer } from '@agent-mcp-gateway/testing';
 import { binPath, demoServer, errorOf, json, runCli, startGateway, writeConfig } from './harness.js';
 
@@ -181,7 +180,7 @@ describe('the gateway served over Streamable HTTP (built CLI, SDK clients)', () 
     const basic = await postInitialize(g.url, { Authorization: `Basic ${Buffer.from(`u:${key}`).toString('base64')}` });
     expect(basic.status).toBe(401);
     // the SDK client gets no further either
-    await expect(connect(g.url, bearer('wrong'))).rejects.toMatchObject({ code: 401 });
+    await expect(connect(g.url, bearer('wrong'))).rejects.toMatchObject({ status: 401 });
 
     // DNS-rebinding protection: a foreign Origin or Host is refused before anything else, credential or not
     const evilOrigin = await postInitialize(g.url, { ...bearer(key), Origin: 'http://evil.example' });
@@ -314,7 +313,7 @@ describe('the gateway served over Streamable HTTP (built CLI, SDK clients)', () 
       expect(challenge).toContain(`resource_metadata="${metadataUrl}"`);
       expect(challenge).toContain('error="invalid_token"');
       expect(challenge).toContain('audience');
-      await expect(connect(g.url, bearer(foreign))).rejects.toMatchObject({ code: 401 });
+      await expect(connect(g.url, bearer(foreign))).rejects.toMatchObject({ status: 401 });
 
       // API keys work alongside
       const ops = await connect(g.url, bearer(apiKey));

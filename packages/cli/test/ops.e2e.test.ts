@@ -1,7 +1,7 @@
 import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import { startAuthorizationServer, startHttpMcpServer, startProtectedMcpServer, testBrowserCommand } from '@agent-mcp-gateway/testing';
 import { demoServer, errorOf, json, startGateway, tempDir, waitForExit, type RunningGateway } from './harness.js';
 
@@ -246,14 +246,13 @@ describe('notifications end to end (built CLI)', () => {
     const seen: number[] = [];
     const done = (await g.client.callTool(
       { name: 'execute_tool', arguments: { server: 'notes', tool: 'progress', args: { steps: 4, delayMs: 20 } } },
-      undefined,
       { onprogress: (p) => seen.push(p.progress) },
     )) as CallToolResult;
     expect(done.content).toEqual([{ type: 'text', text: 'done 4' }]);
     expect(seen.slice(0, 3)).toEqual([1, 2, 3]);
 
     const abort = new AbortController();
-    const pending = g.client.callTool({ name: 'execute_tool', arguments: { server: 'notes', tool: 'sleep', args: { ms: 30_000 } } }, undefined, {
+    const pending = g.client.callTool({ name: 'execute_tool', arguments: { server: 'notes', tool: 'sleep', args: { ms: 30_000 } } }, {
       signal: abort.signal,
     });
     await g.waitForStderr(/\[notes\] stderr: sleep started 30000/);

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { Client } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import {
   binPath,
   demoServer,
@@ -169,7 +169,6 @@ describe('the gateway served over stdio (built CLI, SDK client)', () => {
     const seen: number[] = [];
     const result = await g.client.callTool(
       { name: 'execute_tool', arguments: { agent_id: 'ops', server: 'notes', tool: 'progress', args: { steps: 3, delayMs: 150 } } },
-      undefined,
       { onprogress: (p) => seen.push(p.progress) },
     );
     expect((result as CallToolResult).isError).toBeFalsy();

@@ -1,14 +1,5 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import {
-  ErrorCode,
-  LoggingMessageNotificationSchema,
-  McpError,
-  ToolListChangedNotificationSchema,
-  type LoggingLevel,
-  type CallToolResult,
-  type Progress,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+import { Client, ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import type { CallToolResult, LoggingLevel, Progress, Tool } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import { findAuthChallenge } from './auth-challenge.js';
 import { displayUrl } from './display.js';
@@ -275,14 +266,14 @@ export class DownstreamServer {
     const attempt = new AbortController();
     const transport = await factory.create({ spec: this.spec, auth: this.auth, logger, signal: this.abort.signal, abandon: attempt.signal });
     const client = new Client({ name: 'agent-mcp-gateway', version: GATEWAY_VERSION }, { capabilities: {} });
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    client.setNotificationHandler('notifications/tools/list_changed', () => {
       if (this.client !== client) return; // still opening (its first listing is coming) or stale
       this.refreshTools(client).then(
         () => logger.info(`Tools changed: ${this.toolList?.length ?? 0} tools`),
         (error: unknown) => logger.warn('Could not refresh tools after list_changed', { error }),
       );
     });
-    client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
+    client.setNotificationHandler('notifications/message', ({ params }) => {
       const text = typeof params.data === 'string' ? params.data : JSON.stringify(params.data);
       logger[LOG_LEVEL_OF[params.level]](`log${params.logger ? ` ${params.logger}` : ''}: ${text}`);
     });
@@ -412,13 +403,16 @@ export class DownstreamServer {
 
   private mapCallError(error: unknown, tool: string, timeoutMs: number): GatewayError {
     if (isGatewayError(error)) return error;
-    if (error instanceof McpError) {
-      if (error.code === ErrorCode.RequestTimeout) return errors.timeout(this.name, tool, timeoutMs);
-      if (error.code === ErrorCode.ConnectionClosed) {
+    // The SDK's own failures (local, string codes) and the server's JSON-RPC errors (wire, numeric codes).
+    if (error instanceof SdkError) {
+      if (error.code === SdkErrorCode.RequestTimeout) return errors.timeout(this.name, tool, timeoutMs);
+      if (error.code === SdkErrorCode.ConnectionClosed) {
         return errors.serverUnavailable(this.name, 'the connection closed during the call');
       }
       return errors.downstream(this.name, tool, error.message);
     }
+    // The message as v1 of the SDK worded it (v2 drops the code from it): what users saw before.
+    if (error instanceof ProtocolError) return errors.downstream(this.name, tool, `MCP error ${error.code}: ${error.message}`);
     return errors.downstream(this.name, tool, describe(error));
   }
 }

@@ -1,4 +1,4 @@
-import type { CallToolResult, Progress, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Progress, Tool } from '@modelcontextprotocol/client';
 import { urlCredentials } from './display.js';
 import { DownstreamServer } from './downstream.js';
 import { ErrorCodes, GatewayError, defineError, errors, isGatewayError } from './errors.js';

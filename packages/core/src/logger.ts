@@ -115,11 +115,14 @@ export function createLogger(options: LoggerOptions = {}): Logger & { readonly r
     ),
     transports: [new winston.transports.Stream({ stream })],
   });
+  // Once closed, lines are dropped: work still settling as a command exits (a server's failed prepare())
+  // must not crash the process with "write after end".
+  let closed = false;
   const wrap = (target: winston.Logger): Logger => ({
-    error: (m, meta) => target.error(m, meta),
-    warn: (m, meta) => target.warn(m, meta),
-    info: (m, meta) => target.info(m, meta),
-    debug: (m, meta) => target.debug(m, meta),
+    error: (m, meta) => void (closed || target.error(m, meta)),
+    warn: (m, meta) => void (closed || target.warn(m, meta)),
+    info: (m, meta) => void (closed || target.info(m, meta)),
+    debug: (m, meta) => void (closed || target.debug(m, meta)),
     isLevelEnabled: (level) => target.isLevelEnabled(level),
     child: (meta) => wrap(target.child(meta)),
   });
@@ -127,6 +130,8 @@ export function createLogger(options: LoggerOptions = {}): Logger & { readonly r
     redactor,
     close: () =>
       new Promise<void>((resolve) => {
+        if (closed) return resolve();
+        closed = true;
         w.on('finish', () => resolve());
         w.end();
       }),

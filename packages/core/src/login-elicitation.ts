@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Server, ServerContext } from '@modelcontextprotocol/server';
 import { ErrorCodes } from './errors.js';
 import type { Gateway } from './gateway.js';
 
-type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /** Tells whether a gateway tool call that ended in `result` should run again because a login just ended. */
-export type LoginElicitation = (result: CallToolResult, extra: RequestExtra, timeoutMs?: number) => Promise<boolean>;
+export type LoginElicitation = (result: CallToolResult, extra: ServerContext, timeoutMs?: number) => Promise<boolean>;
 
 /**
  * URL-mode elicitation (MCP 2025-11-25) for downstream logins. When a call ends
@@ -52,13 +49,13 @@ async function elicit(
   gateway: Gateway,
   name: string,
   url: string,
-  extra: RequestExtra,
+  extra: ServerContext,
   limitMs: number,
 ): Promise<boolean> {
   const logger = gateway.logger;
-  const signal = AbortSignal.any([extra.signal, AbortSignal.timeout(limitMs)]);
+  const signal = AbortSignal.any([extra.mcpReq.signal, AbortSignal.timeout(limitMs)]);
   const elicitationId = randomUUID();
-  const related = { relatedRequestId: extra.requestId };
+  const related = { relatedRequestId: extra.mcpReq.id };
   try {
     logger.info(`Login for ${name} sent to the client to open (URL elicitation)`);
     const answer = await server.elicitInput(

@@ -1,15 +1,5 @@
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  CallToolRequestSchema,
-  ListToolsRequestSchema,
-  type CallToolRequest,
-  type CallToolResult,
-  type ServerNotification,
-  type ServerRequest,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+import { Server } from '@modelcontextprotocol/server';
+import type { AuthInfo, CallToolRequest, CallToolResult, ServerContext, Tool } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { GatewayError, errors } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -49,7 +39,7 @@ type MetaToolName = keyof typeof inputs;
 const descriptions: Record<MetaToolName, string> = {
   list_servers: 'List the MCP servers you can use through this gateway. Start here.',
   get_server_tools:
-    "Get the tool definitions of one server (only those you may use). Filter with names or pattern to save context.",
+    'Get the tool definitions of one server (only those you may use). Filter with names or pattern to save context.',
   execute_tool:
     'Call a tool on a server with args matching its inputSchema from get_server_tools. Returns the tool\'s own result.',
   get_gateway_status: 'Gateway diagnostics: config files, servers and their state, policy.',
@@ -96,18 +86,18 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     },
   );
 
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+  server.setRequestHandler('tools/list', () => ({ tools }));
   const loginThroughClient = createLoginElicitation(server, gateway);
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+  server.setRequestHandler('tools/call', async (request, ctx) => {
     const started = performance.now();
     let call: CallReport = {};
-    let result = await handle(request, extra, call);
+    let result = await handle(request, ctx, call);
     const timeoutMs = request.params.arguments?.timeout_ms;
     // A login the client got its user through (URL elicitation): the call runs once more.
-    if (await loginThroughClient(result, extra, typeof timeoutMs === 'number' ? timeoutMs : undefined)) {
+    if (await loginThroughClient(result, ctx, typeof timeoutMs === 'number' ? timeoutMs : undefined)) {
       call = {};
-      result = await handle(request, extra, call);
+      result = await handle(request, ctx, call);
     }
     // Every call is reported once, here, as its last run ended: an execute_tool that reached the
     // kernel as the kernel saw it (arguments after beforeToolCall), anything else from the request.
@@ -136,7 +126,7 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     return result;
   });
 
-  async function handle(request: CallToolRequest, extra: RequestExtra, call: CallReport): Promise<CallToolResult> {
+  async function handle(request: CallToolRequest, extra: ServerContext, call: CallReport): Promise<CallToolResult> {
     const name = request.params.name;
     if (!names.includes(name as MetaToolName)) {
       call.error = errors.toolNotFound('agent-mcp-gateway', name);
@@ -150,7 +140,7 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     }
     try {
       const args = parsed.data as Record<string, unknown>;
-      const agent = gateway.resolveAgent(args.agent_id as string | undefined, authenticatedAgent(extra.authInfo));
+      const agent = gateway.resolveAgent(args.agent_id as string | undefined, authenticatedAgent(extra.http?.authInfo));
       call.agent = agent;
       switch (name as MetaToolName) {
         case 'list_servers':
@@ -159,19 +149,19 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
           return jsonResult(await getServerTools(gateway, agent, parsed.data as z.infer<typeof inputs.get_server_tools>));
         case 'execute_tool': {
           const a = parsed.data as z.infer<typeof inputs.execute_tool>;
-          const progressToken = extra._meta?.progressToken;
+          const progressToken = extra.mcpReq._meta?.progressToken;
           let forwarded: Promise<unknown> | undefined;
           const result = await gateway.callTool(
             { agent, server: a.server, tool: a.tool, args: a.args ?? {}, ...(a.timeout_ms && { timeoutMs: a.timeout_ms }) },
             {
-              signal: extra.signal,
+              signal: extra.mcpReq.signal,
               settled: (outcome, error) => {
                 call.kernel = { outcome, error };
               },
               ...(progressToken !== undefined && {
                 onprogress: (progress) => {
-                  const sent = extra
-                    .sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken } })
+                  const sent = extra.mcpReq
+                    .notify({ method: 'notifications/progress', params: { ...progress, progressToken } })
                     .catch(() => undefined);
                   forwarded = forwarded ? forwarded.then(() => sent) : sent;
                 },
@@ -201,11 +191,10 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
   return server;
 }
 
-type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /**
  * The agent a request's credential proved, as the HTTP serving layer records it: the SDK hands a
- * handler the transport request's `auth` as `extra.authInfo`, and the agent id sits in its
+ * handler the transport request's `auth` as `ctx.http.authInfo`, and the agent id sits in its
  * `extra.agent`. Undefined over stdio and for unauthenticated HTTP requests.
  */
 export function authenticatedAgent(authInfo: AuthInfo | undefined): string | undefined {

@@ -1,7 +1,6 @@
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { CallToolResult, Tool, Transport } from '@modelcontextprotocol/client';
 import type { RulesFile } from './policy/rules.js';
 import type { GatewaySettings } from './config/schema.js';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from './logger.js';
 
 export type { CallToolResult, Tool, Transport };

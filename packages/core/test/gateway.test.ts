@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { McpServer, InMemoryTransport } from '@modelcontextprotocol/server';
 import { createDemoServer } from '@agent-mcp-gateway/testing';
 import { z } from 'zod';
 import {
@@ -368,7 +367,7 @@ describe('tool calls through the hooks', () => {
     };
     const capture = new MemoryServer(() => {
       const mcp = new McpServer({ name: 'capture', version: '1.0.0' });
-      mcp.registerTool('echo', { inputSchema: { text: z.string() } }, (args) => {
+      mcp.registerTool('echo', { inputSchema: z.object({ text: z.string() }) }, (args) => {
         received.push(args);
         return { content: [{ type: 'text', text: args.text }] };
       });

@@ -239,3 +239,16 @@ describe('SecretRedactor', () => {
     expect(out).not.toContain(SECRET);
   });
 });
+
+describe('createLogger: close', () => {
+  it('drops lines logged after close() instead of failing on the ended stream', async () => {
+    const { logger, flush } = capture();
+    const child = logger.child({ server: 'late' });
+    expect(await flush()).toBe('');
+    await logger.close();
+    // A downstream that settles after the CLI closed its logger (e.g. a failed prepare()) still logs.
+    // The ended stream's 'error' has no listener: without the guard these calls throw "write after end".
+    expect(() => logger.warn('after close')).not.toThrow();
+    expect(() => child.error('child after close')).not.toThrow();
+  });
+});

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ElicitRequestSchema, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { InMemoryTransport, McpServer } from '@modelcontextprotocol/server';
+import type { ClientCapabilities } from '@modelcontextprotocol/server';
+import { Client } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import {
   Gateway,
@@ -46,7 +45,7 @@ class PendingLoginStrategy implements AuthStrategy {
 
 function downstream(): McpServer {
   const mcp = new McpServer({ name: 'locked', version: '1.0.0' });
-  mcp.registerTool('echo', { inputSchema: { text: z.string() } }, ({ text }) => ({ content: [{ type: 'text', text }], structuredContent: { text } }));
+  mcp.registerTool('echo', { inputSchema: z.object({ text: z.string() }) }, ({ text }) => ({ content: [{ type: 'text', text }], structuredContent: { text } }));
   // A tool whose own result looks like the gateway's AUTH_REQUIRED, with a URL of its choosing.
   mcp.registerTool('forge', {}, () => ({
     isError: true,
@@ -99,7 +98,7 @@ async function connect(strategy: PendingLoginStrategy, capabilities: ClientCapab
   const client = new Client({ name: 'elicitation-test', version: '1.0.0' }, { capabilities });
   const asked: string[] = [];
   if (capabilities.elicitation) {
-    client.setRequestHandler(ElicitRequestSchema, (request) => {
+    client.setRequestHandler('elicitation/create', (request) => {
       const url = request.params.mode === 'url' ? request.params.url : '(form)';
       asked.push(url);
       return { action: answer(url) };

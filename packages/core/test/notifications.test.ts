@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer } from '@modelcontextprotocol/server';
 import { createDemoServer } from '@agent-mcp-gateway/testing';
 import { z } from 'zod';
 import type { CallToolResult } from '../src/index.js';
@@ -13,7 +13,7 @@ afterEach(async () => {
 /** The demo server plus a `say` tool that sends `notifications/message` at the level asked for. */
 function loggingServer(name: string): McpServer {
   const mcp = new McpServer({ name, version: '1' }, { capabilities: { logging: {} } });
-  mcp.registerTool('say', { inputSchema: { level: z.enum(['debug', 'info', 'warning', 'critical']), data: z.unknown() } }, async ({ level, data }) => {
+  mcp.registerTool('say', { inputSchema: z.object({ level: z.enum(['debug', 'info', 'warning', 'critical']), data: z.unknown() }) }, async ({ level, data }) => {
     await mcp.server.sendLoggingMessage({ level, logger: 'worker', data });
     return { content: [{ type: 'text', text: 'said' }] };
   });
@@ -44,7 +44,6 @@ describe('notifications through the gateway', () => {
     const seen: { progress: number; total?: number; message?: string }[] = [];
     const result = (await r.client.callTool(
       { name: 'execute_tool', arguments: { server: 'notes', tool: 'progress', args: { steps: 3, delayMs: 10 } } },
-      undefined,
       { onprogress: (p) => seen.push(p) },
     )) as CallToolResult;
     expect(result.content).toEqual([{ type: 'text', text: 'done 3' }]);
@@ -54,7 +53,7 @@ describe('notifications through the gateway', () => {
     ]);
 
     const abort = new AbortController();
-    const pending = r.client.callTool({ name: 'execute_tool', arguments: { server: 'notes', tool: 'sleep', args: { ms: 30_000 } } }, undefined, {
+    const pending = r.client.callTool({ name: 'execute_tool', arguments: { server: 'notes', tool: 'sleep', args: { ms: 30_000 } } }, {
       signal: abort.signal,
     });
     await until(() => downstreams.lines.includes('sleep started 30000'), 'the sleep to start');

@@ -8,7 +8,7 @@
  * and nothing of it reaches a downstream server (their credentials are the gateway's own).
  */
 import { createHash } from 'node:crypto';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { isSecureOrLoopbackUrl, type Logger, type RulesFile } from '@agent-mcp-gateway/core';
 import type { HttpAuthSettings } from './settings.js';

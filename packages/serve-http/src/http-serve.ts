@@ -7,10 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { isInitializeRequest } from '@modelcontextprotocol/server';
+import type { Server as McpServer, AuthInfo } from '@modelcontextprotocol/server';
 import { GatewayError, createGatewayServer, isLoopbackHost, type Gateway, type Logger } from '@agent-mcp-gateway/core';
 import type { HttpServeSettings } from './settings.js';
 import { CallerAuth } from './http-auth.js';
@@ -88,7 +87,7 @@ export function checkHttpServeSettings(options: { settings: HttpServeSettings; h
 }
 
 interface Session {
-  readonly transport: StreamableHTTPServerTransport;
+  readonly transport: NodeStreamableHTTPServerTransport;
   readonly server: McpServer;
   /** The agent whose credential opened the session (undefined: unauthenticated listener). */
   readonly principal: string | undefined;
@@ -245,7 +244,7 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Gatewa
 
   async function openSession(req: IncomingMessage, res: ServerResponse, body: unknown, principal: string | undefined): Promise<void> {
     const server = createGatewayServer(gateway, { debug: options.debug });
-    const transport = new StreamableHTTPServerTransport({
+    const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         sessions.set(id, session);

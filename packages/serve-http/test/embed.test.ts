@@ -4,9 +4,8 @@
  * through it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import { Gateway, GatewaySettingsSchema, MetricsPlugin, PolicyPlugin, parseServers, silentLogger, type GatewayConfig, type RulesFile } from '@agent-mcp-gateway/core';
 import { StdioTransportPlugin } from '@agent-mcp-gateway/transport-stdio';
 import { stdioServerPath } from '@agent-mcp-gateway/testing';

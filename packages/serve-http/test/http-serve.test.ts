@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Gateway, GatewaySettingsSchema, silentLogger, type GatewayConfig, type RulesFile } from '@agent-mcp-gateway/core';
 import { HttpServeSettingsSchema } from '../src/settings.js';
 import { isLoopbackHost } from '@agent-mcp-gateway/core';

@@ -1,6 +1,5 @@
 import process from 'node:process';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CallToolRequestSchema, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import { McpServer, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 
 /** Version reported in the demo server's `serverInfo`. */
@@ -65,43 +64,43 @@ function delay(ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /**
- * `McpServer` turns every exception thrown by a tool callback, even an
- * `McpError` (except code UrlElicitationRequired), into an `isError: true` result. To let a tool answer with a real
+ * `McpServer` turns every exception thrown by a tool callback, even a
+ * `ProtocolError` (except code UrlElicitationRequired), into an `isError: true` result. To let a tool answer with a real
  * JSON-RPC error, the tool records the error here (keyed by the request's
- * `extra` object, which the SDK hands unchanged from the `tools/call` handler
+ * `ctx` object, which the SDK hands unchanged from the `tools/call` handler
  * to the tool callback) and the wrapped `tools/call` handler rethrows it.
  */
 const protocolErrors = new WeakMap<object, Error>();
 
 /**
  * An error the SDK's Protocol turns into a JSON-RPC error response with this
- * exact `code` and `message`. (An `McpError` would do too, but its message is
- * already prefixed "MCP error <code>: ", and the client prefixes it again.)
+ * exact `code` and `message`.
  */
 function jsonRpcError(code: number, message: string): Error & { code: number } {
   return Object.assign(new Error(message), { code });
 }
 
+type RequestHandler = (request: unknown, ctx: object) => unknown;
+
 function surfaceProtocolErrors(mcp: McpServer): void {
   const server = mcp.server;
-  const register = server.setRequestHandler.bind(server);
-  type Register = typeof server.setRequestHandler;
-  const patched = (schema: Parameters<Register>[0], handler: Parameters<Register>[1]): void => {
-    if (schema !== CallToolRequestSchema) {
-      register(schema, handler);
+  const register = server.setRequestHandler.bind(server) as (method: string, handler: RequestHandler) => void;
+  const patched = (method: string, handler: RequestHandler): void => {
+    if (method !== 'tools/call') {
+      register(method, handler);
       return;
     }
-    register(schema, async (request, extra) => {
-      const result = await handler(request, extra);
-      const error = protocolErrors.get(extra);
+    register(method, async (request, ctx) => {
+      const result = await handler(request, ctx);
+      const error = protocolErrors.get(ctx);
       if (error) {
-        protocolErrors.delete(extra);
+        protocolErrors.delete(ctx);
         throw error;
       }
       return result;
     });
   };
-  server.setRequestHandler = patched as Register;
+  (server as unknown as { setRequestHandler: typeof patched }).setRequestHandler = patched;
 }
 
 /**
@@ -126,8 +125,8 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
     'echo',
     {
       description: 'Echoes `text` back, as text content and as structuredContent `{ text }`.',
-      inputSchema: { text: z.string().describe('Text to echo back.') },
-      outputSchema: { text: z.string().describe('The text that was sent.') },
+      inputSchema: z.object({ text: z.string().describe('Text to echo back.') }),
+      outputSchema: z.object({ text: z.string().describe('The text that was sent.') }),
     },
     ({ text: value }) => ({ ...text(value), structuredContent: { text: value } }),
   );
@@ -136,7 +135,7 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
     'add',
     {
       description: 'Adds two numbers and returns the sum as text.',
-      inputSchema: { a: z.number().describe('First addend.'), b: z.number().describe('Second addend.') },
+      inputSchema: z.object({ a: z.number().describe('First addend.'), b: z.number().describe('Second addend.') }),
     },
     ({ a, b }) => text(String(a + b)),
   );
@@ -148,11 +147,11 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
         'Writes "sleep started <ms>" to stderr, waits `ms` milliseconds, then returns "slept <ms>". If the request is cancelled ' +
         '(notifications/cancelled) it stops waiting at once and writes the line "sleep aborted" to stderr ' +
         '("sleep interrupted: connection closed" if the connection closed instead).',
-      inputSchema: { ms: z.number().int().min(0).describe('How long to wait, in milliseconds.') },
+      inputSchema: z.object({ ms: z.number().int().min(0).describe('How long to wait, in milliseconds.') }),
     },
-    async ({ ms }, extra) => {
+    async ({ ms }, ctx) => {
       log(`sleep started ${ms}`); // lets a test act while the call is in flight, without guessing a delay
-      const completed = await delay(ms, extra.signal);
+      const completed = await delay(ms, ctx.mcpReq.signal);
       if (!completed) {
         // The SDK also aborts in-flight handlers when the connection closes. By the time this
         // continuation runs the transport is detached, which tells the two cases apart, so
@@ -169,7 +168,7 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
     'fail',
     {
       description: 'Returns a tool error result (`isError: true`) with `message` as its text.',
-      inputSchema: { message: z.string().optional().describe('Error text. Default "demo failure".') },
+      inputSchema: z.object({ message: z.string().optional().describe('Error text. Default "demo failure".') }),
     },
     ({ message }) => ({ ...text(message ?? 'demo failure'), isError: true }),
   );
@@ -180,11 +179,11 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
       description:
         'Fails the request itself with a JSON-RPC error (code -32603, InternalError) carrying ' +
         '`message`, instead of returning an isError result.',
-      inputSchema: { message: z.string().optional().describe('Error message. Default "demo protocol error".') },
+      inputSchema: z.object({ message: z.string().optional().describe('Error message. Default "demo protocol error".') }),
     },
-    ({ message }, extra) => {
-      const error = jsonRpcError(ErrorCode.InternalError, message ?? 'demo protocol error');
-      protocolErrors.set(extra, error);
+    ({ message }, ctx) => {
+      const error = jsonRpcError(ProtocolErrorCode.InternalError, message ?? 'demo protocol error');
+      protocolErrors.set(ctx, error);
       throw error;
     },
   );
@@ -195,7 +194,7 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
       description:
         'Returns one text content of exactly `bytes` ASCII characters (a repeating a-z0-9 pattern), ' +
         'so its length in characters equals its length in UTF-8 bytes.',
-      inputSchema: { bytes: z.number().int().min(0).describe('Length of the returned text.') },
+      inputSchema: z.object({ bytes: z.number().int().min(0).describe('Length of the returned text.') }),
     },
     ({ bytes }) => {
       const repeated = LARGE_PATTERN.repeat(Math.ceil(bytes / LARGE_PATTERN.length));
@@ -209,21 +208,21 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
       description:
         'Sends one notifications/progress per step (progress 1..steps, total steps) when the request ' +
         'carries a progressToken, waiting `delayMs` between steps, then returns "done <steps>".',
-      inputSchema: {
+      inputSchema: z.object({
         steps: z.number().int().min(0).describe('Number of progress notifications to send.'),
         delayMs: z.number().int().min(0).optional().describe('Pause after each step, in milliseconds. Default 0.'),
-      },
+      }),
     },
-    async ({ steps, delayMs }, extra) => {
-      const progressToken = extra._meta?.progressToken;
+    async ({ steps, delayMs }, ctx) => {
+      const progressToken = ctx.mcpReq._meta?.progressToken;
       for (let step = 1; step <= steps; step++) {
         if (progressToken !== undefined) {
-          await extra.sendNotification({
+          await ctx.mcpReq.notify({
             method: 'notifications/progress',
             params: { progressToken, progress: step, total: steps, message: `step ${step}/${steps}` },
           });
         }
-        if (delayMs && !(await delay(delayMs, extra.signal))) {
+        if (delayMs && !(await delay(delayMs, ctx.mcpReq.signal))) {
           return { ...text(`aborted after ${step} of ${steps}`), isError: true };
         }
       }
@@ -235,7 +234,7 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
     'crash',
     {
       description: 'Makes the server process exit immediately with exit code `code` (default 1), without answering.',
-      inputSchema: { code: z.number().int().min(0).max(255).optional().describe('Process exit code. Default 1.') },
+      inputSchema: z.object({ code: z.number().int().min(0).max(255).optional().describe('Process exit code. Default 1.') }),
     },
     ({ code }) => {
       exit(code ?? 1);
@@ -248,7 +247,7 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
     'env',
     {
       description: 'Returns the value of the environment variable `name` in the server process, or "<unset>".',
-      inputSchema: { name: z.string().min(1).describe('Environment variable name.') },
+      inputSchema: z.object({ name: z.string().min(1).describe('Environment variable name.') }),
     },
     ({ name }) => text(process.env[name] ?? '<unset>'),
   );

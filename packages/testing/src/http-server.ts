@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { SSEServerTransport } from '@modelcontextprotocol/server-legacy/sse';
+import { isInitializeRequest } from '@modelcontextprotocol/server';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { createDemoServer } from './demo-server.js';
 import { listenOnLoopback } from './listen.js';
 
@@ -243,7 +243,7 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
 
   const requests: RecordedRequest[] = [];
   /** Streamable HTTP sessions by `mcp-session-id`. */
-  const streamableSessions = new Map<string, Session & { transport: StreamableHTTPServerTransport }>();
+  const streamableSessions = new Map<string, Session & { transport: NodeStreamableHTTPServerTransport }>();
   /** Legacy SSE sessions by the `sessionId` query parameter. */
   const sseSessions = new Map<string, Session & { transport: SSEServerTransport }>();
   /** Every connected demo server, including those of not (yet) initialised transports. */
@@ -344,7 +344,7 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
       return;
     }
     const server = newDemoServer();
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         streamableSessions.set(id, session);

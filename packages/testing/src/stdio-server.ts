@@ -12,7 +12,7 @@
  */
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { createDemoServer } from './demo-server.js';
 
 const EXIT_MISSING_ENV = 3;

@@ -2,15 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import {
-  ErrorCode,
-  McpError,
-  ToolListChangedNotificationSchema,
-  type JSONRPCMessage,
-  type Progress,
-} from '@modelcontextprotocol/sdk/types.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { Client, ProtocolError, ProtocolErrorCode, SdkErrorCode } from '@modelcontextprotocol/client';
+import type { JSONRPCMessage, Progress } from '@modelcontextprotocol/client';
 import { DEMO_TOOL_NAMES, stdioServerPath } from '../src/index.js';
 
 const WAIT_MS = 5_000;
@@ -152,8 +146,8 @@ describe('demo stdio server', () => {
     expect(textOf(fail)).toBe('nope');
 
     const thrown = client.callTool({ name: 'throw', arguments: { message: 'kaboom' } });
-    await expect(thrown).rejects.toBeInstanceOf(McpError);
-    await expect(thrown).rejects.toMatchObject({ code: ErrorCode.InternalError, message: 'MCP error -32603: kaboom' });
+    await expect(thrown).rejects.toBeInstanceOf(ProtocolError);
+    await expect(thrown).rejects.toMatchObject({ code: ProtocolErrorCode.InternalError, message: 'kaboom' });
     // The server is still usable afterwards.
     expect(textOf(await client.callTool({ name: 'add', arguments: { a: 1, b: 1 } }))).toBe('2');
   });
@@ -170,7 +164,7 @@ describe('demo stdio server', () => {
     const { client, transport } = await connect();
     deliverNotificationsFirst(transport);
     const seen: Progress[] = [];
-    const result = await client.callTool({ name: 'progress', arguments: { steps: 3, delayMs: 1 } }, undefined, {
+    const result = await client.callTool({ name: 'progress', arguments: { steps: 3, delayMs: 1 } }, {
       onprogress: (p) => seen.push(p),
     });
     expect(textOf(result)).toBe('done 3');
@@ -186,7 +180,7 @@ describe('demo stdio server', () => {
     // Abort only once the tools/call request has been written, so the server sees request then cancellation.
     const sent = toolCallSent(transport);
     const controller = new AbortController();
-    const call = client.callTool({ name: 'sleep', arguments: { ms: 60_000 } }, undefined, {
+    const call = client.callTool({ name: 'sleep', arguments: { ms: 60_000 } }, {
       signal: controller.signal,
     });
     const rejected = expect(call).rejects.toThrow();
@@ -203,7 +197,7 @@ describe('demo stdio server', () => {
     const { client, transport, stderr } = await connect();
     const sent = toolCallSent(transport);
     const call = client.callTool({ name: 'sleep', arguments: { ms: 60_000 } });
-    const rejected = expect(call).rejects.toMatchObject({ code: ErrorCode.ConnectionClosed });
+    const rejected = expect(call).rejects.toMatchObject({ code: SdkErrorCode.ConnectionClosed });
     await within(sent, 'tools/call to be sent');
     await within(client.close(), 'client close');
     await rejected;
@@ -213,15 +207,15 @@ describe('demo stdio server', () => {
 
   it('crash makes the pending call reject', async () => {
     const { client } = await connect();
-    const call = client.callTool({ name: 'crash', arguments: { code: 7 } }, undefined, { timeout: WAIT_MS });
-    await expect(call).rejects.toMatchObject({ code: ErrorCode.ConnectionClosed });
+    const call = client.callTool({ name: 'crash', arguments: { code: 7 } }, { timeout: WAIT_MS });
+    await expect(call).rejects.toMatchObject({ code: SdkErrorCode.ConnectionClosed });
   });
 
   it('add_tool triggers notifications/tools/list_changed', async () => {
     const { client } = await connect();
     expect(client.getServerCapabilities()?.tools?.listChanged).toBe(true);
     const changed = new Promise<void>((resolve) =>
-      client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()),
+      client.setNotificationHandler('notifications/tools/list_changed', () => resolve()),
     );
     expect(textOf(await client.callTool({ name: 'add_tool', arguments: {} }))).toBe('extra_1');
     await within(changed, 'tools/list_changed');

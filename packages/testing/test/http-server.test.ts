@@ -1,8 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { Client, SSEClientTransport, StreamableHTTPClientTransport, LATEST_PROTOCOL_VERSION, SdkHttpError } from '@modelcontextprotocol/client';
 import { startHttpMcpServer, type HttpMcpServer, type HttpMcpServerOptions } from '../src/index.js';
 
 const WAIT_MS = 5_000;
@@ -152,8 +149,8 @@ describe('startHttpMcpServer, streamable mode', () => {
 
     // The SDK client sees the 404 too; a new client re-initialises on a fresh session.
     const error = await client.callTool({ name: 'echo', arguments: { text: 'after' } }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(StreamableHTTPError);
-    expect((error as StreamableHTTPError).code).toBe(404);
+    expect(error).toBeInstanceOf(SdkHttpError);
+    expect((error as SdkHttpError).status).toBe(404);
     const { client: fresh, transport: freshTransport } = await connect(new StreamableHTTPClientTransport(new URL(server.url)));
     expect(freshTransport.sessionId).not.toBe(oldSession);
     expect(await echo(fresh, 'again')).toEqual({ text: 'again' });

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { AuthChallengeError, hasSecretReference, parseWwwAuthenticate, type AuthChallenge, type AuthStrategy, type Logger } from '@agent-mcp-gateway/core';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { FetchLike } from '@modelcontextprotocol/client';
 
 export interface AuthFetchOptions {
   /** Configured headers that are not credentials: sent whatever strategy runs. */

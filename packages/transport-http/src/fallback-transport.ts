@@ -1,7 +1,5 @@
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { FetchLike, Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import { SSEClientTransport, SdkHttpError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { FetchLike, JSONRPCMessage, MessageExtraInfo, Transport, TransportSendOptions } from '@modelcontextprotocol/client';
 import { AuthChallengeError, findAuthChallenge, type AuthChallenge, type Logger } from '@agent-mcp-gateway/core';
 
 export interface HttpDownstreamTransportOptions {
@@ -58,7 +56,7 @@ export class HttpDownstreamTransport implements Transport {
       await this.inner.send(message, options);
     } catch (error) {
       if (!this.shouldFallBack(message, error)) throw this.withChallenge(error);
-      this.options.logger.info(`Streamable HTTP refused (${(error as StreamableHTTPError).code}); falling back to legacy SSE`);
+      this.options.logger.info(`Streamable HTTP refused (${(error as SdkHttpError).status}); falling back to legacy SSE`);
       const old = this.inner;
       old.onclose = undefined;
       old.onerror = undefined;
@@ -90,8 +88,9 @@ export class HttpDownstreamTransport implements Transport {
   private shouldFallBack(message: JSONRPCMessage, error: unknown): boolean {
     if (this.options.mode !== 'http' || this.fellBack) return false;
     if (!('method' in message) || message.method !== 'initialize') return false;
-    const code = error instanceof StreamableHTTPError ? error.code : undefined;
-    return code !== undefined && code >= 400 && code < 500 && code !== 401 && code !== 403;
+    // The HTTP status is on `.status` (`.code` names the SDK's failure kind).
+    const status = error instanceof SdkHttpError ? error.status : undefined;
+    return status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 403;
   }
 
   private sse(): SSEClientTransport {
@@ -107,5 +106,5 @@ export class HttpDownstreamTransport implements Transport {
 
 /** Streamable HTTP: the server forgot our session (404 on a request carrying its id). */
 export function isSessionExpired(error: unknown): boolean {
-  return error instanceof StreamableHTTPError && error.code === 404;
+  return error instanceof SdkHttpError && error.status === 404;
 }

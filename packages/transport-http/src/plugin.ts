@@ -1,5 +1,5 @@
 import { isSecureOrLoopbackUrl, type AuthChallenge, type Gateway, type GatewayPlugin, type ServerSpec, type TransportFactory } from '@agent-mcp-gateway/core';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { FetchLike } from '@modelcontextprotocol/client';
 import { createAuthFetch, withoutCredentialHeaders } from './auth-fetch.js';
 import { HttpDownstreamTransport, isSessionExpired } from './fallback-transport.js';
 

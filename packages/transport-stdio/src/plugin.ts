@@ -1,4 +1,4 @@
-import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import type { ConnectContext, Gateway, GatewayPlugin, TransportFactory } from '@agent-mcp-gateway/core';
 import { BoundedLineLogger, type BoundedLineLoggerOptions } from './stderr.js';
 
