@@ -10,6 +10,7 @@ export type {
   BearerRequest,
   BearerVerdict,
   HttpMcpServer,
+  HttpMcpServerEra,
   HttpMcpServerMode,
   HttpMcpServerOptions,
   ProtectedResourceOptions,
