@@ -13,7 +13,7 @@ import {
   testBrowserCommand,
   type HttpMcpServer,
 } from '@agent-mcp-gateway/testing';
-import { closeAfterEach, demoServer, errorOf, json, tempDir, type RunningGateway } from './harness.js';
+import { closeAfterEach, demoServer, errorOf, json, runCli, tempDir, writeConfig, type RunningGateway } from './harness.js';
 
 const { later, gateway } = closeAfterEach();
 
@@ -117,7 +117,7 @@ describe('the protocol era toward each downstream', () => {
     expect(rpc(legacyHttp).filter((m) => m.startsWith('server/discover'))).toHaveLength(1);
     expect(rpc(legacyHttp).filter((m) => m.startsWith('initialize'))).toHaveLength(2);
     expect(await protocols(g)).toEqual({ modern: '2026-07-28', legacy: '2025-11-25', h2025: '2025-11-25' });
-    await g.waitForStderr(/\[modern\] Connected \(.*protocol: 2026-07-28, modern verdict reused\)/);
+    await g.waitForStderr(/\[modern\] Connected \(\d+ tools, auth: \w+\); protocol 2026-07-28 \(modern verdict reused\)/);
   });
 
   it('`protocol` in the entry pins the era: no probe, and a server that cannot speak it fails loudly', async () => {
@@ -165,5 +165,29 @@ describe('the protocol era toward each downstream', () => {
     expect(authorized.map((r) => r.rpcMethod)).toEqual(expect.arrayContaining(['server/discover', 'tools/call']));
     expect(authorized.every((r) => r.headers.authorization?.startsWith('Bearer ') === true)).toBe(true);
     expect(rpc(notion).some((m) => m.startsWith('initialize'))).toBe(false);
+  });
+
+  it('`auth login` against a 2026-only server that checks the era before credentials: the server/discover probe draws the 401', async () => {
+    const as = later(await startAuthorizationServer());
+    const notion = later(
+      await startProtectedMcpServer({ authorizationServer: as, name: 'notion', era: '2026', rejectLegacyBeforeAuth: true }),
+    );
+    // such a server answers an unauthenticated 2025 initialize with the wrong-era error, not a challenge
+    const initialize = await fetch(notion.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    });
+    expect(initialize.status).toBe(400);
+    expect(initialize.headers.get('www-authenticate')).toBeNull();
+
+    const { config } = await writeConfig({ notion: { url: notion.url } });
+    const home = await tempDir();
+    const env = { HOME: home, GATEWAY_TOKEN_DIR: join(home, 'tokens'), BROWSER: testBrowserCommand() };
+    const login = await runCli(['auth', 'login', 'notion', '--config', config], { env });
+    expect(login.stderr).toBe('');
+    expect(login.code).toBe(0);
+    expect(login.stdout).toMatch(/^Logged in to notion;/m);
+    expect(rpc(notion)[1]).toBe('server/discover 401');
   });
 });

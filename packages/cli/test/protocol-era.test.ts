@@ -20,8 +20,8 @@ function configOf(servers: Record<string, unknown>): GatewayConfig {
   return { servers: specs, settings: GatewaySettingsSchema.parse({ connectTimeoutMs: 10_000 }), sources: {}, warnings: [] };
 }
 
-async function http(era: HttpMcpServerEra, port?: number): Promise<HttpMcpServer> {
-  const server = await startHttpMcpServer({ name: 'remote', era, ...(port !== undefined && { port }) });
+async function http(era: HttpMcpServerEra, port?: number, toolsTtlMs?: number): Promise<HttpMcpServer> {
+  const server = await startHttpMcpServer({ name: 'remote', era, ...(port !== undefined && { port }), ...(toolsTtlMs !== undefined && { toolsTtlMs }) });
   cleanups.push(() => server.close());
   return server;
 }
@@ -56,7 +56,7 @@ describe('the era verdict cache (HTTP)', () => {
     expect(count(server, 'tools/list')).toBe(2);
     expect(count(server, 'server/discover')).toBe(1);
     expect(protocolOf(gateway)).toBe('2026-07-28');
-    await log.waitFor(/Connected \(.*protocol: 2026-07-28, modern verdict reused\)/, { from: 0 });
+    await log.waitFor(/Connected \(\d+ tools, auth: none\); protocol 2026-07-28 \(modern verdict reused\)/, { from: 0 });
   });
 
   it('a stale modern verdict (the server went back to 2025) is dropped and the era negotiated again', async () => {
@@ -93,5 +93,20 @@ describe('the era verdict cache (HTTP)', () => {
     const methods = modern.requests.map((r) => r.rpcMethod).filter(Boolean);
     expect(methods[0]).toBe('initialize');
     expect(methods).toContain('server/discover');
+  });
+});
+
+describe('the tool list cache honours ttlMs', () => {
+  it('a 2026-07-28 listing is fresh for its ttlMs; without one (0) it is listed again each time; a 2025 one until list_changed', async () => {
+    const noTtl = await http('2026');
+    const longTtl = await http('2026', undefined, 60_000);
+    const legacy = await http('2025');
+    for (const server of [noTtl, longTtl, legacy]) {
+      const { gateway } = await started(server.url);
+      for (let i = 0; i < 3; i++) expect((await gateway.listTools('anyone', 'remote')).map((t) => t.name)).toContain('echo');
+    }
+    expect(count(noTtl, 'tools/list')).toBe(3);
+    expect(count(longTtl, 'tools/list')).toBe(1);
+    expect(count(legacy, 'tools/list')).toBe(1);
   });
 });

@@ -1,4 +1,4 @@
-import { Client, ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { Client, ProtocolError, SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
 import type { CallToolResult, ClientOptions, LoggingLevel, PriorDiscovery, Progress, Tool } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import { findAuthChallenge } from './auth-challenge.js';
@@ -66,6 +66,9 @@ export class DownstreamServer {
   private inFlight = 0;
   private onIdle: (() => void) | undefined;
   private protocolVersion: string | undefined;
+  /** Until when the cached tool list is fresh: a 2026-07-28 listing's `ttlMs`; a 2025 one until `list_changed`. */
+  private toolsFreshUntil = Number.POSITIVE_INFINITY;
+  private refreshing: Promise<void> | undefined;
   private readonly verdicts: EraVerdictCache;
 
   constructor(
@@ -141,10 +144,16 @@ export class DownstreamServer {
     return this.connecting;
   }
 
-  /** The tool list, from cache when warm. */
+  /**
+   * The tool list, from cache while fresh: a 2026-07-28 listing for its `ttlMs` (absent or 0: immediately
+   * stale, so listed again), a 2025 one until the server says `list_changed`.
+   */
   async listTools(): Promise<readonly Tool[]> {
-    if (this.toolList && this.client) return this.toolList;
-    await this.connect();
+    if (this.toolList && this.client && Date.now() < this.toolsFreshUntil) return this.toolList;
+    const connected = this.client;
+    const client = await this.connect();
+    // A fresh connection just listed; a live one whose listing went stale lists again.
+    if (client === connected) await this.refreshStale(client);
     return this.toolList ?? [];
   }
 
@@ -212,6 +221,8 @@ export class DownstreamServer {
 
   private async callOnce(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult> {
     const client = await this.connect();
+    // An unknown tool in a stale listing may be a new one: list again once before refusing it.
+    if (!this.toolNames.has(tool) && Date.now() >= this.toolsFreshUntil) await this.refreshStale(client);
     if (!this.toolNames.has(tool)) throw errors.toolNotFound(this.name, tool);
     // A plain request: the result goes back to the agent unchanged and its own client validates it,
     // so validating it here too (Client.callTool checks it against the tool's outputSchema) is waste.
@@ -338,6 +349,9 @@ export class DownstreamServer {
       // Abandoned, not closed politely: a graceful close waits seconds for a child that may never answer.
       attempt.abort();
       void client.close().catch(() => undefined);
+      // Closed directly too: while the SDK probes the era (stdio: in a sibling process) the client does
+      // not hold the transport yet, and only this close stops it from starting the server afterwards.
+      void transport.close().catch(() => undefined);
       throw error;
     }
     const modern = client.getProtocolEra() === 'modern';
@@ -353,7 +367,7 @@ export class DownstreamServer {
     this.lastErrorValue = undefined;
     this.setState('ready');
     logger.info(
-      `Connected (${this.toolList?.length ?? 0} tools, auth: ${this.auth.kind}, protocol: ${this.protocolVersion ?? 'unknown'}${prior ? `, ${prior.kind} verdict reused` : ''})`,
+      `Connected (${this.toolList?.length ?? 0} tools, auth: ${this.auth.kind}); protocol ${this.protocolVersion ?? 'unknown'}${prior ? ` (${prior.kind} verdict reused)` : ''}`,
     );
     return client;
   }
@@ -429,14 +443,33 @@ export class DownstreamServer {
     });
   }
 
+  /** Lists the tools again (single flight); a failure is SERVER_UNAVAILABLE. */
+  private async refreshStale(client: Client): Promise<void> {
+    this.refreshing ??= this.refreshTools(client).finally(() => {
+      this.refreshing = undefined;
+    });
+    try {
+      await this.refreshing;
+    } catch (error) {
+      throw this.codedConnectError(error);
+    }
+  }
+
   private async refreshTools(client: Client): Promise<void> {
     const tools: Tool[] = [];
+    const modern = client.getProtocolEra() === 'modern';
+    let ttlMs = Number.POSITIVE_INFINITY;
     let cursor: string | undefined;
     do {
-      const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.options.connectTimeoutMs });
+      // `bypass`: the SDK's own response cache must not answer for the server; the freshness is kept here.
+      const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.options.connectTimeoutMs, cacheMode: 'bypass' });
       tools.push(...page.tools);
+      // `ttlMs` is on 2026-07-28 results at runtime, not in the SDK's result type.
+      const pageTtl = (page as { ttlMs?: unknown }).ttlMs;
+      if (modern) ttlMs = Math.min(ttlMs, typeof pageTtl === 'number' && pageTtl > 0 ? pageTtl : 0);
       cursor = page.nextCursor;
     } while (cursor);
+    this.toolsFreshUntil = modern ? Date.now() + ttlMs : Number.POSITIVE_INFINITY;
     this.toolList = tools;
     this.toolNames = new Set(tools.map((t) => t.name));
     this.options.hooks.toolsChanged.call(this.name, tools);
@@ -517,6 +550,10 @@ function gatewayErrorIn(error: unknown): GatewayError | undefined {
 }
 
 function describe(error: unknown): string {
+  // The probe's HTTP failure keeps the server's answer in `data.text`, not in the message.
+  if (error instanceof SdkHttpError && typeof error.data?.text === 'string' && error.data.text !== '' && !error.message.includes(error.data.text)) {
+    return `${error.message}: ${error.data.text}`;
+  }
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
     return code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;

@@ -41,6 +41,14 @@ export interface HttpMcpServerOptions {
   /** The protocol era(s) of the Streamable HTTP endpoint (see {@link HttpMcpServerEra}). Default `2025`; `sse` mode takes `2025` only. */
   era?: HttpMcpServerEra;
   /**
+   * With `era: '2026'`: a 2025-era POST (an `initialize`, say) is refused as the wrong era before
+   * `bearer` is checked, so it never draws a 401 — a server that parses before it authenticates.
+   * Default false (credentials first).
+   */
+  rejectLegacyBeforeAuth?: boolean;
+  /** `ttlMs` of the 2026-07-28 `tools/list` results (see `DemoServerOptions.toolsTtlMs`). Default: the SDK's, `0`. */
+  toolsTtlMs?: number;
+  /**
    * When set, every request to an MCP endpoint must carry `Authorization: Bearer <token>`
    * with this token (or one the function accepts); otherwise 401 with a `WWW-Authenticate`
    * challenge. A function may also answer with a {@link BearerRejection} (e.g. 403
@@ -289,6 +297,7 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
     createDemoServer({
       name: options.name ?? 'demo',
       log,
+      ...(options.toolsTtlMs !== undefined && { toolsTtlMs: options.toolsTtlMs }),
       exit: () => {
         expireSessions();
         httpServer.closeAllConnections();
@@ -466,6 +475,17 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
       }
     }
     try {
+      if (
+        options.rejectLegacyBeforeAuth === true &&
+        era === '2026' &&
+        route === 'streamable' &&
+        req.method === 'POST' &&
+        bodyError === undefined &&
+        (await isLegacyRequest(await toWebRequest(req, body), body))
+      ) {
+        await modernNode(req, res, body);
+        return;
+      }
       if (!(await checkAuth(req, res, body)) || !checkRequiredHeaders(req, res)) return;
       if (bodyError !== undefined) throw bodyError;
       if (route === 'streamable') await handleStreamable(req, res, body);
