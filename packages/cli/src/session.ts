@@ -1,4 +1,4 @@
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/client';
+import { CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LATEST_PROTOCOL_VERSION, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/client';
 import {
   GATEWAY_VERSION,
   Gateway,
@@ -110,25 +110,52 @@ const placeholderSpec: ServerSpec = {
 /** How long the unauthenticated probe of `auth login` may take. */
 const PROBE_TIMEOUT_MS = 15_000;
 
+/** The revision of the `server/discover` probe (a 2026-only server may validate the request before it authenticates). */
+const MODERN_PROTOCOL_VERSION = '2026-07-28';
+
 /**
  * Asks a remote server, without credentials, what it wants: the challenge of a 401 (or 403), or
- * undefined when it answers without one. A Streamable HTTP server gets an `initialize` POST, an
- * SSE one a GET; redirects are not followed.
+ * undefined when it answers without one. A Streamable HTTP server gets a 2026-07-28 `server/discover`
+ * POST (headers and `_meta` envelope), then, when that drew no challenge, a 2025 `initialize` POST: a
+ * server may check the request's era before its credentials, so the era it speaks must be asked. An
+ * SSE server gets a GET. Redirects are not followed.
  */
 async function probeChallenge(spec: ServerSpec, signal: AbortSignal): Promise<AuthChallenge | undefined> {
-  const sse = spec.transport === 'sse';
+  const clientInfo = { name: 'agent-mcp-gateway', version: GATEWAY_VERSION };
+  if (spec.transport === 'sse') return challengeOf(await probe(spec, signal, 'GET', { accept: 'text/event-stream' }));
+  const json = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const discover = {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'server/discover',
+    params: {
+      _meta: {
+        [PROTOCOL_VERSION_META_KEY]: MODERN_PROTOCOL_VERSION,
+        [CLIENT_INFO_META_KEY]: clientInfo,
+        [CLIENT_CAPABILITIES_META_KEY]: {},
+      },
+    },
+  };
+  const modern = await probe(spec, signal, 'POST', { ...json, 'mcp-protocol-version': MODERN_PROTOCOL_VERSION, 'mcp-method': 'server/discover' }, discover);
+  const found = challengeOf(modern);
+  if (found) return found;
   const initialize = {
     jsonrpc: '2.0',
     id: 0,
     method: 'initialize',
-    params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'agent-mcp-gateway', version: GATEWAY_VERSION } },
+    params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo },
   };
+  return challengeOf(await probe(spec, signal, 'POST', json, initialize));
+}
+
+/** One unauthenticated request to the server's URL; its body is dropped. */
+async function probe(spec: ServerSpec, signal: AbortSignal, method: string, headers: Record<string, string>, body?: unknown): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(spec.url as string, {
-      method: sse ? 'GET' : 'POST',
-      headers: sse ? { accept: 'text/event-stream' } : { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      ...(!sse && { body: JSON.stringify(initialize) }),
+      method,
+      headers,
+      ...(body !== undefined && { body: JSON.stringify(body) }),
       redirect: 'manual',
       signal: AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]),
     });
@@ -136,6 +163,10 @@ async function probeChallenge(spec: ServerSpec, signal: AbortSignal): Promise<Au
     throw errors.serverUnavailable(spec.name, `cannot reach ${spec.name}: ${error instanceof Error ? error.message : String(error)}`);
   }
   await response.body?.cancel().catch(() => undefined);
+  return response;
+}
+
+function challengeOf(response: Response): AuthChallenge | undefined {
   if (response.status !== 401 && response.status !== 403) return undefined;
   return parseWwwAuthenticate(response.headers.get('www-authenticate'), response.status);
 }

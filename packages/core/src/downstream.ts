@@ -1,8 +1,9 @@
-import { Client, ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
-import type { CallToolResult, LoggingLevel, Progress, Tool } from '@modelcontextprotocol/client';
+import { Client, ProtocolError, SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
+import type { CallToolResult, ClientOptions, LoggingLevel, PriorDiscovery, Progress, Tool } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import { findAuthChallenge } from './auth-challenge.js';
 import { displayUrl } from './display.js';
+import { EraVerdictCache, eraVerdictKey } from './era-verdicts.js';
 import { noAuth } from './auth-none.js';
 import { ErrorCodes, GatewayError, errors, isGatewayError } from './errors.js';
 import { selectAuth, type GatewayHooks } from './hooks.js';
@@ -16,6 +17,8 @@ export interface DownstreamOptions {
   readonly connectTimeoutMs: number;
   /** Called after each state change, with the server's info. */
   readonly onState?: (info: ServerInfo) => void;
+  /** Era verdicts of earlier connects (shared by the gateway's servers, kept across reloads). Default: this server's own. */
+  readonly verdicts?: EraVerdictCache;
 }
 
 export interface DownstreamCallOptions {
@@ -30,6 +33,14 @@ const ForwardedResultSchema = z.looseObject({});
 /** Consecutive failures within this window count towards the restart backoff. */
 const FAILURE_WINDOW_MS = 60_000;
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * The `server/discover` probe's bound on stdio, where silence means a 2025 server (one that ignores
+ * requests before `initialize`): the connect goes on with `initialize` after it.
+ */
+const STDIO_PROBE_TIMEOUT_MS = 5_000;
+
+/** The connect deadline passed: not a reason to retry. */
+class ConnectDeadlineError extends Error {}
 
 /**
  * One downstream MCP server: resolves its transport and auth through the
@@ -54,12 +65,18 @@ export class DownstreamServer {
   private readonly abort = new AbortController();
   private inFlight = 0;
   private onIdle: (() => void) | undefined;
+  private protocolVersion: string | undefined;
+  /** Until when the cached tool list is fresh: a 2026-07-28 listing's `ttlMs`; a 2025 one until `list_changed`. */
+  private toolsFreshUntil = Number.POSITIVE_INFINITY;
+  private refreshing: Promise<void> | undefined;
+  private readonly verdicts: EraVerdictCache;
 
   constructor(
     readonly spec: ServerSpec,
     private readonly options: DownstreamOptions,
   ) {
     this.stateValue = spec.enabled ? 'idle' : 'disabled';
+    this.verdicts = options.verdicts ?? new EraVerdictCache();
   }
 
   get name(): string {
@@ -89,6 +106,7 @@ export class DownstreamServer {
       state: this.stateValue,
       ...(this.lastErrorValue !== undefined && { lastError: this.lastErrorValue }),
       ...(this.toolList !== undefined && { toolCount: this.toolList.length }),
+      ...(this.client !== undefined && this.protocolVersion !== undefined && { protocol: this.protocolVersion }),
     };
   }
 
@@ -126,10 +144,16 @@ export class DownstreamServer {
     return this.connecting;
   }
 
-  /** The tool list, from cache when warm. */
+  /**
+   * The tool list, from cache while fresh: a 2026-07-28 listing for its `ttlMs` (absent or 0: immediately
+   * stale, so listed again), a 2025 one until the server says `list_changed`.
+   */
   async listTools(): Promise<readonly Tool[]> {
-    if (this.toolList && this.client) return this.toolList;
-    await this.connect();
+    if (this.toolList && this.client && Date.now() < this.toolsFreshUntil) return this.toolList;
+    const connected = this.client;
+    const client = await this.connect();
+    // A fresh connection just listed; a live one whose listing went stale lists again.
+    if (client === connected) await this.refreshStale(client);
     return this.toolList ?? [];
   }
 
@@ -197,6 +221,8 @@ export class DownstreamServer {
 
   private async callOnce(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult> {
     const client = await this.connect();
+    // An unknown tool in a stale listing may be a new one: list again once before refusing it.
+    if (!this.toolNames.has(tool) && Date.now() >= this.toolsFreshUntil) await this.refreshStale(client);
     if (!this.toolNames.has(tool)) throw errors.toolNotFound(this.name, tool);
     // A plain request: the result goes back to the agent unchanged and its own client validates it,
     // so validating it here too (Client.callTool checks it against the tool's outputSchema) is waste.
@@ -261,11 +287,44 @@ export class DownstreamServer {
     }
   }
 
+  /**
+   * Connects with the era verdict of an earlier connect when there is one (no probe); when that
+   * fails for another reason than credentials or the deadline, the verdict may be stale (the server
+   * changed era): it is dropped and the connect runs once more, negotiating afresh.
+   */
   private async openWith(factory: TransportFactory): Promise<Client> {
+    const choice = this.eraChoice();
+    const key = choice === 'legacy' ? undefined : eraVerdictKey(this.spec, this.auth.kind);
+    const prior = key === undefined ? undefined : this.verdicts.get(key);
+    // A pinned 2026-07-28 takes a modern verdict only (a legacy one would bypass the pin).
+    const usable = prior !== undefined && (choice === 'auto' || prior.kind === 'modern') ? prior : undefined;
+    if (usable === undefined || key === undefined) return this.openOnce(factory, choice, undefined, key);
+    try {
+      return await this.openOnce(factory, choice, usable, key);
+    } catch (error) {
+      if (findAuthChallenge(error) || gatewayErrorIn(error) || error instanceof ConnectDeadlineError || this.abort.signal.aborted) throw error;
+      this.verdicts.delete(key);
+      this.options.logger.info(`Connecting as a ${usable.kind} server failed (${describe(error)}); negotiating the protocol again`);
+      return this.openOnce(factory, choice, undefined, key);
+    }
+  }
+
+  /** `legacy`: 2025-11-25 without a probe (pinned, or the legacy SSE transport); `auto`; `modern`: pinned 2026-07-28. */
+  private eraChoice(): 'legacy' | 'auto' | 'modern' {
+    if (this.spec.transport === 'sse' || this.spec.protocol === '2025-11-25') return 'legacy';
+    return this.spec.protocol === '2026-07-28' ? 'modern' : 'auto';
+  }
+
+  private async openOnce(
+    factory: TransportFactory,
+    choice: 'legacy' | 'auto' | 'modern',
+    prior: PriorDiscovery | undefined,
+    key: string | undefined,
+  ): Promise<Client> {
     const logger = this.options.logger;
     const attempt = new AbortController();
     const transport = await factory.create({ spec: this.spec, auth: this.auth, logger, signal: this.abort.signal, abandon: attempt.signal });
-    const client = new Client({ name: 'agent-mcp-gateway', version: GATEWAY_VERSION }, { capabilities: {} });
+    const client = new Client({ name: 'agent-mcp-gateway', version: GATEWAY_VERSION }, this.clientOptions(choice));
     client.setNotificationHandler('notifications/tools/list_changed', () => {
       if (this.client !== client) return; // still opening (its first listing is coming) or stale
       this.refreshTools(client).then(
@@ -279,10 +338,10 @@ export class DownstreamServer {
     });
     client.onclose = () => this.onClientClosed(client);
     try {
-      // One bound for the whole of it: the transport's start, `initialize` and the first tool listing.
+      // One bound for the whole of it: the transport's start, the era negotiation, `initialize` and the first tool listing.
       await this.untilConnectDeadline(
         (async () => {
-          await client.connect(transport, { timeout: this.options.connectTimeoutMs });
+          await client.connect(transport, { timeout: this.options.connectTimeoutMs, ...(prior !== undefined && { prior }) });
           await this.refreshTools(client);
         })(),
       );
@@ -290,14 +349,37 @@ export class DownstreamServer {
       // Abandoned, not closed politely: a graceful close waits seconds for a child that may never answer.
       attempt.abort();
       void client.close().catch(() => undefined);
+      // Closed directly too: while the SDK probes the era (stdio: in a sibling process) the client does
+      // not hold the transport yet, and only this close stops it from starting the server afterwards.
+      void transport.close().catch(() => undefined);
       throw error;
+    }
+    const modern = client.getProtocolEra() === 'modern';
+    const discover = client.getDiscoverResult();
+    // A fresh verdict is remembered; one that was supplied keeps its date (a legacy verdict expires).
+    if (key !== undefined && prior === undefined) {
+      if (modern && discover !== undefined) this.verdicts.set(key, { kind: 'modern', discover });
+      else if (!modern && choice === 'auto') this.verdicts.set(key, { kind: 'legacy' });
     }
     // Published only now: a concurrent connect() must not see a client whose tools are not listed yet.
     this.client = client;
+    this.protocolVersion = client.getNegotiatedProtocolVersion();
     this.lastErrorValue = undefined;
     this.setState('ready');
-    logger.info(`Connected (${this.toolList?.length ?? 0} tools, auth: ${this.auth.kind})`);
+    logger.info(
+      `Connected (${this.toolList?.length ?? 0} tools, auth: ${this.auth.kind}); protocol ${this.protocolVersion ?? 'unknown'}${prior ? ` (${prior.kind} verdict reused)` : ''}`,
+    );
     return client;
+  }
+
+  private clientOptions(choice: 'legacy' | 'auto' | 'modern'): ClientOptions {
+    if (choice === 'legacy') return { capabilities: {} };
+    // On stdio a silent probe means a 2025 server: bound it well below the connect timeout.
+    const probe = this.spec.transport === 'stdio' ? { timeoutMs: Math.min(STDIO_PROBE_TIMEOUT_MS, this.options.connectTimeoutMs) } : undefined;
+    return {
+      capabilities: {},
+      versionNegotiation: { mode: choice === 'modern' ? { pin: '2026-07-28' } : 'auto', ...(probe && { probe }) },
+    };
   }
 
   /**
@@ -334,7 +416,10 @@ export class DownstreamServer {
   }
 
   private codedConnectError(error: unknown): GatewayError {
-    if (isGatewayError(error)) return error;
+    // The SDK wraps what a transport threw during the era probe (`cause`): a coded error from our
+    // own fetch (a login needed, say) is the answer.
+    const coded = gatewayErrorIn(error);
+    if (coded) return coded;
     const challenge = findAuthChallenge(error);
     if (challenge) return errors.authFailed(this.name, `the server still refuses: ${describeChallenge(challenge)}`);
     return errors.serverUnavailable(this.name, describe(error));
@@ -347,7 +432,7 @@ export class DownstreamServer {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`it did not connect within ${ms} ms`)), ms);
+      timer = setTimeout(() => reject(new ConnectDeadlineError(`it did not connect within ${ms} ms`)), ms);
       onAbort = () => reject(new Error('the gateway is shutting down'));
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
@@ -358,14 +443,33 @@ export class DownstreamServer {
     });
   }
 
+  /** Lists the tools again (single flight); a failure is SERVER_UNAVAILABLE. */
+  private async refreshStale(client: Client): Promise<void> {
+    this.refreshing ??= this.refreshTools(client).finally(() => {
+      this.refreshing = undefined;
+    });
+    try {
+      await this.refreshing;
+    } catch (error) {
+      throw this.codedConnectError(error);
+    }
+  }
+
   private async refreshTools(client: Client): Promise<void> {
     const tools: Tool[] = [];
+    const modern = client.getProtocolEra() === 'modern';
+    let ttlMs = Number.POSITIVE_INFINITY;
     let cursor: string | undefined;
     do {
-      const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.options.connectTimeoutMs });
+      // `bypass`: the SDK's own response cache must not answer for the server; the freshness is kept here.
+      const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.options.connectTimeoutMs, cacheMode: 'bypass' });
       tools.push(...page.tools);
+      // `ttlMs` is on 2026-07-28 results at runtime, not in the SDK's result type.
+      const pageTtl = (page as { ttlMs?: unknown }).ttlMs;
+      if (modern) ttlMs = Math.min(ttlMs, typeof pageTtl === 'number' && pageTtl > 0 ? pageTtl : 0);
       cursor = page.nextCursor;
     } while (cursor);
+    this.toolsFreshUntil = modern ? Date.now() + ttlMs : Number.POSITIVE_INFINITY;
     this.toolList = tools;
     this.toolNames = new Set(tools.map((t) => t.name));
     this.options.hooks.toolsChanged.call(this.name, tools);
@@ -437,7 +541,19 @@ function describeChallenge(c: AuthChallenge): string {
   return parts.join(', ');
 }
 
+/** A coded error in `error` or its `cause` chain. */
+function gatewayErrorIn(error: unknown): GatewayError | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (isGatewayError(e)) return e;
+  }
+  return undefined;
+}
+
 function describe(error: unknown): string {
+  // The probe's HTTP failure keeps the server's answer in `data.text`, not in the message.
+  if (error instanceof SdkHttpError && typeof error.data?.text === 'string' && error.data.text !== '' && !error.message.includes(error.data.text)) {
+    return `${error.message}: ${error.data.text}`;
+  }
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
     return code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;

@@ -1,6 +1,7 @@
 import type { CallToolResult, Progress, Tool } from '@modelcontextprotocol/client';
 import { urlCredentials } from './display.js';
 import { DownstreamServer } from './downstream.js';
+import { EraVerdictCache } from './era-verdicts.js';
 import { ErrorCodes, GatewayError, defineError, errors, isGatewayError } from './errors.js';
 import { createHooks, settledAs, type CallOutcome, type GatewayHooks, type StatusContext } from './hooks.js';
 import { SecretRedactor, createLogger, type Logger } from './logger.js';
@@ -93,6 +94,8 @@ export class Gateway {
   readonly redactor: SecretRedactor;
   private configValue: GatewayConfig;
   private readonly downstreams = new Map<string, DownstreamServer>();
+  /** The protocol era each downstream spoke, for the next connect (kept across reconnects and reloads). */
+  private readonly verdicts = new EraVerdictCache();
   /** Replaced or removed by a reload, closing once their calls in flight are over. */
   private readonly retiring = new Set<DownstreamServer>();
   private reloading: Promise<unknown> = Promise.resolve();
@@ -337,6 +340,7 @@ export class Gateway {
       hooks: this.hooks,
       logger,
       connectTimeoutMs: this.configValue.settings.connectTimeoutMs,
+      verdicts: this.verdicts,
       onState: (info) => {
         if (this.downstreams.get(spec.name) !== server) return; // replaced by a reload: its successor speaks for the name
         this.hooks.serverStateChanged

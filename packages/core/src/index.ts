@@ -33,6 +33,8 @@ export { GATEWAY_VERSION } from './version.js';
 export { displayUrl, forTerminal, urlCredentials } from './display.js';
 export { isLoopbackHost, isSecureOrLoopbackUrl } from './urls.js';
 export { canonicalServerUrl, describeStoreEntry, serverStoreKey } from './store-key.js';
+export { EraVerdictCache, LEGACY_VERDICT_HORIZON_MS, eraVerdictKey } from './era-verdicts.js';
+export type { EraVerdictCacheOptions } from './era-verdicts.js';
 export {
   SECRET_KEY_PREFIX,
   SECRET_NAME_PATTERN,

@@ -223,6 +223,7 @@ function listServers(gateway: Gateway, agent: string, metadata: boolean): Record
           auth: s.auth,
           state: s.state,
           ...(s.toolCount !== undefined && { tool_count: s.toolCount }),
+          ...(s.protocol !== undefined && { protocol: s.protocol }),
         }
       : { name: s.name, description: s.description ?? '' },
   );

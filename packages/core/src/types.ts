@@ -52,6 +52,8 @@ export interface ServerSpec {
   readonly timeoutMs?: number;
   /** Where this server's credentials are kept, overriding the `tokenStore` setting. */
   readonly tokenStore?: TokenStoreChoice;
+  /** The protocol era toward this server: absent or `auto` negotiates it; a version pins it. */
+  readonly protocol?: ProtocolChoice;
   /** Secret values from this entry (env values, header values, client secret): redacted from every log. */
   readonly secretValues: readonly string[];
 }
@@ -286,6 +288,9 @@ export interface ToolFilterContext {
 }
 
 /** A server as `list_servers` and status see it. Never holds a secret. */
+/** A server entry's `protocol`. */
+export type ProtocolChoice = 'auto' | '2025-11-25' | '2026-07-28';
+
 export interface ServerInfo {
   readonly name: ServerName;
   readonly description?: string;
@@ -296,6 +301,8 @@ export interface ServerInfo {
   readonly state: ServerState;
   readonly lastError?: string;
   readonly toolCount?: number;
+  /** The protocol version spoken with the server (e.g. `2026-07-28`, `2025-11-25`) once connected. */
+  readonly protocol?: string;
 }
 
 export interface ServerFilterContext {

@@ -100,7 +100,18 @@ describe('loadServers: normalisation', () => {
       secretValues: ['Bearer t0ken'],
     });
     expect(specs[2]).toMatchObject({ transport: 'sse', enabled: false });
+    expect(specs.every((s) => s.protocol === undefined)).toBe(true);
     expect(specs[3]).toMatchObject({ transport: 'stdio', args: [], env: {}, headers: {}, secretValues: [] });
+  });
+
+  it('keeps a per-server `protocol` (auto, or a pinned era) without a warning', () => {
+    const { servers: specs, warnings } = parseServers(
+      servers({ a: { url: 'https://h/mcp', protocol: '2026-07-28' }, b: { command: 'x', protocol: '2025-11-25' }, c: { command: 'y', protocol: 'auto' } }),
+      FILE,
+      {},
+    );
+    expect(warnings).toEqual([]);
+    expect(specs.map((s) => s.protocol)).toEqual(['2026-07-28', '2025-11-25', 'auto']);
   });
 
   it("reads VS Code's `servers` key and tolerates other top-level keys", () => {
@@ -273,6 +284,9 @@ describe('loadServers: errors name the file and the JSON path', () => {
     ['enabled as a string', { mcpServers: { a: { command: 'x', enabled: 'no' } } }, '$.mcpServers.a.enabled', 'expected true or false, got a string'],
     ['a bad header name', { mcpServers: { a: { url: 'https://h', headers: { 'Bad Header': 'v' } } } }, '$.mcpServers.a.headers["Bad Header"]', 'not a valid HTTP header name'],
     ['a header value with a line break', { mcpServers: { a: { url: 'https://h', headers: { 'X-Key': 'a\r\nb' } } } }, '$.mcpServers.a.headers.X-Key', 'line breaks'],
+    ['an unknown protocol', { mcpServers: { a: { url: 'https://h', protocol: '2025-06-18' } } }, '$.mcpServers.a.protocol', 'expected one of "auto", "2025-11-25", "2026-07-28"'],
+    ['protocol not a string', { mcpServers: { a: { command: 'x', protocol: 2026 } } }, '$.mcpServers.a.protocol', 'expected one of'],
+    ['2026-07-28 over legacy SSE', { mcpServers: { a: { url: 'https://h', type: 'sse', protocol: '2026-07-28' } } }, '$.mcpServers.a.protocol', 'legacy "sse" transport is 2025-era only'],
   ])('%s → CONFIG_INVALID at %s', (_what, doc, path, expected) => {
     const error = caught(() => parseServers(JSON.stringify(doc), FILE, {}));
     expect(error.code).toBe(ErrorCodes.CONFIG_INVALID);

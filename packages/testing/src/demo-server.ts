@@ -18,6 +18,11 @@ export interface DemoServerOptions {
    * is only right when the server runs in its own process.
    */
   exit?: (code: number) => void;
+  /**
+   * `ttlMs` of the 2026-07-28 `tools/list` results (a cache hint; 2025-era answers carry none).
+   * Default: the SDK's, `0` (immediately stale).
+   */
+  toolsTtlMs?: number;
 }
 
 /** Names of the tools registered by {@link createDemoServer} (not counting `extra_<n>` tools added at runtime). */
@@ -117,7 +122,10 @@ function surfaceProtocolErrors(mcp: McpServer): void {
 export function createDemoServer(options: DemoServerOptions = {}): McpServer {
   const log = options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
   const exit = options.exit ?? ((code: number): void => process.exit(code));
-  const mcp = new McpServer({ name: options.name ?? 'demo', version: DEMO_SERVER_VERSION });
+  const mcp = new McpServer(
+    { name: options.name ?? 'demo', version: DEMO_SERVER_VERSION },
+    options.toolsTtlMs === undefined ? undefined : { cacheHints: { 'tools/list': { ttlMs: options.toolsTtlMs } } },
+  );
   // Must run before the first registerTool, which installs the tools/call handler.
   surfaceProtocolErrors(mcp);
 

@@ -5,15 +5,24 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 import { SSEServerTransport } from '@modelcontextprotocol/server-legacy/sse';
-import { isInitializeRequest } from '@modelcontextprotocol/server';
+import { createMcpHandler, isInitializeRequest, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { createDemoServer } from './demo-server.js';
 import { listenOnLoopback } from './listen.js';
 
 /** Which MCP HTTP transport(s) {@link startHttpMcpServer} serves. */
 export type HttpMcpServerMode = 'streamable' | 'sse' | 'both';
+
+/**
+ * Which protocol era(s) the Streamable HTTP endpoint speaks:
+ * - `2025` (default): 2025-era only (`initialize`, stateful sessions);
+ * - `2026`: 2026-07-28 only (stateless, `server/discover`; 2025-era requests are refused with the
+ *   unsupported-protocol-version error: the SDK's `createMcpHandler(…, { legacy: 'reject' })`);
+ * - `both`: 2026-07-28 requests go to the modern handler, the rest to the 2025 sessions.
+ */
+export type HttpMcpServerEra = '2025' | '2026' | 'both';
 
 export interface HttpMcpServerOptions {
   /** `serverInfo.name` of every session's demo server. Default `demo`. */
@@ -29,6 +38,16 @@ export interface HttpMcpServerOptions {
    * - `both`: Streamable HTTP on `path`, legacy HTTP+SSE on `/sse` + `/messages`.
    */
   mode?: HttpMcpServerMode;
+  /** The protocol era(s) of the Streamable HTTP endpoint (see {@link HttpMcpServerEra}). Default `2025`; `sse` mode takes `2025` only. */
+  era?: HttpMcpServerEra;
+  /**
+   * With `era: '2026'`: a 2025-era POST (an `initialize`, say) is refused as the wrong era before
+   * `bearer` is checked, so it never draws a 401 — a server that parses before it authenticates.
+   * Default false (credentials first).
+   */
+  rejectLegacyBeforeAuth?: boolean;
+  /** `ttlMs` of the 2026-07-28 `tools/list` results (see `DemoServerOptions.toolsTtlMs`). Default: the SDK's, `0`. */
+  toolsTtlMs?: number;
   /**
    * When set, every request to an MCP endpoint must carry `Authorization: Bearer <token>`
    * with this token (or one the function accepts); otherwise 401 with a `WWW-Authenticate`
@@ -101,6 +120,8 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   /** Response status, set once the response headers are sent (0 until then). */
   status: number;
+  /** The JSON-RPC method(s) of a POST body, comma-joined for a batch (e.g. `server/discover`, `initialize`). */
+  rpcMethod?: string;
 }
 
 export interface HttpMcpServer {
@@ -213,6 +234,8 @@ function recordStatus(res: ServerResponse, record: RecordedRequest): void {
  */
 export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Promise<HttpMcpServer> {
   const mode = options.mode ?? 'streamable';
+  const era = options.era ?? '2025';
+  if (mode === 'sse' && era !== '2025') throw new TypeError(`era ${era} needs Streamable HTTP: the legacy HTTP+SSE transport is 2025-era only`);
   const mcpPath = options.path ?? '/mcp';
   if (!mcpPath.startsWith('/')) throw new TypeError(`path must start with "/": ${mcpPath}`);
   const ssePath = mode === 'sse' ? mcpPath : mode === 'both' ? BOTH_SSE_PATH : undefined;
@@ -274,6 +297,7 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
     createDemoServer({
       name: options.name ?? 'demo',
       log,
+      ...(options.toolsTtlMs !== undefined && { toolsTtlMs: options.toolsTtlMs }),
       exit: () => {
         expireSessions();
         httpServer.closeAllConnections();
@@ -322,7 +346,19 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
     return true;
   }
 
+  /** The 2026-07-28 leg: stateless, one demo server per request. */
+  const modern = createMcpHandler(() => newDemoServer(), { legacy: 'reject' });
+  const modernNode = toNodeHandler(modern);
+
   async function handleStreamable(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+    if (era === '2026') {
+      await modernNode(req, res, body);
+      return;
+    }
+    if (era === 'both' && req.method === 'POST' && !(await isLegacyRequest(await toWebRequest(req, body), body))) {
+      await modernNode(req, res, body);
+      return;
+    }
     const method = req.method ?? '';
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       sendJsonRpcError(res, 405, -32000, 'Method not allowed.', { Allow: 'GET, POST, DELETE' });
@@ -430,11 +466,26 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
     if (req.method === 'POST' && route !== 'sse') {
       try {
         body = await readJsonBody(req);
+        const methods = (Array.isArray(body) ? (body as unknown[]) : [body])
+          .map((m) => (typeof m === 'object' && m !== null ? (m as { method?: unknown }).method : undefined))
+          .filter((m): m is string => typeof m === 'string');
+        if (methods.length > 0) record.rpcMethod = methods.join(',');
       } catch (error) {
         bodyError = error;
       }
     }
     try {
+      if (
+        options.rejectLegacyBeforeAuth === true &&
+        era === '2026' &&
+        route === 'streamable' &&
+        req.method === 'POST' &&
+        bodyError === undefined &&
+        (await isLegacyRequest(await toWebRequest(req, body), body))
+      ) {
+        await modernNode(req, res, body);
+        return;
+      }
       if (!(await checkAuth(req, res, body)) || !checkRequiredHeaders(req, res)) return;
       if (bodyError !== undefined) throw bodyError;
       if (route === 'streamable') await handleStreamable(req, res, body);
@@ -462,6 +513,7 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
     closed ??= (async () => {
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       expireSessions();
+      await modern.close().catch(() => undefined);
       await Promise.allSettled([...closing]);
       httpServer.closeAllConnections();
       await stopped;

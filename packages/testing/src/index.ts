@@ -11,6 +11,7 @@ export type {
   BearerRequest,
   BearerVerdict,
   HttpMcpServer,
+  HttpMcpServerEra,
   HttpMcpServerMode,
   HttpMcpServerOptions,
   ProtectedResourceOptions,

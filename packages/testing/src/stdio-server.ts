@@ -2,29 +2,39 @@
 /**
  * `mcp-test-stdio-server`: the demo MCP server (see ./demo-server.ts) on stdio.
  *
- *   mcp-test-stdio-server [--name <serverInfo.name>]     (default name: demo)
+ *   mcp-test-stdio-server [--name <serverInfo.name>] [--era 2025|2026|both]     (defaults: demo, 2025)
+ *
+ * `--era`: `2025` speaks the 2025 era only (`initialize`); `2026` speaks 2026-07-28 only (the SDK's
+ * `serveStdio(…, { legacy: 'reject' })`: a 2025 `initialize` is refused); `both` serves either.
  *
  * Environment:
  *   TEST_SERVER_STDERR_LINES=N    write N junk lines to stderr before serving (chatty child).
  *   TEST_SERVER_REQUIRE_ENV=NAME  exit with code 3 and a stderr message if env var NAME is unset or empty.
+ *   TEST_SERVER_START_LOG=FILE    append a line `<pid>` to FILE at each start (tests count spawns, probes included).
  *
  * stdout carries only JSON-RPC; all logging goes to stderr. Exits with code 0 when stdin closes.
  */
+import { appendFileSync } from 'node:fs';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import { createDemoServer } from './demo-server.js';
 
 const EXIT_MISSING_ENV = 3;
 
-function serverName(): string {
+type Era = '2025' | '2026' | 'both';
+
+function cliOptions(): { name: string; era: Era } {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { name: { type: 'string' } },
+    options: { name: { type: 'string' }, era: { type: 'string' } },
     strict: false,
     allowPositionals: true,
   });
-  return typeof values.name === 'string' && values.name !== '' ? values.name : 'demo';
+  const name = typeof values.name === 'string' && values.name !== '' ? values.name : 'demo';
+  const era = values.era ?? '2025';
+  if (era !== '2025' && era !== '2026' && era !== 'both') throw new Error(`--era must be 2025, 2026 or both, not ${String(era)}`);
+  return { name, era };
 }
 
 function writeJunkLines(name: string, count: number): void {
@@ -40,7 +50,9 @@ function writeJunkLines(name: string, count: number): void {
 }
 
 async function main(): Promise<void> {
-  const name = serverName();
+  const { name, era } = cliOptions();
+  const startLog = process.env.TEST_SERVER_START_LOG;
+  if (startLog) appendFileSync(startLog, `${process.pid}\n`);
 
   const required = process.env.TEST_SERVER_REQUIRE_ENV;
   if (required && !process.env[required]) {
@@ -52,6 +64,23 @@ async function main(): Promise<void> {
 
   const lines = Number.parseInt(process.env.TEST_SERVER_STDERR_LINES ?? '', 10);
   if (Number.isFinite(lines) && lines > 0) writeJunkLines(name, lines);
+
+  if (era !== '2025') {
+    const handle = serveStdio(() => createDemoServer({ name }), {
+      legacy: era === '2026' ? 'reject' : 'serve',
+      onerror: (error) => process.stderr.write(`[${name}] transport error: ${error.message}\n`),
+    });
+    let ending = false;
+    const end = (): void => {
+      if (ending) return;
+      ending = true;
+      void handle.close().finally(() => process.exit(0));
+    };
+    process.stdin.once('end', end);
+    process.stdin.once('close', end);
+    process.stderr.write(`[${name}] demo MCP server (era ${era}) listening on stdio (pid ${process.pid})\n`);
+    return;
+  }
 
   const server = createDemoServer({ name });
   const transport = new StdioServerTransport();

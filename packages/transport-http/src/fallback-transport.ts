@@ -25,6 +25,7 @@ export class HttpDownstreamTransport implements Transport {
   private inner: Transport;
   private fellBack = false;
   private started = false;
+  private supportedVersions: string[] | undefined;
 
   constructor(private readonly options: HttpDownstreamTransportOptions) {
     this.inner = options.mode === 'sse' ? this.sse() : new StreamableHTTPClientTransport(options.url, { fetch: options.fetch });
@@ -40,8 +41,23 @@ export class HttpDownstreamTransport implements Transport {
     return this.inner.sessionId;
   }
 
+  /**
+   * The inner transport's: `true` for Streamable HTTP (one POST per request), so that on a 2026-07-28
+   * connection the SDK cancels a request by closing its stream rather than by posting
+   * `notifications/cancelled`; undefined once fallen back to SSE.
+   */
+  get hasPerRequestStream(): boolean | undefined {
+    return this.inner.hasPerRequestStream;
+  }
+
   setProtocolVersion(version: string): void {
     this.inner.setProtocolVersion?.(version);
+  }
+
+  /** Passed on to the inner transport (header validation during the era negotiation), and to its SSE successor. */
+  setSupportedProtocolVersions(versions: string[]): void {
+    this.supportedVersions = versions;
+    this.inner.setSupportedProtocolVersions?.(versions);
   }
 
   async start(): Promise<void> {
@@ -65,6 +81,7 @@ export class HttpDownstreamTransport implements Transport {
       this.fellBack = true;
       this.inner = this.sse();
       this.wire(this.inner);
+      if (this.supportedVersions) this.inner.setSupportedProtocolVersions?.(this.supportedVersions);
       try {
         if (this.started) await this.inner.start();
         await this.inner.send(message, options);

@@ -45,8 +45,16 @@ export class StdioTransportPlugin implements GatewayPlugin {
         });
         const stderr = transport.stderr;
         if (stderr) new BoundedLineLogger(logger, this.options.stderr).attach(stderr);
-        // Given up on (connect timeout): the child is killed now, not asked to exit over seconds.
-        abandon?.addEventListener('abort', () => killNow(transport.pid), { once: true });
+        // Given up on (connect timeout): the child is killed now, not asked to exit over seconds; one not
+        // started yet (the SDK was still probing the era in a sibling process) never starts.
+        abandon?.addEventListener(
+          'abort',
+          () => {
+            if (transport.pid !== null) killNow(transport.pid);
+            else transport.start = () => Promise.reject(new Error('the connection was given up before the server started'));
+          },
+          { once: true },
+        );
         logger.debug(`Starting ${spec.command} ${spec.args.join(' ')}`);
         return transport;
       },

@@ -74,7 +74,14 @@ export const SERVER_ENTRY_KEYS = [
   'enabled',
   'timeoutMs',
   'tokenStore',
+  'protocol',
 ] as const;
+
+/**
+ * An entry's `protocol`: `auto` (default) probes the server with `server/discover` and speaks
+ * 2026-07-28 when it can, 2025-11-25 otherwise; a version pins that era (no probe).
+ */
+export const ProtocolChoiceSchema = z.enum(['auto', '2025-11-25', '2026-07-28']);
 
 /**
  * One entry under `mcpServers` / `servers`, with `auth` and `tokenStore` checked against what
@@ -99,6 +106,8 @@ export function serverEntrySchema(registry: ConfigRegistry = new ConfigRegistry(
     timeoutMs: z.number().int().positive().optional(),
     /** This server's token store, overriding the `tokenStore` setting. */
     tokenStore: registry.tokenStoreSchema().optional(),
+    /** The protocol era toward this server: `auto` (negotiated), or pinned. */
+    protocol: ProtocolChoiceSchema.optional(),
   })
   .superRefine((entry, ctx) => {
     const hasCommand = entry.command !== undefined;
@@ -125,6 +134,9 @@ export function serverEntrySchema(registry: ConfigRegistry = new ConfigRegistry(
     }
     const declared = entry.type ?? entry.transport;
     const field = entry.type !== undefined ? 'type' : 'transport';
+    if (declared === 'sse' && entry.protocol === '2026-07-28') {
+      ctx.addIssue({ code: 'custom', path: ['protocol'], message: '"2026-07-28" needs Streamable HTTP or stdio: the legacy "sse" transport is 2025-era only' });
+    }
     if (declared === 'stdio' && hasUrl) {
       ctx.addIssue({ code: 'custom', path: [field], message: '"stdio" needs "command", but this entry has "url"' });
     } else if (declared !== undefined && declared !== 'stdio' && hasCommand) {

@@ -153,6 +153,7 @@ export function toServerSpec(
     enabled: entry.enabled,
     ...(entry.timeoutMs !== undefined && { timeoutMs: entry.timeoutMs }),
     ...(entry.tokenStore !== undefined && { tokenStore: entry.tokenStore }),
+    ...(entry.protocol !== undefined && { protocol: entry.protocol }),
     // Empty strings would match everywhere in a redactor; they hide nothing anyway.
     secretValues: [...new Set(secrets.filter((s) => s !== ''))],
   };
