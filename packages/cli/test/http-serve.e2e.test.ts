@@ -213,6 +213,13 @@ describe('the gateway served over Streamable HTTP (built CLI, SDK clients)', () 
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } } }),
     });
     expect(anonymous.status).toBe(401);
+    // the modern leg checks the media type itself (the SDK's sessionful transport does it for 2025 requests)
+    const notJson = await fetch(g.url, {
+      method: 'POST',
+      headers: { ...bearer(researcherKey), 'content-type': 'text/plain', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/list' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } } }),
+    });
+    expect(notJson.status).toBe(415);
     expect(await ready()).toMatchObject({ sessions: 0, inFlight: 0 });
 
     // 2025 through the same listener: handshake, a session that lasts across calls, DELETE ends it
