@@ -38,14 +38,19 @@ export async function runServe(args: CliArgs): Promise<number> {
     connected = true;
     gateway.connectAll();
   };
+  const eager = setTimeout(connectAll, EAGER_CONNECT_DELAY_MS).unref();
   const debug = args.debug || settings.debug;
   // Both eras on one stdio connection: the opening message pins it to a 2025 instance (initialize) or a
   // 2026-07-28 one (a request carrying the per-request envelope); the SDK calls the factory for it.
   // A 2026 client's stdio connection may be a probe the client spawned only to ask `server/discover`
-  // (the SDK's sibling probe): eager servers start on its first tool request, not on its opening.
+  // (the SDK's sibling probe): eager servers start on its first tool request, not on its opening, and
+  // the timer no longer starts them.
   const front = serveStdio(
     ({ era }) => {
-      if (era === 'modern') return createGatewayServer(gateway, { debug, onToolRequest: () => setImmediate(connectAll) });
+      if (era === 'modern') {
+        clearTimeout(eager);
+        return createGatewayServer(gateway, { debug, onToolRequest: () => setImmediate(connectAll) });
+      }
       const server = createGatewayServer(gateway, { debug });
       server.oninitialized = connectAll;
       return server;
@@ -61,7 +66,6 @@ export async function runServe(args: CliArgs): Promise<number> {
   });
   process.stdin.once('end', () => stop.now('stdin closed'));
   process.stdin.once('close', () => stop.now('stdin closed'));
-  setTimeout(connectAll, EAGER_CONNECT_DELAY_MS).unref();
   logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}, settings ${config.sources.settings ?? 'defaults'}`);
   const code = await stop.done;
   process.stdin.destroy();

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -281,6 +282,17 @@ describe('both protocol eras over stdio', () => {
     await g.waitForStderr(/\[billing\][^\n]*Connected \(/);
     const meta = json<{ servers: { name: string; state: string }[] }>(await g.call('list_servers', { agent_id: 'ops', include_metadata: true }));
     expect(meta.servers).toEqual([expect.objectContaining({ name: 'billing', state: 'ready' })]);
+  });
+
+  it("a 2026-07-28 client's server/discover probe (a sibling gateway process the SDK spawns) starts no downstream", async () => {
+    const dir = await tempDir();
+    const starts = join(dir, 'starts.log');
+    const counted = { command: '/bin/sh', args: ['-c', `echo started >> "${starts}"; exec "${process.execPath}" "${stdioServerPath}" --name notes`] };
+    const g = await start({ servers: { notes: counted }, client: modernClient() });
+    expect(g.client.getProtocolEra()).toBe('modern');
+    expect(json(await g.call('execute_tool', { server: 'notes', tool: 'echo', args: { text: 'once' } }))).toEqual({ text: 'once' });
+    // two gateway processes ran (the probe, then this one); the server started once, for this one
+    expect((await readFile(starts, 'utf8')).trim().split('\n')).toEqual(['started']);
   });
 
   it('a 2026-07-28 client closing stdin ends the gateway and its children', async () => {
