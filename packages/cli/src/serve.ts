@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import {
   AuditPlugin,
   Gateway,
@@ -29,29 +29,43 @@ export async function runServe(args: CliArgs): Promise<number> {
   await gateway.start({ connect: false });
   const watcher = watchConfig(gateway, reloadOptionsFor(args, config));
 
-  const server = createGatewayServer(gateway, { debug: args.debug || settings.debug });
-  const transport = new StdioServerTransport();
-  const stop = whenStopped({
-    logger,
-    closeFront: () => server.close(),
-    gateway,
-    watcher,
-    audit,
-  });
-  process.stdin.once('end', () => stop.now('stdin closed'));
-  process.stdin.once('close', () => stop.now('stdin closed'));
-  server.onclose = () => stop.now('client disconnected');
-  // Eager servers start once the client's handshake is done (or after a moment without one),
-  // so that spawning children does not slow down the client's first answers.
+  // Eager servers start once the client is there — a 2025 client when its handshake is done, a 2026
+  // client (no handshake) at its first tool request — or after a moment without either, so that
+  // spawning children does not slow down the client's first answers.
   let connected = false;
   const connectAll = () => {
     if (connected) return;
     connected = true;
     gateway.connectAll();
   };
-  server.oninitialized = connectAll;
-  setTimeout(connectAll, EAGER_CONNECT_DELAY_MS).unref();
-  await server.connect(transport);
+  const eager = setTimeout(connectAll, EAGER_CONNECT_DELAY_MS).unref();
+  const debug = args.debug || settings.debug;
+  // Both eras on one stdio connection: the opening message pins it to a 2025 instance (initialize) or a
+  // 2026-07-28 one (a request carrying the per-request envelope); the SDK calls the factory for it.
+  // A 2026 client's stdio connection may be a probe the client spawned only to ask `server/discover`
+  // (the SDK's sibling probe): eager servers start on its first tool request, not on its opening, and
+  // the timer no longer starts them.
+  const front = serveStdio(
+    ({ era }) => {
+      if (era === 'modern') {
+        clearTimeout(eager);
+        return createGatewayServer(gateway, { debug, onToolRequest: () => setImmediate(connectAll) });
+      }
+      const server = createGatewayServer(gateway, { debug });
+      server.oninitialized = connectAll;
+      return server;
+    },
+    { onerror: (error) => logger.debug(`stdio: ${error.message}`) },
+  );
+  const stop = whenStopped({
+    logger,
+    closeFront: () => front.close(),
+    gateway,
+    watcher,
+    audit,
+  });
+  process.stdin.once('end', () => stop.now('stdin closed'));
+  process.stdin.once('close', () => stop.now('stdin closed'));
   logger.info(`Gateway ready: ${config.servers.length} servers from ${config.sources.config ?? 'inline config'}, settings ${config.sources.settings ?? 'defaults'}`);
   const code = await stop.done;
   process.stdin.destroy();

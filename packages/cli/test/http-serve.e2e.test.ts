@@ -36,9 +36,11 @@ async function startHttpGateway(options: {
   settings?: Record<string, unknown>;
   args?: readonly string[];
   env?: Record<string, string>;
+  /** The config files of another gateway (one config, several processes); `servers`/`rules` are then not written. */
+  files?: { dir: string; config: string; rules?: string };
 }): Promise<HttpGateway> {
-  const files = await writeConfig(options.servers, options.rules);
-  if (options.settings) await writeFile(join(files.dir, '.agent-mcp-gatewayrc.json'), JSON.stringify(options.settings));
+  const files = options.files ?? (await writeConfig(options.servers, options.rules));
+  if (options.settings && !options.files) await writeFile(join(files.dir, '.agent-mcp-gatewayrc.json'), JSON.stringify(options.settings));
   const args = [binPath, '--config', files.config, ...(files.rules ? ['--rules', files.rules] : []), '--transport', 'http', '--port', '0', ...(options.args ?? [])];
   const child = spawn(process.execPath, args, {
     cwd: files.dir,
@@ -81,11 +83,22 @@ async function startHttpGateway(options: {
   return gateway;
 }
 
-/** An SDK client over Streamable HTTP, sending `headers` with every request. */
-async function connect(url: string, headers: Record<string, string> = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport; call(tool: string, args?: Record<string, unknown>): Promise<CallToolResult> }> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
-  const client = new Client({ name: 'http-e2e', version: '1.0.0' });
+/** The revision a 2026 client is pinned to. */
+const MODERN = '2026-07-28';
+
+/**
+ * An SDK client over Streamable HTTP, sending `headers` with every request: a 2025 one (handshake,
+ * session) by default, or one pinned to 2026-07-28 (`era: 'modern'`: no handshake, no session).
+ */
+async function connect(
+  url: string,
+  headers: Record<string, string> = {},
+  options: { era?: 'legacy' | 'modern'; fetch?: typeof fetch } = {},
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport; call(tool: string, args?: Record<string, unknown>): Promise<CallToolResult> }> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, ...(options.fetch && { fetch: options.fetch }) });
+  const client = new Client({ name: 'http-e2e', version: '1.0.0' }, options.era === 'modern' ? { versionNegotiation: { mode: { pin: MODERN } } } : {});
   await client.connect(transport);
+  expect(client.getProtocolEra()).toBe(options.era ?? 'legacy');
   cleanup.unshift(() => client.close());
   return { client, transport, call: async (tool, args = {}) => (await client.callTool({ name: tool, arguments: args })) as CallToolResult };
 }
@@ -160,6 +173,114 @@ describe('the gateway served over Streamable HTTP (built CLI, SDK clients)', () 
     // no key in the log
     expect(g.stderr()).not.toContain(researcherKey);
     expect(g.stderr()).not.toContain(opsKey);
+  });
+
+  it('serves a 2026-07-28 client statelessly and a 2025 client with its session from one listener; the key names the agent in both eras', async () => {
+    const researcherKey = newKey();
+    const opsKey = newKey();
+    const g = await startHttpGateway({
+      servers: { notes: demoServer('notes'), billing: demoServer('billing') },
+      rules: {
+        agents: {
+          researcher: { allow: { servers: ['notes'] }, api_keys: [hashOf(researcherKey)] },
+          ops: { allow: { servers: ['billing'] }, api_keys: [hashOf(opsKey)] },
+        },
+      },
+    });
+    const ready = async () => (await (await fetch(`${g.base}/ready`)).json()) as { sessions: number; inFlight: number };
+
+    // 2026: no handshake, no session; every request carries the key, and the key is the agent
+    const modern = await connect(g.url, bearer(researcherKey), { era: 'modern' });
+    expect(modern.client.getNegotiatedProtocolVersion()).toBe(MODERN);
+    expect(modern.transport.sessionId).toBeUndefined();
+    expect(serverNames(await modern.call('list_servers'))).toEqual(['notes']);
+    const tools = json<{ tools: { name: string }[] }>(await modern.call('get_server_tools', { server: 'notes' })).tools.map((t) => t.name);
+    expect(tools).toContain('echo');
+    expect(json(await modern.call('execute_tool', { server: 'notes', tool: 'echo', args: { text: '2026' } }))).toEqual({ text: '2026' });
+    // a credential cannot name another agent, in this era either
+    for (const [tool, args] of [
+      ['list_servers', { agent_id: 'ops' }],
+      ['get_server_tools', { agent_id: 'ops', server: 'billing' }],
+      ['execute_tool', { agent_id: 'ops', server: 'billing', tool: 'echo', args: { text: 'x' } }],
+    ] as const) {
+      expect(errorOf(await modern.call(tool, args)).code).toBe('INVALID_AGENT_ID');
+    }
+    expect(errorOf(await modern.call('execute_tool', { server: 'billing', tool: 'echo', args: { text: 'x' } })).code).toBe('SERVER_NOT_FOUND');
+    // a 2026 request without the credential is refused like any other
+    const anonymous = await fetch(g.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/list' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } } }),
+    });
+    expect(anonymous.status).toBe(401);
+    // the modern leg checks the media type itself (the SDK's sessionful transport does it for 2025 requests)
+    const notJson = await fetch(g.url, {
+      method: 'POST',
+      headers: { ...bearer(researcherKey), 'content-type': 'text/plain', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/list' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } } }),
+    });
+    expect(notJson.status).toBe(415);
+    expect(await ready()).toMatchObject({ sessions: 0, inFlight: 0 });
+
+    // 2025 through the same listener: handshake, a session that lasts across calls, DELETE ends it
+    const legacy = await connect(g.url, bearer(opsKey));
+    const sessionId = legacy.transport.sessionId;
+    expect(sessionId).toMatch(/.+/);
+    expect(serverNames(await legacy.call('list_servers'))).toEqual(['billing']);
+    expect(json<{ tools: { name: string }[] }>(await legacy.call('get_server_tools', { server: 'billing' })).tools.map((t) => t.name)).toContain('echo');
+    expect(json(await legacy.call('execute_tool', { server: 'billing', tool: 'echo', args: { text: '2025' } }))).toEqual({ text: '2025' });
+    expect(errorOf(await legacy.call('list_servers', { agent_id: 'researcher' })).code).toBe('INVALID_AGENT_ID');
+    expect(legacy.transport.sessionId).toBe(sessionId);
+    expect(await ready()).toMatchObject({ sessions: 1, inFlight: 0 });
+    // the 2026 client keeps working next to the session
+    expect(serverNames(await modern.call('list_servers'))).toEqual(['notes']);
+    await legacy.transport.terminateSession();
+    expect(await ready()).toMatchObject({ sessions: 0 });
+
+    await g.stop();
+    const audit = (await readFile(join(g.dir, '.cache', 'agent-mcp-gateway', 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { agent: string | null; tool: string | null; error_code: string | null });
+    expect(audit.filter((r) => r.error_code === null && r.tool === 'echo').map((r) => r.agent).sort()).toEqual(['ops', 'researcher']);
+    expect(g.stderr()).not.toContain(researcherKey);
+  });
+
+  it('two gateway processes on one config: a 2026 client whose requests alternate between them gets every call answered', async () => {
+    const key = newKey();
+    const files = await writeConfig(
+      { notes: demoServer('notes') },
+      { agents: { researcher: { allow: { servers: ['notes'] }, api_keys: [hashOf(key)] } } },
+    );
+    const a = await startHttpGateway({ servers: {}, files });
+    const b = await startHttpGateway({ servers: {}, files });
+    const ports = [new URL(a.url).port, new URL(b.url).port];
+    const served: string[] = [];
+    let n = 0;
+    const alternating: typeof fetch = async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      url.port = ports[n++ % 2] as string;
+      served.push(url.port);
+      return fetch(url, init);
+    };
+    const client = await connect(a.url, bearer(key), { era: 'modern', fetch: alternating });
+    for (let i = 0; i < 3; i++) {
+      expect(serverNames(await client.call('list_servers'))).toEqual(['notes']);
+      expect(json<{ tools: { name: string }[] }>(await client.call('get_server_tools', { server: 'notes' })).tools.map((t) => t.name)).toContain('echo');
+      expect(json(await client.call('execute_tool', { server: 'notes', tool: 'echo', args: { text: `call ${i}` } }))).toEqual({ text: `call ${i}` });
+      expect(errorOf(await client.call('list_servers', { agent_id: 'other' })).code).toBe('INVALID_AGENT_ID');
+    }
+    // consecutive requests really went to both processes, in turn
+    expect(served.length).toBeGreaterThanOrEqual(12);
+    for (let i = 1; i < served.length; i++) expect(served[i]).not.toBe(served[i - 1]);
+
+    // a 2025 client on one of them keeps its session (its requests all go to that process)
+    const legacy = await connect(b.url, bearer(key));
+    const sessionId = legacy.transport.sessionId;
+    expect(json(await legacy.call('execute_tool', { server: 'notes', tool: 'echo', args: { text: 'sticky' } }))).toEqual({ text: 'sticky' });
+    expect(legacy.transport.sessionId).toBe(sessionId);
+    expect(await (await fetch(`${b.base}/ready`)).json()).toMatchObject({ sessions: 1 });
+    expect(await (await fetch(`${a.base}/ready`)).json()).toMatchObject({ sessions: 0 });
+
+    expect(await a.stop()).toBe(0);
+    expect(await b.stop()).toBe(0);
   });
 
   it('refuses a missing or bad key with 401 and a challenge, a foreign Origin or Host with 403, a large body with 413; serves /health, /ready, /metrics', async () => {
@@ -304,6 +425,11 @@ describe('the gateway served over Streamable HTTP (built CLI, SDK clients)', () 
       expect(serverNames(await researcher.call('list_servers'))).toEqual(['notion', 'notes']);
       expect(json(await researcher.call('execute_tool', { server: 'notion', tool: 'echo', args: { text: 'via jwt' } }))).toEqual({ text: 'via jwt' });
       expect(errorOf(await researcher.call('list_servers', { agent_id: 'ops' })).code).toBe('INVALID_AGENT_ID');
+      // the same token on 2026-07-28 requests (no session): the same agent, the same refusal
+      const modern = await connect(g.url, bearer(token), { era: 'modern' });
+      expect(serverNames(await modern.call('list_servers'))).toEqual(['notion', 'notes']);
+      expect(json(await modern.call('execute_tool', { server: 'notion', tool: 'echo', args: { text: 'via jwt, 2026' } }))).toEqual({ text: 'via jwt, 2026' });
+      expect(errorOf(await modern.call('execute_tool', { agent_id: 'ops', server: 'notion', tool: 'echo', args: { text: 'x' } })).code).toBe('INVALID_AGENT_ID');
 
       // a token of the same server for another resource: refused
       const foreign = await tokenFor(as, AGENT_CLIENT, notion.url);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -255,6 +256,62 @@ describe('the gateway served over stdio (built CLI, SDK client)', () => {
     expect(created.isError).toBeFalsy();
     const graph = await g.call('execute_tool', { server: 'memory', tool: 'read_graph', args: {} });
     expect(JSON.stringify(graph.content)).toContain('behind a gateway');
+  });
+});
+
+describe('both protocol eras over stdio', () => {
+  const modernClient = () => new Client({ name: 'e2e-2026', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+
+  it.each([
+    ['2026-07-28', 'modern'],
+    ['2025', 'legacy'],
+  ] as const)('a %s client lists servers, gets their tools, executes one; eager servers start without being asked', async (_label, era) => {
+    const g = await start({
+      servers: { notes: demoServer('notes'), billing: demoServer('billing') },
+      rules: { agents: { default: { allow: { servers: ['*'] }, deny: { servers: ['billing'] } }, ops: { allow: { servers: ['billing'] } } } },
+      env: { GATEWAY_LOG_LEVEL: 'info' },
+      ...(era === 'modern' && { client: modernClient() }),
+    });
+    expect(g.client.getProtocolEra()).toBe(era);
+    if (era === 'modern') expect(g.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+    expect(json<{ servers: { name: string }[] }>(await g.call('list_servers', {})).servers.map((s) => s.name)).toEqual(['notes']);
+    expect(json<{ servers: { name: string }[] }>(await g.call('list_servers', { agent_id: 'ops' })).servers.map((s) => s.name)).toEqual(['billing']);
+    const tools = json<{ tools: { name: string }[] }>(await g.call('get_server_tools', { server: 'notes' })).tools.map((t) => t.name);
+    expect(tools).toContain('echo');
+    expect(json(await g.call('execute_tool', { server: 'notes', tool: 'echo', args: { text: era } }))).toEqual({ text: era });
+    expect(errorOf(await g.call('execute_tool', { server: 'billing', tool: 'echo', args: { text: 'x' } })).code).toBe('SERVER_NOT_FOUND');
+    // billing was never called for this agent, yet it started: connect-all ran for this client
+    await g.waitForStderr(/\[billing\][^\n]*Connected \(/);
+    const meta = json<{ servers: { name: string; state: string }[] }>(await g.call('list_servers', { agent_id: 'ops', include_metadata: true }));
+    expect(meta.servers).toEqual([expect.objectContaining({ name: 'billing', state: 'ready' })]);
+  });
+
+  it("a 2026-07-28 client's server/discover probe (a sibling gateway process the SDK spawns) starts no downstream", async () => {
+    const dir = await tempDir();
+    const starts = join(dir, 'starts.log');
+    const counted = { command: '/bin/sh', args: ['-c', `echo started >> "${starts}"; exec "${process.execPath}" "${stdioServerPath}" --name notes`] };
+    const g = await start({ servers: { notes: counted }, client: modernClient() });
+    expect(g.client.getProtocolEra()).toBe('modern');
+    expect(json(await g.call('execute_tool', { server: 'notes', tool: 'echo', args: { text: 'once' } }))).toEqual({ text: 'once' });
+    // two gateway processes ran (the probe, then this one); the server started once, for this one
+    expect((await readFile(starts, 'utf8')).trim().split('\n')).toEqual(['started']);
+  });
+
+  it('a 2026-07-28 client closing stdin ends the gateway and its children', async () => {
+    const files = await writeConfig({ a: demoServer('a'), b: demoServer('b') });
+    const transport = new StdioClientTransport({ command: process.execPath, args: [binPath, '--config', files.config], env: { PATH: process.env.PATH ?? '', HOME: files.dir }, stderr: 'pipe' });
+    const client = modernClient();
+    await client.connect(transport);
+    expect(client.getProtocolEra()).toBe('modern');
+    const pids: number[] = [];
+    for (const server of ['a', 'b']) {
+      const r = (await client.callTool({ name: 'execute_tool', arguments: { server, tool: 'pid' } })) as CallToolResult;
+      pids.push(Number((r.content[0] as { text: string }).text));
+    }
+    const gatewayPid = transport.pid as number;
+    await client.close();
+    expect(await waitForExit(gatewayPid)).toBe(true);
+    for (const pid of pids) expect(await waitForExit(pid, 5_000)).toBe(true);
   });
 });
 

@@ -66,6 +66,12 @@ export function estimateTokens(tool: Tool): number {
 export interface GatewayServerOptions {
   /** Adds `get_gateway_status`. */
   readonly debug?: boolean;
+  /**
+   * Called as a `tools/list` or `tools/call` request arrives, before it is answered: the client is
+   * really there (a 2026-07-28 client has no handshake whose end would say so; a `server/discover`
+   * probe alone is not a client that stays).
+   */
+  readonly onToolRequest?: () => void;
 }
 
 /**
@@ -86,10 +92,14 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     },
   );
 
-  server.setRequestHandler('tools/list', () => ({ tools }));
+  server.setRequestHandler('tools/list', () => {
+    options.onToolRequest?.();
+    return { tools };
+  });
   const loginThroughClient = createLoginElicitation(server, gateway);
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
+    options.onToolRequest?.();
     const started = performance.now();
     let call: CallReport = {};
     let result = await handle(request, ctx, call);

@@ -1,14 +1,16 @@
 /**
- * The gateway over Streamable HTTP: one `node:http` listener, the MCP endpoint on `/mcp`
- * (sessions; one SDK `Server` per session, all over one `Gateway`), DNS-rebinding protection
+ * The gateway over Streamable HTTP: one `node:http` listener, the MCP endpoint on `/mcp` for both
+ * protocol eras — 2026-07-28 requests statelessly (each request self-contained, one SDK `Server` per
+ * request: any instance on the same config can answer it), 2025 clients with their `initialize`
+ * handshake and sessions (one SDK `Server` per session), all over one `Gateway` — DNS-rebinding protection
  * (Host and Origin checks), a request size limit, `/health`, `/ready`, `/metrics`, RFC 9728
  * metadata when OAuth access tokens are accepted, and per-agent credentials (./http-auth.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { isInitializeRequest } from '@modelcontextprotocol/server';
+import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
+import { createMcpHandler, isInitializeRequest, isJsonContentType, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Server as McpServer, AuthInfo } from '@modelcontextprotocol/server';
 import { GatewayError, createGatewayServer, isLoopbackHost, type Gateway, type Logger } from '@agent-mcp-gateway/core';
 import type { HttpServeSettings } from './settings.js';
@@ -54,8 +56,10 @@ export interface GatewayHttpServer {
   readonly port: number;
   /** `/ready` answers 200 from now on (until {@link close}). */
   markReady(): void;
-  /** Open MCP sessions. */
+  /** Open MCP sessions (2025 clients). */
   sessionCount(): number;
+  /** 2026-07-28 requests being answered now (they have no session). */
+  inFlightCount(): number;
   /** `/ready` turns 503, sessions close, the listener stops; connections still open after a grace period are cut. */
   close(): Promise<void>;
 }
@@ -115,6 +119,7 @@ class HttpProblem extends Error {
 export async function startHttpServer(options: HttpServeOptions): Promise<GatewayHttpServer> {
   const { gateway, settings, logger } = options;
   const sessions = new Map<string, Session>();
+  let inFlight = 0;
   let ready = false;
   let stopping = false;
 
@@ -150,6 +155,18 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Gatewa
     logger.warn(`HTTP serving without agent credentials: any caller that reaches ${url} may act as any agent`);
   }
 
+  // 2026-07-28 traffic: strict modern handler (2025 traffic never reaches it: it takes the sessionful path
+  // below, which keeps server-to-client requests possible). One gateway Server per request; the caller's
+  // credential travels as `req.auth` → the handler's `ctx.http.authInfo`, as on a session.
+  const modern = createMcpHandler(() => createGatewayServer(gateway, { debug: options.debug }), {
+    legacy: 'reject',
+    onerror: (error) => logger.debug(`HTTP 2026-07-28 request: ${error.message}`),
+  });
+  const modernNode = toNodeHandler(modern, {
+    maxRequestBodySize: settings.maxBodyBytes,
+    onerror: (error) => logger.error(`HTTP 2026-07-28 request: ${error.message}`),
+  });
+
   const sweep = setInterval(() => {
     const idleSince = Date.now() - SESSION_IDLE_MS;
     for (const [id, session] of sessions) {
@@ -168,7 +185,7 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Gatewa
     if (path === '/health') return sendJson(res, 200, { status: 'ok' });
     if (path === '/ready') {
       const state = stopping ? 'stopping' : ready ? 'ready' : 'starting';
-      return sendJson(res, state === 'ready' ? 200 : 503, { status: state, sessions: sessions.size });
+      return sendJson(res, state === 'ready' ? 200 : 503, { status: state, sessions: sessions.size, inFlight });
     }
 
     // DNS-rebinding protection: a page on another site that resolves to this address is refused here.
@@ -228,6 +245,7 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Gatewa
     }
     const body = method === 'POST' ? await readJsonBody(req, res, settings.maxBodyBytes) : undefined;
     if (body === TOO_LARGE) return;
+    if (method === 'POST' && !(await isLegacyRequest(await toWebRequest(req, body), body))) return serveModern(req, res, body);
     const sessionId = header(req, 'mcp-session-id');
     if (sessionId === undefined) {
       if (method !== 'POST' || !isInitializeRequest(body)) throw new HttpProblem(400, 'Bad Request: No valid session ID provided');
@@ -240,6 +258,16 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Gatewa
       return;
     }
     await serve(session, req, res, body);
+  }
+
+  /** A 2026-07-28 request (it carries the per-request `_meta` envelope): the stateless handler answers it. */
+  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+    if (!isJsonContentType(header(req, 'content-type'))) throw new HttpProblem(415, 'Unsupported Media Type: Content-Type must be application/json');
+    inFlight += 1;
+    res.once('close', () => {
+      inFlight -= 1;
+    });
+    await modernNode(req, res, body);
   }
 
   async function openSession(req: IncomingMessage, res: ServerResponse, body: unknown, principal: string | undefined): Promise<void> {
@@ -284,6 +312,7 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Gatewa
       if (!stopping) ready = true;
     },
     sessionCount: () => sessions.size,
+    inFlightCount: () => inFlight,
     close: () => {
       closing ??= (async () => {
         stopping = true;
@@ -292,7 +321,7 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Gatewa
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         const open = [...sessions.values()];
         sessions.clear();
-        await Promise.allSettled(open.map((s) => s.server.close()));
+        await Promise.allSettled([...open.map((s) => s.server.close()), modern.close()]);
         httpServer.closeIdleConnections();
         const cut = setTimeout(() => httpServer.closeAllConnections(), CONNECTION_GRACE_MS);
         cut.unref();
@@ -366,7 +395,7 @@ function addCorsHeaders(res: ServerResponse, origin: string): void {
   res.setHeader('Access-Control-Allow-Origin', origin);
   res.setHeader('Vary', 'Origin');
   res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
-  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID');
+  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID');
   res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate');
 }
 
