@@ -16,7 +16,6 @@ import { defaultPlugins } from './default-plugins.js';
 
 /** Upper bound for shutdown: downstream close is stdin end → SIGTERM → SIGKILL, 2 s apart. */
 const SHUTDOWN_LIMIT_MS = 6_000;
-const EAGER_CONNECT_DELAY_MS = 500;
 
 /** `serve`: the gateway over stdio (or HTTP, see {@link runHttpServe}). Resolves with the exit code once the client goes away. */
 export async function runServe(args: CliArgs): Promise<number> {
@@ -29,28 +28,23 @@ export async function runServe(args: CliArgs): Promise<number> {
   await gateway.start({ connect: false });
   const watcher = watchConfig(gateway, reloadOptionsFor(args, config));
 
-  // Eager servers start once the client is there — a 2025 client when its handshake is done, a 2026
-  // client (no handshake) at its first tool request — or after a moment without either, so that
-  // spawning children does not slow down the client's first answers.
+  // Eager servers start once the client is there: a 2025 client when its handshake is done, a 2026
+  // client (no handshake) at its first tool request. Never on a timer: a 2026 client's stdio connection
+  // may be a probe the client spawned only to ask `server/discover` (the SDK's sibling probe), and on a
+  // loaded machine a timer could fire before that probe's one request is read, starting every
+  // downstream (and its logins) in a process that is about to be killed.
   let connected = false;
   const connectAll = () => {
     if (connected) return;
     connected = true;
     gateway.connectAll();
   };
-  const eager = setTimeout(connectAll, EAGER_CONNECT_DELAY_MS).unref();
   const debug = args.debug || settings.debug;
   // Both eras on one stdio connection: the opening message pins it to a 2025 instance (initialize) or a
   // 2026-07-28 one (a request carrying the per-request envelope); the SDK calls the factory for it.
-  // A 2026 client's stdio connection may be a probe the client spawned only to ask `server/discover`
-  // (the SDK's sibling probe): eager servers start on its first tool request, not on its opening, and
-  // the timer no longer starts them.
   const front = serveStdio(
     ({ era }) => {
-      if (era === 'modern') {
-        clearTimeout(eager);
-        return createGatewayServer(gateway, { debug, onToolRequest: () => setImmediate(connectAll) });
-      }
+      if (era === 'modern') return createGatewayServer(gateway, { debug, onToolRequest: () => setImmediate(connectAll) });
       const server = createGatewayServer(gateway, { debug });
       server.oninitialized = connectAll;
       return server;

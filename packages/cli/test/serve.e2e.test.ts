@@ -289,7 +289,12 @@ describe('both protocol eras over stdio', () => {
   it("a 2026-07-28 client's server/discover probe (a sibling gateway process the SDK spawns) starts no downstream", async () => {
     const dir = await tempDir();
     const starts = join(dir, 'starts.log');
-    const counted = { command: '/bin/sh', args: ['-c', `echo started >> "${starts}"; exec "${process.execPath}" "${stdioServerPath}" --name notes`] };
+    // Pinned to 2025-11-25: on `auto` the gateway's own era probe of this stdio server is a sibling start of its own.
+    const counted = {
+      command: '/bin/sh',
+      args: ['-c', `echo started >> "${starts}"; exec "${process.execPath}" "${stdioServerPath}" --name notes`],
+      protocol: '2025-11-25',
+    };
     const g = await start({ servers: { notes: counted }, client: modernClient() });
     expect(g.client.getProtocolEra()).toBe('modern');
     expect(json(await g.call('execute_tool', { server: 'notes', tool: 'echo', args: { text: 'once' } }))).toEqual({ text: 'once' });
