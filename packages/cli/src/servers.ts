@@ -13,6 +13,8 @@ export interface ServerReport {
   readonly auth: string | null;
   readonly state: ServerState;
   readonly toolCount: number | null;
+  /** The protocol revision spoken with the server once connected (`2026-07-28`, `2025-11-25`); null before. */
+  readonly protocol: string | null;
   readonly lastError: string | null;
 }
 
@@ -81,13 +83,14 @@ function report(info: ServerInfo, lateAfterMs: number | undefined): ServerReport
     auth: info.state === 'disabled' ? null : info.auth,
     state: info.state,
     toolCount: info.toolCount ?? null,
+    protocol: info.protocol ?? null,
     lastError,
   };
 }
 
 function humanTable(reports: readonly ServerReport[]): string {
   return table(
-    ['NAME', 'TRANSPORT', 'AUTH', 'STATE', 'TOOLS', 'LAST ERROR'],
-    reports.map((r) => [r.name, r.transport, r.auth ?? '-', r.state, r.toolCount === null ? '-' : String(r.toolCount), r.lastError ?? '']),
+    ['NAME', 'TRANSPORT', 'AUTH', 'STATE', 'TOOLS', 'PROTOCOL', 'LAST ERROR'],
+    reports.map((r) => [r.name, r.transport, r.auth ?? '-', r.state, r.toolCount === null ? '-' : String(r.toolCount), r.protocol ?? '-', r.lastError ?? '']),
   );
 }

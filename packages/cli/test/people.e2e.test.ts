@@ -24,7 +24,7 @@ const { later } = closeAfterEach();
 const PAT = 'ghp_peopleTestPersonalAccessToken0123456';
 /** Tests that run the CLI many times over (each run is a process start). */
 const LONG_MS = 90_000;
-const SERVER_KEYS = ['name', 'transport', 'url', 'command', 'auth', 'state', 'toolCount', 'lastError'];
+const SERVER_KEYS = ['name', 'transport', 'url', 'command', 'auth', 'state', 'toolCount', 'protocol', 'lastError'];
 const LOGIN_KEYS = ['name', 'url', 'loggedIn', 'expiresAt', 'hasRefreshToken', 'scopes', 'store', 'key', 'location', 'problem'];
 
 /** The CLI with its own HOME and token folder (never the real ~/.config). */
@@ -46,8 +46,8 @@ async function oauthPair() {
 describe('servers', () => {
   it('connects every server and reports transport, detected auth, state, tool count and last error; never opens a browser', async () => {
     const { as, notion } = await oauthPair();
-    const open = later(await startHttpMcpServer({ name: 'open' }));
-    const github = later(await startHttpMcpServer({ name: 'github', bearer: PAT }));
+    const open = later(await startHttpMcpServer({ name: 'open', era: '2026' }));
+    const github = later(await startHttpMcpServer({ name: 'github', bearer: PAT, era: '2025' }));
     const { config } = await writeConfig({
       notes: demoServer('notes'),
       broken: { command: '/nonexistent/mcp-server' },
@@ -67,12 +67,12 @@ describe('servers', () => {
     for (const s of servers) expect(Object.keys(s)).toEqual(SERVER_KEYS);
     const tools = DEMO_TOOL_NAMES.length;
     expect(servers).toEqual([
-      { name: 'notes', transport: 'stdio', url: null, command: process.execPath, auth: 'none', state: 'ready', toolCount: tools, lastError: null },
-      { name: 'broken', transport: 'stdio', url: null, command: '/nonexistent/mcp-server', auth: 'none', state: 'error', toolCount: null, lastError: expect.stringContaining('ENOENT') },
-      { name: 'off', transport: 'stdio', url: null, command: process.execPath, auth: null, state: 'disabled', toolCount: null, lastError: null },
-      { name: 'open', transport: 'http', url: open.url, command: null, auth: 'none', state: 'ready', toolCount: tools, lastError: null },
-      { name: 'github', transport: 'http', url: github.url, command: null, auth: 'headers', state: 'ready', toolCount: tools, lastError: null },
-      { name: 'notion', transport: 'http', url: notion.url, command: null, auth: 'oauth', state: 'auth_required', toolCount: null, lastError: NEEDS_LOGIN },
+      { name: 'notes', transport: 'stdio', url: null, command: process.execPath, auth: 'none', state: 'ready', toolCount: tools, protocol: '2025-11-25', lastError: null },
+      { name: 'broken', transport: 'stdio', url: null, command: '/nonexistent/mcp-server', auth: 'none', state: 'error', toolCount: null, protocol: null, lastError: expect.stringContaining('ENOENT') },
+      { name: 'off', transport: 'stdio', url: null, command: process.execPath, auth: null, state: 'disabled', toolCount: null, protocol: null, lastError: null },
+      { name: 'open', transport: 'http', url: open.url, command: null, auth: 'none', state: 'ready', toolCount: tools, protocol: '2026-07-28', lastError: null },
+      { name: 'github', transport: 'http', url: github.url, command: null, auth: 'headers', state: 'ready', toolCount: tools, protocol: '2025-11-25', lastError: null },
+      { name: 'notion', transport: 'http', url: notion.url, command: null, auth: 'oauth', state: 'auth_required', toolCount: null, protocol: null, lastError: NEEDS_LOGIN },
     ]);
     expect(logins(as)).toBe(0);
     expect(r.stdout).not.toContain(PAT);
@@ -81,14 +81,14 @@ describe('servers', () => {
     expect(human.code).toBe(3);
     expect(human.stderr).toBe('');
     const lines = human.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+TRANSPORT\s+AUTH\s+STATE\s+TOOLS\s+LAST ERROR$/);
-    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 5))).toEqual([
-      ['notes', 'stdio', 'none', 'ready', String(tools)],
-      ['broken', 'stdio', 'none', 'error', '-'],
-      ['off', 'stdio', '-', 'disabled', '-'],
-      ['open', 'http', 'none', 'ready', String(tools)],
-      ['github', 'http', 'headers', 'ready', String(tools)],
-      ['notion', 'http', 'oauth', 'auth_required', '-'],
+    expect(lines[0]).toMatch(/^NAME\s+TRANSPORT\s+AUTH\s+STATE\s+TOOLS\s+PROTOCOL\s+LAST ERROR$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 6))).toEqual([
+      ['notes', 'stdio', 'none', 'ready', String(tools), '2025-11-25'],
+      ['broken', 'stdio', 'none', 'error', '-', '-'],
+      ['off', 'stdio', '-', 'disabled', '-', '-'],
+      ['open', 'http', 'none', 'ready', String(tools), '2026-07-28'],
+      ['github', 'http', 'headers', 'ready', String(tools), '2025-11-25'],
+      ['notion', 'http', 'oauth', 'auth_required', '-', '-'],
     ]);
     expect(lines[6]).toContain(NEEDS_LOGIN);
     expect(logins(as)).toBe(0);
@@ -389,7 +389,7 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     expect(stderrOnTty.code).toBe(3); // 'broken' is in error
     expect(stderrOnTty.terminal).toContain('Connecting 2 servers… 2/2');
     expect(stderrOnTty.terminal.endsWith('\r\x1b[2K')).toBe(true); // the line is cleared at the end
-    expect(stderrOnTty.file).toMatch(/^NAME\s+TRANSPORT\s+AUTH\s+STATE\s+TOOLS\s+LAST ERROR\nnotes\s+stdio\s+none\s+ready\s+\d+\nbroken\s+stdio\s+none\s+error\s+-\s+Server 'broken' is unavailable/);
+    expect(stderrOnTty.file).toMatch(/^NAME\s+TRANSPORT\s+AUTH\s+STATE\s+TOOLS\s+PROTOCOL\s+LAST ERROR\nnotes\s+stdio\s+none\s+ready\s+\d+\s+2025-11-25\nbroken\s+stdio\s+none\s+error\s+-\s+-\s+Server 'broken' is unavailable/);
     expect(stderrOnTty.file).not.toContain('\x1b');
 
     const stdoutOnTty = await onTerminal(['servers', '--config', config], { env, redirect: 'stderr' });
