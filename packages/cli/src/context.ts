@@ -11,7 +11,8 @@ import {
   type LoadedSettings,
   type GatewayPlugin,
 } from '@agent-mcp-gateway/core';
-import { HttpServePlugin } from '@agent-mcp-gateway/serve-http';
+// The settings vocabulary only: the server itself (the SDK's Node adapter, jose) loads when `serve` serves HTTP.
+import { HttpServePlugin } from '@agent-mcp-gateway/serve-http/settings';
 import type { CliArgs } from './args.js';
 import { defaultPlugins } from './default-plugins.js';
 import { configRegistryOf, loadPlugins, type PluginOrigin } from './plugins.js';

@@ -8,7 +8,7 @@ import {
   createLogger,
   watchConfig,
 } from '@agent-mcp-gateway/core';
-import { HTTP_SETTINGS_SECTION, HttpServeSettingsSchema, checkHttpServeSettings, httpServeSettingsOf, rulesHaveApiKeys, serveGateway } from '@agent-mcp-gateway/serve-http';
+import { HTTP_SETTINGS_SECTION, HttpServeSettingsSchema, httpServeSettingsOf } from '@agent-mcp-gateway/serve-http/settings';
 import type { CliArgs } from './args.js';
 import { childAncestry, loopRefusal } from './ancestry.js';
 import { loadConfigFor, reloadOptionsFor, type CliConfig } from './context.js';
@@ -119,6 +119,8 @@ async function createGateway(config: CliConfig): Promise<{ gateway: Gateway; log
  */
 async function runHttpServe(args: CliArgs, config: CliConfig): Promise<number> {
   const settings = config.settings;
+  // Loaded only here: a stdio gateway (the common case) never pays for the HTTP server's modules.
+  const { checkHttpServeSettings, rulesHaveApiKeys, serveGateway } = await import('@agent-mcp-gateway/serve-http');
   const http = httpServeSettingsOf(settings) ?? HttpServeSettingsSchema.parse({});
   const allowUnauthenticated = args.allowUnauthenticated || http.allowUnauthenticated;
   checkHttpServeSettings({ settings: http, hasApiKeys: rulesHaveApiKeys(config.rules), allowUnauthenticated });
