@@ -6,6 +6,7 @@ import {
   SecretRedactor,
   createGatewayServer,
   createLogger,
+  routeSdkWarnings,
   watchConfig,
 } from '@agent-mcp-gateway/core';
 import { HTTP_SETTINGS_SECTION, HttpServeSettingsSchema, httpServeSettingsOf } from '@agent-mcp-gateway/serve-http/settings';
@@ -107,6 +108,8 @@ async function createGateway(config: CliConfig): Promise<{ gateway: Gateway; log
   const settings = config.settings;
   const redactor = new SecretRedactor();
   const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, redactor });
+  // The SDK's own warnings (a tool left out for an invalid x-mcp-header mapping) through this logger: redacted, leveled, per server.
+  routeSdkWarnings(logger);
   // Kept to flush it once more after the gateway closed: calls cut short by the close settle after the shutdown hook's flush.
   const audit = new AuditPlugin();
   const plugins = [...defaultPlugins({ stdio: { env: childAncestry(config.sources.config) }, audit }), ...config.thirdPartyPlugins];

@@ -4,6 +4,7 @@ import {
   Gateway,
   createLogger,
   errors,
+  routeSdkWarnings,
   parseWwwAuthenticate,
   selectAuth,
   type AuthChallenge,
@@ -56,6 +57,7 @@ export async function openSession(args: CliArgs, options: SessionOptions = {}, e
   const settings = config.settings;
   const redactor = cliRedactor;
   const logger = createLogger({ level: env.GATEWAY_LOG_LEVEL ? settings.logLevel : 'error', format: settings.logFormat, redactor });
+  const unrouteSdkWarnings = routeSdkWarnings(logger);
   const oauthEnv = options.browser === true ? env : { ...env, BROWSER: 'none' };
   const plugins = [
     ...defaultPlugins({
@@ -90,6 +92,7 @@ export async function openSession(args: CliArgs, options: SessionOptions = {}, e
     close: async () => {
       abort.abort();
       await gateway.close();
+      unrouteSdkWarnings();
       await logger.close();
     },
   };

@@ -8,6 +8,8 @@ import { noAuth } from './auth-none.js';
 import { ErrorCodes, GatewayError, errors, isGatewayError } from './errors.js';
 import { selectAuth, type GatewayHooks } from './hooks.js';
 import type { Logger } from './logger.js';
+import { paramHeaderValues, paramHeadersOf, type ParamHeader } from './param-headers.js';
+import { withSdkWarningsTo } from './sdk-warnings.js';
 import type { AuthChallenge, AuthStatus, AuthStrategy, ServerInfo, ServerSpec, ServerState, TransportFactory } from './types.js';
 import { GATEWAY_VERSION } from './version.js';
 
@@ -66,6 +68,7 @@ export class DownstreamServer {
   private inFlight = 0;
   private onIdle: (() => void) | undefined;
   private protocolVersion: string | undefined;
+  private paramHeaders = new Map<string, readonly ParamHeader[]>();
   /** Until when the cached tool list is fresh: a 2026-07-28 listing's `ttlMs`; a 2025 one until `list_changed`. */
   private toolsFreshUntil = Number.POSITIVE_INFINITY;
   private refreshing: Promise<void> | undefined;
@@ -226,8 +229,11 @@ export class DownstreamServer {
     if (!this.toolNames.has(tool)) throw errors.toolNotFound(this.name, tool);
     // A plain request: the result goes back to the agent unchanged and its own client validates it,
     // so validating it here too (Client.callTool checks it against the tool's outputSchema) is waste.
+    const declared = this.paramHeaders.get(tool);
+    const headers = declared && paramHeaderValues(declared, args);
     const result = await client.request({ method: 'tools/call', params: { name: tool, arguments: args } }, ForwardedResultSchema, {
       timeout: options.timeoutMs,
+      ...(headers && { headers }),
       ...(options.signal && { signal: options.signal }),
       ...(options.onprogress && { onprogress: options.onprogress }),
     });
@@ -462,7 +468,10 @@ export class DownstreamServer {
     let cursor: string | undefined;
     do {
       // `bypass`: the SDK's own response cache must not answer for the server; the freshness is kept here.
-      const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.options.connectTimeoutMs, cacheMode: 'bypass' });
+      // The SDK leaves out a tool whose `x-mcp-header` mapping is invalid and says so only on the console:
+      // routed (when the application routes SDK warnings) to this server's log.
+      const params = cursor ? { cursor } : undefined;
+      const page = await withSdkWarningsTo(this.options.logger, () => client.listTools(params, { timeout: this.options.connectTimeoutMs, cacheMode: 'bypass' }));
       tools.push(...page.tools);
       // `ttlMs` is on 2026-07-28 results at runtime, not in the SDK's result type.
       const pageTtl = (page as { ttlMs?: unknown }).ttlMs;
@@ -472,6 +481,14 @@ export class DownstreamServer {
     this.toolsFreshUntil = modern ? Date.now() + ttlMs : Number.POSITIVE_INFINITY;
     this.toolList = tools;
     this.toolNames = new Set(tools.map((t) => t.name));
+    // SEP-2243: the parameters a 2026-07-28 server wants mirrored into `Mcp-Param-*` headers, per tool.
+    this.paramHeaders = new Map();
+    if (modern) {
+      for (const t of tools) {
+        const declared = paramHeadersOf(t);
+        if (declared.length > 0) this.paramHeaders.set(t.name, declared);
+      }
+    }
     this.options.hooks.toolsChanged.call(this.name, tools);
   }
 

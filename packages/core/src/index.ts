@@ -26,6 +26,7 @@ export { ErrorCodes, GatewayError, defineError, errorCatalogue, errors, isGatewa
 export type { CatalogueEntry, ErrorCode, ErrorDefinition, ErrorTemplate, GatewayErrorCode, GatewayErrorDetails, PluginErrorCode } from './errors.js';
 export { LOG_LEVELS, SecretRedactor, createLogger, silentLogger } from './logger.js';
 export type { LogLevel, Logger, LoggerOptions } from './logger.js';
+export { routeSdkWarnings, withSdkWarningsTo } from './sdk-warnings.js';
 export { noAuth } from './auth-none.js';
 export { MemoryTokenStore } from './memory-store.js';
 export { AuthChallengeError, findAuthChallenge, parseWwwAuthenticate } from './auth-challenge.js';
