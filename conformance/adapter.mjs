@@ -44,6 +44,26 @@ function toolCallFor(scenario) {
   return undefined;
 }
 
+/**
+ * The calls an agent makes after listing: the scenario's own list when its context has one
+ * (`toolCalls`, e.g. http-custom-headers), every listed tool where the scenario checks which tools
+ * the client keeps (http-invalid-tool-headers: a tool the gateway left out is never called), else
+ * the scenario's one tool.
+ */
+function toolCallsFor(scenario, ctx, tools) {
+  if (Array.isArray(ctx.toolCalls)) return ctx.toolCalls.map((c) => ({ tool: c.name, args: c.arguments ?? {} }));
+  if (scenario === 'http-invalid-tool-headers') return tools.map((t) => ({ tool: t.name, args: sampleArgs(t.inputSchema) }));
+  const one = toolCallFor(scenario);
+  return one ? [one] : [];
+}
+
+/** Arguments for a tool's required parameters, of their declared primitive types. */
+function sampleArgs(schema) {
+  const samples = { string: 'sample', integer: 1, number: 1.5, boolean: true };
+  const properties = schema?.properties ?? {};
+  return Object.fromEntries((schema?.required ?? []).map((name) => [name, samples[properties[name]?.type] ?? 'sample']));
+}
+
 /** The server entry's `auth`, as a user would configure it from what the scenario hands over. */
 function authFor(scenario, ctx) {
   if (ctx.private_key_pem) {
@@ -144,13 +164,14 @@ async function main() {
     const agent = gateway.resolveAgent();
     const tools = await withLogin(() => gateway.listTools(agent, SERVER));
     logger.info(`listed ${tools.length} tools: ${tools.map((t) => t.name).join(', ')}`);
-    const call = toolCallFor(scenario);
-    if (call && tools.some((t) => t.name === call.tool)) {
+    for (const call of toolCallsFor(scenario, ctx, tools)) {
+      if (!tools.some((t) => t.name === call.tool)) {
+        if (call.optional) continue;
+        throw new Error(`the server does not list the tool ${call.tool}`);
+      }
       const result = await withLogin(() => gateway.callTool({ agent, server: SERVER, tool: call.tool, args: call.args, timeoutMs: 15_000 }));
       if (result.isError) throw new Error(`${call.tool} answered an error: ${JSON.stringify(result.content)}`);
       logger.info(`${call.tool}: ${JSON.stringify(result.content)}`);
-    } else if (call && !call.optional) {
-      throw new Error(`the server does not list the tool ${call.tool}`);
     }
   } finally {
     await Promise.race([gateway.close(), sleep(2_000)]);
