@@ -66,7 +66,7 @@ Options:
 
 Environment: GATEWAY_MCP_CONFIG, GATEWAY_RULES, GATEWAY_SETTINGS, GATEWAY_DEFAULT_AGENT, GATEWAY_DEBUG,
 GATEWAY_LOG_LEVEL (error|warn|info|debug), GATEWAY_INIT_STRATEGY (eager|lazy),
-GATEWAY_TOKEN_STORE (fs|keychain|auto), GATEWAY_TOKEN_DIR, GATEWAY_TRANSPORT, GATEWAY_HOST, GATEWAY_PORT, GATEWAY_OAUTH_CALLBACK_PORT, BROWSER (a command run with the login URL;
+GATEWAY_TOKEN_STORE (fs|keychain|auto), GATEWAY_TOKEN_DIR, GATEWAY_CACHE_DIR, GATEWAY_TRANSPORT, GATEWAY_HOST, GATEWAY_PORT, GATEWAY_OAUTH_CALLBACK_PORT, BROWSER (a command run with the login URL;
 none: only print it).
 Exit codes: 0 ok, 1 runtime or config error, 2 usage error, 3 (servers) a server is not ready.`;
 

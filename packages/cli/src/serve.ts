@@ -14,6 +14,7 @@ import type { CliArgs } from './args.js';
 import { childAncestry, loopRefusal } from './ancestry.js';
 import { loadConfigFor, reloadOptionsFor, type CliConfig } from './context.js';
 import { defaultPlugins } from './default-plugins.js';
+import { eraVerdictsFor } from './era-verdicts.js';
 
 /** Upper bound for shutdown: downstream close is stdin end → SIGTERM → SIGKILL, 2 s apart. */
 const SHUTDOWN_LIMIT_MS = 6_000;
@@ -113,7 +114,7 @@ async function createGateway(config: CliConfig): Promise<{ gateway: Gateway; log
   // Kept to flush it once more after the gateway closed: calls cut short by the close settle after the shutdown hook's flush.
   const audit = new AuditPlugin();
   const plugins = [...defaultPlugins({ stdio: { env: childAncestry(config.sources.config) }, audit }), ...config.thirdPartyPlugins];
-  return { gateway: new Gateway({ config, plugins, logger, redactor }), logger, audit };
+  return { gateway: new Gateway({ config, plugins, logger, redactor, eraVerdicts: eraVerdictsFor(process.env, logger) }), logger, audit };
 }
 
 /**

@@ -19,6 +19,7 @@ import { childAncestry } from './ancestry.js';
 import { loadConfigFor } from './context.js';
 import { cliRedactor } from './output.js';
 import { defaultPlugins } from './default-plugins.js';
+import { eraVerdictsFor } from './era-verdicts.js';
 
 export interface SessionOptions {
   /** Let an OAuth login open a browser (`auth login`); otherwise BROWSER=none: never. */
@@ -68,7 +69,7 @@ export async function openSession(args: CliArgs, options: SessionOptions = {}, e
     }),
     ...config.thirdPartyPlugins,
   ];
-  const gateway = new Gateway({ config, plugins, logger, redactor });
+  const gateway = new Gateway({ config, plugins, logger, redactor, eraVerdicts: eraVerdictsFor(env, logger) });
   await gateway.start({ connect: false });
   const abort = new AbortController();
   const ctx: ResolveContext = { logger: gateway.logger, signal: abort.signal };

@@ -302,6 +302,23 @@ describe('both protocol eras over stdio', () => {
     expect((await readFile(starts, 'utf8')).trim().split('\n')).toEqual(['started']);
   });
 
+  it('a gateway started again reuses the protocol verdict kept in its cache folder: no second probe start of a stdio server', async () => {
+    const dir = await tempDir();
+    const starts = join(dir, 'starts.log');
+    const cache = join(dir, 'cache');
+    const counted = { command: '/bin/sh', args: ['-c', `echo started >> "${starts}"; exec "${process.execPath}" "${stdioServerPath}" --name notes`] };
+    const startsSoFar = async () => (await readFile(starts, 'utf8')).trim().split('\n').length;
+    for (const run of [1, 2]) {
+      const g = await start({ servers: { notes: counted }, env: { GATEWAY_CACHE_DIR: cache, GATEWAY_INIT_STRATEGY: 'lazy' } });
+      expect(json(await g.call('execute_tool', { server: 'notes', tool: 'echo', args: { text: `run ${run}` } }))).toEqual({ text: `run ${run}` });
+      // first run: the era probe (a sibling start), then the server; second run: the server only
+      expect(await startsSoFar()).toBe(run === 1 ? 2 : 3);
+      await g.close();
+    }
+    const file = JSON.parse(await readFile(join(cache, 'era-verdicts.json'), 'utf8')) as { verdicts: Record<string, { verdict: { kind: string } }> };
+    expect(Object.values(file.verdicts).map((e) => e.verdict.kind)).toEqual(['legacy']);
+  });
+
   it('a 2026-07-28 client closing stdin ends the gateway and its children', async () => {
     const files = await writeConfig({ a: demoServer('a'), b: demoServer('b') });
     const transport = new StdioClientTransport({ command: process.execPath, args: [binPath, '--config', files.config], env: { PATH: process.env.PATH ?? '', HOME: files.dir }, stderr: 'pipe' });

@@ -35,6 +35,11 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Shared with the logger so every secret the gateway learns is blanked from logs. */
   readonly redactor?: SecretRedactor;
+  /**
+   * The protocol era each downstream spoke, reused on the next connect. Default: a process-local
+   * cache; the CLI passes one kept in a file, so a restarted gateway does not probe again.
+   */
+  readonly eraVerdicts?: EraVerdictCache;
 }
 
 /** One `execute_tool` request, after the agent has been resolved. */
@@ -95,7 +100,7 @@ export class Gateway {
   private configValue: GatewayConfig;
   private readonly downstreams = new Map<string, DownstreamServer>();
   /** The protocol era each downstream spoke, for the next connect (kept across reconnects and reloads). */
-  private readonly verdicts = new EraVerdictCache();
+  private readonly verdicts: EraVerdictCache;
   /** Replaced or removed by a reload, closing once their calls in flight are over. */
   private readonly retiring = new Set<DownstreamServer>();
   private reloading: Promise<unknown> = Promise.resolve();
@@ -106,6 +111,7 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     this.configValue = options.config;
+    this.verdicts = options.eraVerdicts ?? new EraVerdictCache();
     this.redactor = options.redactor ?? new SecretRedactor();
     this.logger = options.logger ?? createLogger({ level: options.config.settings.logLevel, redactor: this.redactor });
     this.plugins = [...(options.plugins ?? [])];
@@ -319,6 +325,7 @@ export class Gateway {
     this.closed ??= (async () => {
       await this.hooks.shutdown.promise().catch((error: unknown) => this.logger.warn('shutdown tap failed', { error }));
       await Promise.all([...this.servers(), ...this.retiring].map((s) => s.close()));
+      await this.verdicts.flushed();
     })();
     return this.closed;
   }

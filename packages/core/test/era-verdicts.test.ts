@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EraVerdictCache, LEGACY_VERDICT_HORIZON_MS, eraVerdictKey, type ServerSpec } from '../src/index.js';
 
@@ -20,6 +23,72 @@ describe('EraVerdictCache', () => {
     expect(cache.get('m')).toEqual({ kind: 'modern', discover });
     cache.delete('m');
     expect(cache.get('m')).toBeUndefined();
+  });
+});
+
+describe('EraVerdictCache with a file (verdicts kept across processes)', () => {
+  const K1 = 'a'.repeat(64);
+  const K2 = 'b'.repeat(64);
+  const K3 = 'c'.repeat(64);
+  const fileIn = async () => join(await mkdtemp(join(tmpdir(), 'amg-verdicts-')), 'cache', 'era-verdicts.json');
+
+  it("a second cache on the file has the first one's verdicts, legacy ones with their original date", async () => {
+    let now = 5_000;
+    const file = await fileIn();
+    const first = new EraVerdictCache({ file, now: () => now });
+    first.set(K1, { kind: 'modern', discover });
+    first.set(K2, { kind: 'legacy' });
+    await first.flushed();
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+
+    now += LEGACY_VERDICT_HORIZON_MS - 1;
+    const second = new EraVerdictCache({ file, now: () => now });
+    expect(second.get(K1)).toEqual({ kind: 'modern', discover });
+    expect(second.get(K2)).toEqual({ kind: 'legacy' });
+    now += 1;
+    expect(second.get(K2)).toBeUndefined(); // the horizon counts from the first process's verdict
+  });
+
+  it('merges with what another process wrote meanwhile; a deletion reaches the file', async () => {
+    const file = await fileIn();
+    const a = new EraVerdictCache({ file });
+    const b = new EraVerdictCache({ file });
+    a.set(K1, { kind: 'legacy' });
+    await a.flushed();
+    b.set(K2, { kind: 'modern', discover });
+    await b.flushed();
+    expect(Object.keys(JSON.parse(await readFile(file, 'utf8')).verdicts).sort()).toEqual([K1, K2]);
+    b.delete(K1);
+    await b.flushed();
+    expect(new EraVerdictCache({ file }).get(K1)).toBeUndefined();
+    expect(new EraVerdictCache({ file }).get(K2)).toEqual({ kind: 'modern', discover });
+  });
+
+  it('ignores a corrupt file and malformed entries (a lost verdict costs a probe), and writes a good file over it', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'amg-verdicts-')), 'era-verdicts.json');
+    await writeFile(file, '{ not json');
+    expect(new EraVerdictCache({ file }).get(K1)).toBeUndefined();
+    await writeFile(
+      file,
+      JSON.stringify({ version: 1, verdicts: { [K1]: { verdict: { kind: 'modern' }, storedAt: 1 }, short: { verdict: { kind: 'legacy' }, storedAt: 1 }, [K2]: { verdict: { kind: 'legacy' }, storedAt: Date.now() } } }),
+    );
+    const cache = new EraVerdictCache({ file });
+    expect(cache.get(K1)).toBeUndefined(); // modern without its discover result
+    expect(cache.get(K2)).toEqual({ kind: 'legacy' });
+    cache.set(K3, { kind: 'legacy' });
+    await cache.flushed();
+    expect(Object.keys(JSON.parse(await readFile(file, 'utf8')).verdicts).sort()).toEqual([K2, K3]);
+  });
+
+  it('a file that cannot be written is reported, and the verdicts stay in memory', async () => {
+    const blocker = join(await mkdtemp(join(tmpdir(), 'amg-verdicts-')), 'not-a-folder');
+    await writeFile(blocker, 'a file where the folder should be');
+    const warnings: string[] = [];
+    const cache = new EraVerdictCache({ file: join(blocker, 'era-verdicts.json'), onWarning: (m) => warnings.push(m) });
+    cache.set(K1, { kind: 'legacy' });
+    await cache.flushed();
+    expect(cache.get(K1)).toEqual({ kind: 'legacy' });
+    expect(warnings).toEqual([expect.stringContaining('Could not keep the protocol verdicts in')]);
   });
 });
 
