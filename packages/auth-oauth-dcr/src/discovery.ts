@@ -11,6 +11,8 @@ export interface ResourceInfo {
   readonly resource: string;
   readonly authorizationServer: string;
   readonly scopesSupported?: readonly string[];
+  /** `dpop_bound_access_tokens_required` (RFC 9728 §2): the server takes DPoP-bound tokens only. */
+  readonly dpopRequired?: boolean;
   /** False when the server has no RFC 9728 metadata (2025-03-26 servers): the AS is the server's origin. */
   readonly fromMetadata: boolean;
 }
@@ -71,6 +73,7 @@ export async function discoverResource(
       resource,
       authorizationServer: (await policy.check(servers[0], 'authorization server')).href,
       ...(scopes && { scopesSupported: scopes }),
+      ...(body.dpop_bound_access_tokens_required === true && { dpopRequired: true }),
       fromMetadata: true,
     };
   }
