@@ -4,10 +4,12 @@
  * MCP server (the SDK's `DpopSession`: a fresh proof per request, bound to its method, URL, the access
  * token (`ath`) and the server's latest nonce).
  *
- * When: the authorization server offers it (`dpop_signing_alg_values_supported` names an algorithm we
- * sign with), or the MCP server requires it (a `DPoP` challenge, or `dpop_bound_access_tokens_required`
- * in its protected resource metadata; then ES256). The token is presented as `DPoP` only when the token
- * endpoint answered `token_type: "DPoP"`; a Bearer answer stays Bearer.
+ * When: the MCP server asks for it — a `DPoP` challenge, or `dpop_bound_access_tokens_required` /
+ * `dpop_signing_alg_values_supported` in its protected resource metadata — with an algorithm that both it
+ * and the authorization server (`dpop_signing_alg_values_supported`) accept, ES256 first. An authorization
+ * server that merely offers DPoP (oidc-provider does by default) is not enough: a DPoP-bound token must be
+ * presented with the DPoP scheme, and a resource server that knows only Bearer refuses that. The token is
+ * presented as `DPoP` only when the token endpoint answered `token_type: "DPoP"`; a Bearer answer stays Bearer.
  *
  * The key pair lives with the tokens it binds: its private JWK is stored in the token entry
  * (`tokens.dpop_key`), under the same protection as the refresh token (a 0600 file, or the OS keychain),
@@ -61,24 +63,23 @@ export class DpopBinding {
   /** A nonce arrived since the last challenge: a `use_dpop_nonce` 401 is worth one retry. */
   private nonceArrived = false;
   private required = false;
+  private challengeAlgs: readonly string[] | undefined;
 
   constructor(private readonly ctx: Pick<StrategyContext, 'name' | 'logger' | 'options'>) {}
 
-  /** A challenge from the MCP server: the `DPoP` scheme means it wants DPoP-bound tokens. */
+  /** A challenge from the MCP server: the `DPoP` scheme means it wants DPoP-bound tokens (its `algs`, RFC 9449 §7.1). */
   noteChallenge(challenge: AuthChallenge): void {
-    if (challenge.scheme.toLowerCase() === 'dpop') this.required = true;
-  }
-
-  /** The MCP server's metadata says `dpop_bound_access_tokens_required` (RFC 9728 / RFC 9449 §5.2). */
-  noteRequired(): void {
+    if (challenge.scheme.toLowerCase() !== 'dpop') return;
     this.required = true;
+    if (challenge.params.algs) this.challengeAlgs = challenge.params.algs.split(' ').filter(Boolean);
   }
 
-  /** The algorithm for token requests at this authorization server; undefined: no DPoP. */
+  /** The algorithm for token requests; undefined: no DPoP (the MCP server did not ask for it). */
   algFor(session: Session): DpopAlg | undefined {
-    const offered = session.as.dpop_signing_alg_values_supported;
-    if (Array.isArray(offered) && offered.length > 0) return ALGS.find((alg) => offered.includes(alg));
-    return this.required || session.info.dpopRequired ? 'ES256' : undefined;
+    const { dpopRequired, dpopAlgs } = session.info;
+    if (!this.required && !dpopRequired && !dpopAlgs?.length) return undefined;
+    const accepted = [session.as.dpop_signing_alg_values_supported, dpopAlgs, this.challengeAlgs].filter((list) => list !== undefined && list.length > 0);
+    return ALGS.find((alg) => accepted.every((list) => list?.includes(alg)));
   }
 
   /**
