@@ -80,7 +80,8 @@ export class OAuthStrategy implements AuthStrategy {
     this.dpop.noteChallenge(challenge);
   }
 
-  async headers(request: AuthRequest): Promise<Record<string, string>> {
+  /** `request`: the request they authorize (a DPoP proof signs it); a direct caller without one gets them for a POST to the server's URL. */
+  async headers(request: AuthRequest = { method: 'POST', url: this.ctx.url }): Promise<Record<string, string>> {
     await this.cache.load();
     // Forced OAuth with nothing stored: the first request goes without a token, so that the server's 401 challenge
     // (resource_metadata, scope) guides discovery and the login, exactly as when OAuth is brought in by a 401.
