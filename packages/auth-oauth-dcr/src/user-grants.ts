@@ -56,6 +56,8 @@ export class UserGrants {
       const config = this.parts.identity.configuration(session, registered) as client.Configuration;
       const verifier = client.randomPKCECodeVerifier();
       const scope = this.parts.scopes.for(session);
+      // DPoP: the code is bound to the key that will redeem it (RFC 9449 §10, `dpop_jkt`).
+      const dpop = (await this.parts.dpop.options(session, config)).DPoP;
       const url = client.buildAuthorizationUrl(config, {
         redirect_uri: callback.redirectUri,
         response_type: 'code',
@@ -64,6 +66,7 @@ export class UserGrants {
         code_challenge_method: 'S256',
         resource: session.info.resource,
         ...(scope && { scope }),
+        ...(dpop && { dpop_jkt: await dpop.calculateThumbprint() }),
       }).href;
       // The URL a browser will open (a GET by the user's browser): the same rule as any request.
       await session.egress.check(url, 'authorization endpoint');

@@ -51,11 +51,12 @@ async function startGateway(specs: ServerSpec[], store = new MemoryTokenStore())
 }
 
 /** Logs in through a first listTools (AUTH_REQUIRED, login in the background) and waits for the server to become ready. */
-async function loginFirst(gateway: Gateway, server: string): Promise<void> {
+async function loginFirst(gateway: Gateway, server: string): Promise<URL> {
   const ready = nextState(gateway, server, 'ready');
   const error = await rejectionOf(gateway.listTools(AGENT, server));
   expect(error.code, error.message).toBe('AUTH_REQUIRED');
   await within(ready, `${server} ready`, 20_000);
+  return new URL(String(error.details?.authorizationUrl));
 }
 
 async function storedTokens(store: MemoryTokenStore, url: string): Promise<NonNullable<StoredAuth['tokens']> & { dpop_key?: { alg: string; jwk: Record<string, unknown> } }> {
@@ -75,7 +76,7 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     const rs = await startRs({ authorizationServer: as, name: 'bound', nonce: true });
     const { gateway, store, log } = await startGateway([httpSpec('bound', rs.url)]);
 
-    await loginFirst(gateway, 'bound');
+    const authorizationUrl = await loginFirst(gateway, 'bound');
     expect(await echoText(gateway, 'bound', 'one')).toContain('one');
     expect(await echoText(gateway, 'bound', 'two')).toContain('two');
 
@@ -92,6 +93,7 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     expect(tokens.dpop_key?.alg).toBe('ES256');
     const claims = (await as.verifyAccessToken(tokens.access_token, rs.url)) as { cnf?: { jkt?: string } };
     expect(claims.cnf?.jkt).toEqual(expect.any(String));
+    expect(authorizationUrl.searchParams.get('dpop_jkt')).toBe(claims.cnf?.jkt); // the code was bound to the key (RFC 9449 §10)
     expect(log.text()).not.toContain(String(tokens.dpop_key?.jwk.d));
 
     // The server: one nonce challenge, then every request accepted; nothing else refused.
@@ -139,6 +141,26 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     expect(rs.refused).toEqual({});
   });
 
+  it.each([
+    ['says so in its metadata: the first grant is DPoP-bound', true, [true], {}],
+    ['says so only in its challenge: the Bearer token is refused once, and granted again with a proof', false, [false, true], { bearer: 1 }],
+  ])('client credentials for a server that wants DPoP and %s', async (_what, inMetadata, proofs, refused) => {
+    const as = await startAs({
+      preRegisteredClients: [
+        { client_id: 'machine', client_secret: 'machine-secret', grant_types: ['client_credentials'], response_types: [], scope: 'mcp:read mcp:write' },
+      ],
+    });
+    const rs = await startRs({ authorizationServer: as, name: 'machine', requiredInMetadata: inMetadata });
+    const { gateway, store } = await startGateway([
+      httpSpec('machine', rs.url, { auth: { type: 'client_credentials', clientId: 'machine', clientSecret: 'machine-secret', scopes: ['mcp:read'] } }),
+    ]);
+    expect(await echoText(gateway, 'machine', 'no-user')).toContain('no-user');
+    const grants = as.requests.filter((r) => r.route === 'token');
+    expect(grants.map((r) => [r.grantType, r.status, r.dpop])).toEqual(proofs.map((dpop) => ['client_credentials', 200, dpop]));
+    expect((await storedTokens(store, rs.url)).token_type?.toLowerCase()).toBe('dpop');
+    expect(rs.refused).toEqual(refused);
+  });
+
   it('an authorization server that offers DPoP and a server that takes Bearer only (and does not ask for DPoP): Bearer tokens, no proof sent anywhere', async () => {
     const as = await startAs({});
     const metadata = (await (await fetch(`${as.issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
@@ -146,7 +168,7 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     const rs = await within(startProtectedMcpServer({ authorizationServer: as, name: 'plain' }), 'protected MCP server');
     cleanups.push(() => rs.close());
     const { gateway, store } = await startGateway([httpSpec('plain', rs.url)]);
-    await loginFirst(gateway, 'plain');
+    expect((await loginFirst(gateway, 'plain')).searchParams.has('dpop_jkt')).toBe(false);
     expect(await echoText(gateway, 'plain', 'x')).toContain('x');
     expect((await storedTokens(store, rs.url)).token_type?.toLowerCase()).toBe('bearer');
     expect((await storedTokens(store, rs.url)).dpop_key).toBeUndefined();
