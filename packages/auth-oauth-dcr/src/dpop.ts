@@ -60,8 +60,6 @@ export class DpopBinding {
   private readonly loaded = new Map<string, Promise<Key>>();
   /** The latest nonce each resource origin supplied (RFC 9449 §9). */
   private readonly nonces = new Map<string, string>();
-  /** A nonce arrived since the last challenge: a `use_dpop_nonce` 401 is worth one retry. */
-  private nonceArrived = false;
   private required = false;
   private challengeAlgs: readonly string[] | undefined;
 
@@ -126,17 +124,16 @@ export class DpopBinding {
   observe(response: AuthResponse, request: AuthRequest): void {
     const nonce = response.headers.get('dpop-nonce');
     if (!nonce) return;
-    const origin = new URL(request.url).origin;
-    if (this.nonces.get(origin) !== nonce) this.nonceArrived = true;
-    this.nonces.set(origin, nonce);
+    this.nonces.set(new URL(request.url).origin, nonce);
   }
 
-  /** A `use_dpop_nonce` challenge that came with a new nonce: retry once with it. */
+  /**
+   * A `use_dpop_nonce` challenge, once the server has supplied a nonce (`observe` saw it on this answer or
+   * an earlier one): retry with it. The transport retries a request once at most, so a server that keeps
+   * asking is not asked forever; concurrent requests that met the same challenge each retry.
+   */
   retryWithNonce(challenge: AuthChallenge): boolean {
-    if (challenge.status !== 401 || challenge.error !== 'use_dpop_nonce') return false;
-    const retry = this.nonceArrived;
-    this.nonceArrived = false;
-    return retry;
+    return challenge.status === 401 && challenge.error === 'use_dpop_nonce' && this.nonces.size > 0;
   }
 
   /** This process's key for new grants, made on first need with the authorization server's algorithm. */
