@@ -87,6 +87,8 @@ function authFor(scenario, ctx) {
       idp: { issuer: ctx.idp_issuer, tokenEndpoint: ctx.idp_token_endpoint, clientId: ctx.idp_client_id, idToken: ctx.idp_id_token },
     };
   }
+  // Workload identity (SEP-1933): the platform's JWT is the grant (RFC 7523).
+  if (ctx.valid_jwt) return { type: 'jwt_bearer', clientId: ctx.client_id, assertion: ctx.valid_jwt };
   if (ctx.client_id) return { type: 'oauth', clientId: ctx.client_id, ...(ctx.client_secret && { clientSecret: ctx.client_secret }) };
   if (scenario === 'auth/basic-cimd') return { type: 'oauth', clientMetadataUrl: CIMD_URL };
   return undefined; // nothing configured: the gateway works it out from the server's 401

@@ -3,6 +3,7 @@
  * `ConfigRegistry` (see plugin.ts), which validates a server entry's `auth` block with them and
  * blanks the fields marked `secret()` from every log. Messages follow `<file>: <json path>: `.
  */
+import { isAbsolute } from 'node:path';
 import { HttpUrlSchema, NonEmptyString, secret, z, type ServerSpec } from '@agent-mcp-gateway/core';
 
 const PortSchema = z.number().int().min(1).max(65535);
@@ -56,19 +57,47 @@ export const EnterpriseManagedAuthSchema = z.strictObject({
   }),
 });
 
+/**
+ * The workload identity grant (SEP-1933, RFC 7523 §2.1): a JWT the platform issued to this workload (a
+ * Kubernetes projected service account token, a cloud workload identity token, …) is the grant. Exactly one
+ * of `assertion` (use `${VAR}`) and `assertionFile` (an absolute path, read again for every token request:
+ * the platform rotates the file). The client authenticates with `none` (its `client_id` in the body) unless
+ * a secret is configured.
+ */
+export const JwtBearerAuthSchema = z
+  .strictObject({
+    type: z.literal('jwt_bearer'),
+    clientId: NonEmptyString,
+    assertion: secret(NonEmptyString).optional(),
+    assertionFile: NonEmptyString.refine((path) => isAbsolute(path), 'must be an absolute path').optional(),
+    clientSecret: secret(NonEmptyString).optional(),
+    tokenEndpointAuthMethod: z.enum(['none', 'client_secret_basic', 'client_secret_post']).optional(),
+    scopes: z.array(NonEmptyString).optional(),
+  })
+  .superRefine((auth, ctx) => {
+    if ((auth.assertion === undefined) === (auth.assertionFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['assertion'], message: 'give exactly one of "assertion" and "assertionFile"' });
+    }
+    if (auth.tokenEndpointAuthMethod !== undefined && auth.tokenEndpointAuthMethod !== 'none' && auth.clientSecret === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: `tokenEndpointAuthMethod "${auth.tokenEndpointAuthMethod}" needs a clientSecret` });
+    }
+  });
+
 export type OAuthAuth = z.infer<typeof OAuthAuthSchema>;
 export type ClientCredentialsAuth = z.infer<typeof ClientCredentialsAuthSchema>;
 export type EnterpriseManagedAuth = z.infer<typeof EnterpriseManagedAuthSchema>;
+export type JwtBearerAuth = z.infer<typeof JwtBearerAuthSchema>;
 
 /** The schemas this plugin registers, by auth type. */
 export const OAUTH_AUTH_TYPES = {
   oauth: OAuthAuthSchema,
   client_credentials: ClientCredentialsAuthSchema,
   enterprise_managed: EnterpriseManagedAuthSchema,
+  jwt_bearer: JwtBearerAuthSchema,
 } as const;
 
 /** A server entry's `auth` as this plugin reads it: another plugin's type, `"oauth"`, or one of this plugin's objects. */
-export type OAuthFamilyAuth = string | OAuthAuth | ClientCredentialsAuth | EnterpriseManagedAuth;
+export type OAuthFamilyAuth = string | OAuthAuth | ClientCredentialsAuth | EnterpriseManagedAuth | JwtBearerAuth;
 
 /**
  * `spec.auth` typed for this plugin. Safe because the loader validated the block with the

@@ -7,7 +7,7 @@
  */
 import type * as client from 'openid-client';
 import { serverStoreKey, type AuthEvent, type Logger, type ServerSpec, type StoreKey, type StoredAuth, type TokenStore } from '@agent-mcp-gateway/core';
-import { authOf, type ClientCredentialsAuth, type EnterpriseManagedAuth, type OAuthAuth } from './config.js';
+import { authOf, type ClientCredentialsAuth, type EnterpriseManagedAuth, type JwtBearerAuth, type OAuthAuth } from './config.js';
 import type { FetchFn } from './discovery.js';
 import type { LookupFn } from './egress.js';
 import { credentialsOf, registeringStore, type AddSecret } from './tokens.js';
@@ -57,7 +57,7 @@ export interface DeviceLogin extends PendingLogin {
 }
 
 /** A server entry's `auth` when it is one of this plugin's objects (not the `"oauth"` shorthand). */
-export type ConfiguredAuth = OAuthAuth | ClientCredentialsAuth | EnterpriseManagedAuth;
+export type ConfiguredAuth = OAuthAuth | ClientCredentialsAuth | EnterpriseManagedAuth | JwtBearerAuth;
 
 /** One server, as every part of its strategy sees it. */
 export interface StrategyContext {

@@ -11,6 +11,10 @@ export interface ResourceInfo {
   readonly resource: string;
   readonly authorizationServer: string;
   readonly scopesSupported?: readonly string[];
+  /** `dpop_bound_access_tokens_required` (RFC 9728 §2): the server takes DPoP-bound tokens only. */
+  readonly dpopRequired?: boolean;
+  /** `dpop_signing_alg_values_supported` (RFC 9728 §2): the proof algorithms the server accepts. */
+  readonly dpopAlgs?: readonly string[];
   /** False when the server has no RFC 9728 metadata (2025-03-26 servers): the AS is the server's origin. */
   readonly fromMetadata: boolean;
 }
@@ -71,6 +75,8 @@ export async function discoverResource(
       resource,
       authorizationServer: (await policy.check(servers[0], 'authorization server')).href,
       ...(scopes && { scopesSupported: scopes }),
+      ...(body.dpop_bound_access_tokens_required === true && { dpopRequired: true }),
+      ...(Array.isArray(body.dpop_signing_alg_values_supported) && { dpopAlgs: body.dpop_signing_alg_values_supported.filter((a): a is string => typeof a === 'string') }),
       fromMetadata: true,
     };
   }

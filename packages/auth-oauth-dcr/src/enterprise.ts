@@ -9,10 +9,10 @@ import { endpointLabeler } from './egress.js';
 import { idJagRefused, idpRefused } from './errors.js';
 import { authFailure, describeFailure } from './failures.js';
 import type { GrantParts } from './grants.js';
+import { JWT_BEARER_GRANT } from './jwt-bearer.js';
 
 /** Enterprise-Managed Authorization: RFC 8693 token exchange at the IdP, RFC 7523 JWT bearer grant at the MCP server's AS. */
 const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
 const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 
@@ -26,7 +26,7 @@ const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 export async function enterpriseManagedGrant(
   ctx: StrategyContext,
   auth: EnterpriseManagedAuth,
-  parts: Pick<GrantParts, 'discovery' | 'scopes' | 'identity'>,
+  parts: Pick<GrantParts, 'discovery' | 'scopes' | 'identity' | 'dpop'>,
   granted: (response: client.TokenEndpointResponse) => Promise<StoredTokens>,
 ): Promise<StoredTokens> {
   const session = await parts.discovery.session();
@@ -52,7 +52,8 @@ export async function enterpriseManagedGrant(
   }
   try {
     const config = parts.identity.configuration(session, undefined) as client.Configuration;
-    return await granted(await client.genericGrantRequest(config, JWT_BEARER_GRANT, { assertion, resource, ...(scope && { scope }) }));
+    const options = await parts.dpop.options(session, config);
+    return await granted(await client.genericGrantRequest(config, JWT_BEARER_GRANT, { assertion, resource, ...(scope && { scope }) }, options));
   } catch (error) {
     ctx.event('failure', `JWT bearer grant refused: ${describeFailure(error)}`);
     throw authFailure(ctx.name, `the authorization server ${session.as.issuer} refused the ID-JAG: ${describeFailure(error)}`, error, idJagRefused);

@@ -141,6 +141,10 @@ export const clientCredentialsRefused = authFailedBecause('client_credentials_re
 export const idpRefused = authFailedBecause('idp_refused');
 /** `id_jag_refused`: the MCP server's authorization server refused the ID-JAG (the RFC 7523 JWT bearer grant). */
 export const idJagRefused = authFailedBecause('id_jag_refused');
+/** `jwt_bearer_refused`: the token endpoint refused the workload's JWT assertion (RFC 7523 grant, SEP-1933); never retried, no other grant tried. */
+export const jwtBearerRefused = authFailedBecause('jwt_bearer_refused');
+/** `assertion_unreadable`: the `assertionFile` of a `jwt_bearer` server could not be read, or is empty. */
+export const assertionUnreadable = authFailedBecause('assertion_unreadable');
 
 /**
  * AUTH_REQUIRED, `reason: 'refresh_refused'`: the refresh token (or the registered client) was refused

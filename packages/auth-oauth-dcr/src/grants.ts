@@ -3,7 +3,9 @@ import { errors, type StoredAuth, type StoredTokens } from '@agent-mcp-gateway/c
 import type { ClientIdentity } from './client-identity.js';
 import type { ClientCredentialsAuth } from './config.js';
 import { InFlight, type StrategyContext } from './context.js';
+import type { DpopBinding } from './dpop.js';
 import { enterpriseManagedGrant } from './enterprise.js';
+import { jwtBearerGrant } from './jwt-bearer.js';
 import { clientCredentialsRefused, refreshFailed } from './errors.js';
 import { authFailure, describeFailure } from './failures.js';
 import type { ScopeRequest } from './scopes.js';
@@ -17,6 +19,8 @@ export interface GrantParts {
   readonly scopes: ScopeRequest;
   readonly identity: ClientIdentity;
   readonly cache: TokenCache;
+  /** DPoP (dpop.ts): the proof option of every token request, and the key new tokens are bound to. */
+  readonly dpop: DpopBinding;
   readonly accept: (tokens: StoredTokens, lifetime: number | undefined) => void;
 }
 
@@ -50,7 +54,7 @@ export class Grants {
   /** True for the grants that involve no user: the token is fetched (again) whenever needed. */
   get withoutUser(): boolean {
     const type = this.ctx.auth?.type;
-    return type === 'client_credentials' || type === 'enterprise_managed';
+    return type === 'client_credentials' || type === 'enterprise_managed' || type === 'jwt_bearer';
   }
 
   /**
@@ -75,7 +79,7 @@ export class Grants {
       const fresh = await this.refresh(stale);
       if (fresh) return fresh;
     }
-    return type === 'enterprise_managed' ? this.grantWithoutUser() : undefined;
+    return type === 'enterprise_managed' || type === 'jwt_bearer' ? this.grantWithoutUser() : undefined;
   }
 
   /** The configured grant without a user, one at a time. */
@@ -86,6 +90,7 @@ export class Grants {
       if (auth?.type === 'enterprise_managed') {
         return enterpriseManagedGrant(this.ctx, auth, this.parts, (response) => this.granted(response, 'enterprise-managed authorization'));
       }
+      if (auth?.type === 'jwt_bearer') return jwtBearerGrant(this.ctx, auth, this.parts, (response) => this.granted(response, 'workload identity JWT bearer grant'));
       throw errors.internal(`server ${this.ctx.name} has no grant without a user`);
     });
   }
@@ -106,8 +111,11 @@ export class Grants {
     const config = this.parts.identity.configuration(session, stored?.client);
     if (!config) return undefined;
     try {
-      const response = ctx.obtained(await client.refreshTokenGrant(config, refreshToken, { resource: session.info.resource }));
-      const tokens = toStoredTokens(response, refreshToken);
+      // A DPoP-bound refresh token is presented with a proof of the key it is bound to (RFC 9449 §5).
+      const bound = current?.refresh_token ? current : stale;
+      const options = await this.parts.dpop.options(session, config, bound);
+      const response = ctx.obtained(await client.refreshTokenGrant(config, refreshToken, { resource: session.info.resource }, options));
+      const tokens = this.parts.dpop.bind(toStoredTokens(response, refreshToken), bound);
       // The rotated refresh token is saved before anything else can use or lose it.
       await write({ ...stored, ...ctx.serverEntry, tokens });
       this.parts.accept(tokens, response.expires_in);
@@ -136,7 +144,7 @@ export class Grants {
     const scope = auth.scopes?.join(' ') ?? this.parts.scopes.for(session);
     const params: Record<string, string> = { resource: session.info.resource, ...(scope && { scope }) };
     try {
-      return await this.granted(await client.clientCredentialsGrant(config, params), 'client credentials');
+      return await this.granted(await client.clientCredentialsGrant(config, params, await this.parts.dpop.options(session, config)), 'client credentials');
     } catch (error) {
       this.ctx.event('failure', `client credentials grant refused: ${describeFailure(error)}`);
       throw authFailure(this.ctx.name, `client credentials grant refused: ${describeFailure(error)}`, error, clientCredentialsRefused);
@@ -146,7 +154,7 @@ export class Grants {
   /** A grant's answer: tokens to the redactor, saved (merged, under the lock), in use. */
   private async granted(answer: client.TokenEndpointResponse, label: string): Promise<StoredTokens> {
     const response = this.ctx.obtained(answer);
-    const tokens = toStoredTokens(response);
+    const tokens = this.parts.dpop.bind(toStoredTokens(response));
     await this.parts.cache.save(tokens);
     this.parts.accept(tokens, response.expires_in);
     this.ctx.logger.info(`Tokens cached for ${this.ctx.name} (${label})`);

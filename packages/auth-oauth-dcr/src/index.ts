@@ -14,6 +14,7 @@ export type { ResourceInfo } from './discovery.js';
 export { revokeTokens, type RevokeTokensOptions, type RevokeTokensResult } from './revoke.js';
 // Its catalogued errors, for `code` + `details.reason` matching.
 export {
+  assertionUnreadable,
   authorizationRefused,
   clientCredentialsRefused,
   codeExchangeRefused,
@@ -26,6 +27,7 @@ export {
   idJagRefused,
   idpRefused,
   issuerMismatch,
+  jwtBearerRefused,
   metadataInvalid,
   metadataNotFound,
   pkceUnsupported,

@@ -131,7 +131,11 @@ function hasAuthorizationHeader(spec: ServerSpec): boolean {
   return Object.keys(spec.headers).some((name) => name.toLowerCase() === 'authorization');
 }
 
-/** A 401 that asks for a Bearer token (a 401 without any challenge is read as one too, as the 2025-03-26 spec did). */
+/**
+ * A 401 that asks for an OAuth access token: the Bearer scheme, or DPoP (RFC 9449 §7.1: a DPoP-bound one)
+ * (a 401 without any challenge is read as one too, as the 2025-03-26 spec did).
+ */
 function isBearerChallenge(challenge: AuthChallenge): boolean {
-  return challenge.status === 401 && (challenge.scheme === '' || challenge.scheme.toLowerCase() === 'bearer');
+  const scheme = challenge.scheme.toLowerCase();
+  return challenge.status === 401 && (scheme === '' || scheme === 'bearer' || scheme === 'dpop');
 }

@@ -4,6 +4,8 @@ import {
   errors,
   type AuthChallenge,
   type AuthDescription,
+  type AuthRequest,
+  type AuthResponse,
   type AuthStatus,
   type AuthStrategy,
   type LoginFlow,
@@ -16,6 +18,7 @@ import { ClientIdentity } from './client-identity.js';
 import { authOf } from './config.js';
 import { refreshRefused } from './errors.js';
 import { strategyContext, type DeviceLogin, type OAuthStrategyOptions, type PendingLogin, type StrategyContext } from './context.js';
+import { DpopBinding } from './dpop.js';
 import { Grants } from './grants.js';
 import { LoginTracker } from './login-tracker.js';
 import { ScopeRequest } from './scopes.js';
@@ -49,6 +52,7 @@ export class OAuthStrategy implements AuthStrategy {
   private readonly grants: Grants;
   private readonly userGrants: UserGrants;
   private readonly logins: LoginTracker;
+  private readonly dpop: DpopBinding;
   private readonly listeners = new Set<(status: AuthStatus) => void>();
 
   constructor(options: OAuthStrategyOptions) {
@@ -59,7 +63,8 @@ export class OAuthStrategy implements AuthStrategy {
     this.discovery = new Discovery(ctx);
     this.scopes = new ScopeRequest(ctx.auth, this.discovery);
     const identity = new ClientIdentity(ctx, this.cache);
-    const parts = { discovery: this.discovery, scopes: this.scopes, identity, cache: this.cache };
+    this.dpop = new DpopBinding(ctx);
+    const parts = { discovery: this.discovery, scopes: this.scopes, identity, cache: this.cache, dpop: this.dpop };
     this.grants = new Grants(ctx, { ...parts, accept: (tokens, lifetime) => this.accept(tokens, lifetime) });
     this.userGrants = new UserGrants(ctx, parts);
     this.logins = new LoginTracker(
@@ -72,19 +77,29 @@ export class OAuthStrategy implements AuthStrategy {
   /** The challenge that brought OAuth in (its `resource_metadata` and `scope` guide discovery). */
   noteChallenge(challenge: AuthChallenge): void {
     this.discovery.noteChallenge(challenge);
+    this.dpop.noteChallenge(challenge);
   }
 
-  async headers(): Promise<Record<string, string>> {
+  /** `request`: the request they authorize (a DPoP proof signs it); a direct caller without one gets them for a POST to the server's URL. */
+  async headers(request: AuthRequest = { method: 'POST', url: this.ctx.url }): Promise<Record<string, string>> {
     await this.cache.load();
     // Forced OAuth with nothing stored: the first request goes without a token, so that the server's 401 challenge
     // (resource_metadata, scope) guides discovery and the login, exactly as when OAuth is brought in by a 401.
     // A grant without a user (client credentials, enterprise-managed) gets its token before the first request.
     if (!this.cache.current && !this.discovery.challenge && !this.logins.pending && !this.grants.withoutUser) return {};
     const tokens = await this.usableTokens();
-    return { Authorization: `Bearer ${tokens.access_token}` };
+    // Bearer, or for a DPoP-bound token `DPoP` plus a fresh proof of this request (dpop.ts).
+    return this.dpop.headers(tokens, request);
+  }
+
+  /** Every answer of the server: DPoP remembers a `DPoP-Nonce` it carries. */
+  observe(response: AuthResponse, request: AuthRequest): void {
+    this.dpop.observe(response, request);
   }
 
   async onChallenge(challenge: AuthChallenge): Promise<'retry' | 'fail'> {
+    // RFC 9449 §9: the server wants its nonce in the proof; the answer carried it (observe): once more with it.
+    if (this.dpop.retryWithNonce(challenge)) return 'retry';
     if (challenge.status === 403) return this.stepUp(challenge);
     this.noteChallenge(challenge);
     const rejected = this.cache.current;
@@ -158,7 +173,13 @@ export class OAuthStrategy implements AuthStrategy {
   /** `auth login`: a browser login, or with `device` a device login (a URL and a code). */
   async login(options: LoginOptions = {}): Promise<LoginFlow> {
     if (this.grants.withoutUser) {
-      const how = this.ctx.auth?.type === 'client_credentials' ? 'uses the client credentials grant' : "uses enterprise-managed authorization (the IdP's ID token)";
+      const type = this.ctx.auth?.type;
+      const how =
+        type === 'client_credentials'
+          ? 'uses the client credentials grant'
+          : type === 'jwt_bearer'
+            ? "uses the workload identity grant (the platform's JWT)"
+            : "uses enterprise-managed authorization (the IdP's ID token)";
       throw errors.invalidArguments(`Server '${this.ctx.name}' ${how}: there is nothing to log in to`);
     }
     if (!options.device) {
@@ -236,7 +257,7 @@ export class OAuthStrategy implements AuthStrategy {
   /** A login's answer: its tokens saved (merged, under the lock) and used; the step-up scopes it asked for are granted. */
   private async saveLogin(answer: client.TokenEndpointResponse): Promise<void> {
     const response = this.ctx.obtained(answer);
-    const tokens = toStoredTokens(response);
+    const tokens = this.dpop.bind(toStoredTokens(response));
     await this.cache.save(tokens);
     this.accept(tokens, response.expires_in);
     this.scopes.granted();

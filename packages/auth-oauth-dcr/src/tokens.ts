@@ -63,6 +63,7 @@ export function configuredCredentials(auth: OAuthFamilyAuth | undefined): string
   const all: unknown[] = [auth.clientSecret];
   if (auth.type === 'client_credentials') all.push(auth.privateKey);
   if (auth.type === 'enterprise_managed') all.push(auth.idp.idToken, auth.idp.clientSecret);
+  if (auth.type === 'jwt_bearer') all.push(auth.assertion);
   return all.filter((v): v is string => typeof v === 'string' && v !== '');
 }
 

@@ -3,6 +3,7 @@ import { openBrowser } from './browser.js';
 import { startCallbackServer } from './callback.js';
 import { DEVICE_CODE_GRANT, type ClientIdentity } from './client-identity.js';
 import type { DeviceLogin, PendingLogin, StrategyContext } from './context.js';
+import type { DpopBinding } from './dpop.js';
 import { requireEndpoints } from './discovery.js';
 import {
   authorizationRefused,
@@ -28,7 +29,13 @@ import { oauthErrorCode } from './tokens.js';
 export class UserGrants {
   constructor(
     private readonly ctx: StrategyContext,
-    private readonly parts: { readonly discovery: Discovery; readonly scopes: ScopeRequest; readonly identity: ClientIdentity; readonly cache: TokenCache },
+    private readonly parts: {
+      readonly discovery: Discovery;
+      readonly scopes: ScopeRequest;
+      readonly identity: ClientIdentity;
+      readonly cache: TokenCache;
+      readonly dpop: DpopBinding;
+    },
   ) {}
 
   /** A browser login: callback server, client, PKCE authorization URL (checked by the egress policy), browser opened. */
@@ -49,6 +56,8 @@ export class UserGrants {
       const config = this.parts.identity.configuration(session, registered) as client.Configuration;
       const verifier = client.randomPKCECodeVerifier();
       const scope = this.parts.scopes.for(session);
+      // DPoP: the code is bound to the key that will redeem it (RFC 9449 §10, `dpop_jkt`).
+      const dpop = (await this.parts.dpop.options(session, config)).DPoP;
       const url = client.buildAuthorizationUrl(config, {
         redirect_uri: callback.redirectUri,
         response_type: 'code',
@@ -57,6 +66,7 @@ export class UserGrants {
         code_challenge_method: 'S256',
         resource: session.info.resource,
         ...(scope && { scope }),
+        ...(dpop && { dpop_jkt: await dpop.calculateThumbprint() }),
       }).href;
       // The URL a browser will open (a GET by the user's browser): the same rule as any request.
       await session.egress.check(url, 'authorization endpoint');
@@ -101,7 +111,8 @@ export class UserGrants {
     logger.info(`To sign in to ${name}, open ${device.verification_uri} on any device and enter the code ${device.user_code}` + (complete ? ` (or open ${complete})` : ''));
     const stop = new AbortController();
     const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(device.expires_in * 1000)]);
-    const poll = client.pollDeviceAuthorizationGrant(config, device, { resource }, { signal }).catch((error: unknown) => {
+    const dpop = await this.parts.dpop.options(session, config);
+    const poll = client.pollDeviceAuthorizationGrant(config, device, { resource }, { signal, ...dpop }).catch((error: unknown) => {
       const code = oauthErrorCode(error);
       if (stop.signal.aborted) throw new Error('the login was cancelled');
       if (signal.aborted || code === 'expired_token') throw deviceCodeExpired(name, 'the device code expired before the login was confirmed', code);
@@ -139,6 +150,7 @@ export class UserGrants {
         callbackUrl,
         { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: false },
         { resource: session.info.resource },
+        await this.parts.dpop.options(session, config),
       );
     } catch (failure) {
       throw authFailure(this.ctx.name, describeFailure(failure), failure, codeExchangeRefused);

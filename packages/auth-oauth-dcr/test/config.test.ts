@@ -23,8 +23,8 @@ function caught(fn: () => unknown): GatewayError {
 }
 
 describe('the OAuth plugin owns its configuration', () => {
-  it('registers oauth (with its shorthand), client_credentials and enterprise_managed', () => {
-    expect(registry().authTypes().map((t) => t.type)).toEqual(['none', 'oauth', 'client_credentials', 'enterprise_managed']);
+  it('registers oauth (with its shorthand), client_credentials, enterprise_managed and jwt_bearer', () => {
+    expect(registry().authTypes().map((t) => t.type)).toEqual(['none', 'oauth', 'client_credentials', 'enterprise_managed', 'jwt_bearer']);
   });
 
   it('keeps auth and lists a client secret among the secret values', () => {

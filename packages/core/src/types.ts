@@ -93,6 +93,15 @@ export interface AuthRequest {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * The answer to a request a strategy authorized, as its `observe` sees it: the status and the headers
+ * (a sender-constraining strategy reads a server-supplied nonce there, RFC 9449 §8.2), never the body.
+ */
+export interface AuthResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+}
+
 /** `auth login` options. */
 export interface LoginOptions {
   /** A login on another device (a URL and a code) instead of a browser on this machine. */
@@ -151,6 +160,12 @@ export interface AuthStrategy {
   readonly kind: string;
   /** Headers for one HTTP request. */
   headers(request: AuthRequest): Promise<Record<string, string>>;
+  /**
+   * Every answer to a request `headers` authorized, before any challenge is handled (e.g. DPoP: a
+   * `DPoP-Nonce` header may ride on any response, and a `use_dpop_nonce` 401 is then answered
+   * `'retry'` by `onChallenge`). Must not throw.
+   */
+  observe?(response: AuthResponse, request: AuthRequest): void;
   /** Extra environment for a stdio child. */
   env?(): Promise<Record<string, string>>;
   /** A 401 / 403 arrived: can this strategy fix it (then the request is retried once)? */

@@ -56,6 +56,11 @@ export interface HttpMcpServerOptions {
    */
   bearer?: string | ((token: string, request: BearerRequest) => BearerVerdict | Promise<BearerVerdict>);
   /**
+   * Instead of `bearer`: decides every request to an MCP endpoint from its raw headers (a scheme other than
+   * Bearer, e.g. DPoP: see ./dpop-server.ts). `true` lets it through; a refusal is sent as it is.
+   */
+  authorize?: (req: IncomingMessage, request: AuthorizeRequest) => Promise<true | AuthorizeRefusal>;
+  /**
    * Headers every request to an MCP endpoint must carry with exactly these values
    * (names are case-insensitive); otherwise 400. Checked after `bearer`.
    */
@@ -77,6 +82,18 @@ export interface BearerRequest {
   message: unknown;
   /** The MCP endpoint URL, i.e. the resource this server is (the expected token audience). */
   resource: string;
+}
+
+/** What an `authorize` function learns about the request besides its headers. */
+export interface AuthorizeRequest extends BearerRequest {
+  method: string;
+}
+
+/** An `authorize` function's refusal: status, headers (the challenge) and JSON body. */
+export interface AuthorizeRefusal {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
 }
 
 /** A refusal by a `bearer` function: 401 (`invalid_token` by default) or 403 (`insufficient_scope` by default). */
@@ -107,6 +124,8 @@ export interface ProtectedResourceOptions {
    * at the path-aware URL unless only `root` is served.
    */
   serveAt?: 'both' | 'path' | 'root';
+  /** Further members of the document (e.g. `dpop_bound_access_tokens_required`). */
+  extra?: Record<string, unknown>;
 }
 
 /** One HTTP request the server received. */
@@ -305,6 +324,11 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
     });
 
   async function checkAuth(req: IncomingMessage, res: ServerResponse, message: unknown): Promise<boolean> {
+    if (options.authorize) {
+      const verdict = await options.authorize(req, { message, resource: url, method: req.method ?? 'GET' });
+      if (verdict !== true) sendJson(res, verdict.status, verdict.body, verdict.headers);
+      return verdict === true;
+    }
     if (verify === undefined) return true;
     const token = bearerToken(req);
     const verdict = token === undefined ? undefined : await verify(token, { message, resource: url });
@@ -333,6 +357,7 @@ export async function startHttpMcpServer(options: HttpMcpServerOptions = {}): Pr
       authorization_servers: protectedResource?.authorizationServers ?? [],
       ...(protectedResource?.scopesSupported?.length ? { scopes_supported: protectedResource.scopesSupported } : {}),
       bearer_methods_supported: ['header'],
+      ...protectedResource?.extra,
     });
   }
 

@@ -7,6 +7,8 @@ export { gatewayErrorOf } from './failure.js';
 export { startHttpMcpServer } from './http-server.js';
 export { listenOnLoopback } from './listen.js';
 export type {
+  AuthorizeRefusal,
+  AuthorizeRequest,
   BearerRejection,
   BearerRequest,
   BearerVerdict,
@@ -26,6 +28,8 @@ export type {
   OAuthClientMetadata,
 } from './oauth-server.js';
 export { startProtectedMcpServer } from './protected-server.js';
+export { startDpopMcpServer } from './dpop-server.js';
+export type { DpopMcpServer, DpopMcpServerOptions, DpopRefusal } from './dpop-server.js';
 export type { ProtectedMcpServer, ProtectedMcpServerOptions } from './protected-server.js';
 export { completeDeviceLogin, completeLogin } from './headless-browser.js';
 export type { CompletedDeviceLogin, CompletedLogin, CompleteDeviceLoginOptions, CompleteLoginOptions } from './headless-browser.js';

@@ -66,6 +66,12 @@ export interface AuthorizationServerOptions {
    * user code pages at `/device` (drive them with `completeDeviceLogin`). Default false.
    */
   deviceFlow?: boolean;
+  /**
+   * DPoP (RFC 9449): `features.dPoP` on, `dpop_signing_alg_values_supported` in the metadata; a token request
+   * with a proof gets a DPoP-bound token (`token_type: DPoP`, `cnf.jkt` in the JWT). With `requireNonce`, every
+   * proof must carry the server's nonce (a first one is answered `use_dpop_nonce`). Default: off.
+   */
+  dpop?: { requireNonce?: boolean };
 }
 
 /** One HTTP request the authorization server received. */
@@ -81,6 +87,8 @@ export interface AuthorizationServerRequest {
   grantType?: string;
   /** `resource` (RFC 8707) of an authorization or token request; repeated values joined with `, `. */
   resource?: string;
+  /** Whether the request carried a `DPoP` proof header. */
+  dpop: boolean;
 }
 
 /** Claims of a JWT access token issued by {@link startAuthorizationServer}. */
@@ -246,6 +254,9 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: options.deviceFlow ?? false },
+      ...(options.dpop && {
+        dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => options.dpop?.requireNonce ?? false },
+      }),
       resourceIndicators: {
         enabled: true,
         getResourceServerInfo: (_ctx, resourceIndicator) => {
@@ -297,6 +308,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
         method: ctx.method,
         path,
         status: ctx.status,
+        dpop: ctx.get('dpop') !== '',
         ...(route !== undefined ? { route } : {}),
         ...(grantType !== undefined ? { grantType } : {}),
         ...(resource !== undefined ? { resource } : {}),

@@ -44,7 +44,10 @@ export function createAuthFetch(options: AuthFetchOptions): FetchLike {
     for (const [name, value] of Object.entries(await auth.headers(request))) headers.set(name, value);
     const link = linkSignal(init?.signal ?? undefined);
     try {
-      return link.release(await fetchImpl(url, { ...init, headers, signal: link.signal }));
+      const response = await fetchImpl(url, { ...init, headers, signal: link.signal });
+      // The strategy sees every answer's status and headers (a DPoP nonce rides on any of them, RFC 9449 §8.2).
+      auth.observe?.(response, request);
+      return link.release(response);
     } catch (error) {
       link.unlink();
       throw error;
