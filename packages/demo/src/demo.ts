@@ -295,6 +295,7 @@ async function main(): Promise<void> {
       GATEWAY_TOKEN_DIR: tokenDir,
       GATEWAY_TOKEN_STORE: 'fs',
       GATEWAY_AUDIT_LOG: join(temp, 'audit.jsonl'),
+      GATEWAY_CACHE_DIR: join(temp, 'cache'),
       GATEWAY_INIT_STRATEGY: 'lazy',
       GATEWAY_LOG_LEVEL: 'info',
       ...(login.browser !== undefined && { BROWSER: login.browser }),
