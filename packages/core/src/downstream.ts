@@ -9,6 +9,7 @@ import type {
   PriorDiscovery,
   Progress,
   Tool,
+  Transport,
 } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import { findAuthChallenge } from './auth-challenge.js';
@@ -420,7 +421,10 @@ export class DownstreamServer {
       // One bound for the whole of it: the transport's start, the era negotiation, `initialize` and the first tool listing.
       await this.untilConnectDeadline(
         (async () => {
-          await client.connect(transport, { timeout: this.options.connectTimeoutMs, ...(prior !== undefined && { prior }) });
+          await client.connect(resultTypeDefaulted(transport, () => client.getProtocolEra() === 'modern'), {
+            timeout: this.options.connectTimeoutMs,
+            ...(prior !== undefined && { prior }),
+          });
           await this.refreshTools(client);
         })(),
       );
@@ -624,6 +628,35 @@ function describeChallenge(c: AuthChallenge): string {
   if (c.error) parts.push(`error=${c.error}`);
   if (c.scope) parts.push(`scope="${c.scope}"`);
   return parts.join(', ');
+}
+
+/**
+ * `transport`, with a 2026-07-28 result that has no `resultType` read as `complete`, as the spec tells
+ * clients to (SEP-2322, checked by the conformance suite); the SDK's client would refuse it.
+ * Everything else passes through to the transport itself.
+ */
+function resultTypeDefaulted(transport: Transport, modern: () => boolean): Transport {
+  return new Proxy(transport, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' && property !== 'constructor' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+    set(target, property, value: unknown) {
+      if (property === 'onmessage' && typeof value === 'function') {
+        const deliver = value as NonNullable<Transport['onmessage']>;
+        target.onmessage = (message, extra) => {
+          const result = (message as { result?: unknown }).result;
+          if (modern() && typeof result === 'object' && result !== null && !Array.isArray(result) && !('resultType' in result)) {
+            deliver({ ...message, result: { ...result, resultType: 'complete' } } as typeof message, extra);
+          } else {
+            deliver(message, extra);
+          }
+        };
+        return true;
+      }
+      return Reflect.set(target, property, value, target);
+    },
+  });
 }
 
 /** A coded error in `error` or its `cause` chain. */

@@ -359,13 +359,14 @@ export class Gateway {
   ): Promise<ToolCallStep> {
     const { server, tool } = resume;
     for (let current = resume, answers = responses; ; ) {
+      // A parked call that is gone (answered, expired, or in another process) first: that says more than the clock.
+      const found = current.parked === undefined ? undefined : this.parkedCalls.get(current.parked);
+      if (current.parked !== undefined && !found) throw interactionNotFound(server, tool);
       const remaining = current.deadline - Date.now();
       if (remaining <= 0) throw errors.timeout(server, tool, current.deadline - current.startedAt);
       if (current.rounds > MAX_INTERACTION_ROUNDS) throw tooManyRounds(server, tool);
       let parked: ParkedCall;
-      if (current.parked !== undefined) {
-        const found = this.parkedCalls.get(current.parked);
-        if (!found) throw interactionNotFound(server, tool);
+      if (current.parked !== undefined && found) {
         this.parkedCalls.delete(current.parked);
         parked = found;
         parked.answer(answers?.[PARKED_QUESTION_KEY] as Record<string, unknown> | undefined);
