@@ -64,7 +64,11 @@ async function startHttpGateway(options: { servers: Record<string, unknown>; env
 }
 
 /** What the agents here answer: accept with empty content (the defaults must come from the gateway), and a canned model reply. */
-function agentClient(era: 'legacy' | 'modern', capabilities: ClientCapabilities, options: { manual?: boolean; onUrl?: (url: string) => void } = {}): Client {
+function agentClient(
+  era: 'legacy' | 'modern',
+  capabilities: ClientCapabilities,
+  options: { manual?: boolean; onUrl?: (url: string) => void; silent?: boolean } = {},
+): Client {
   const client = new Client(
     { name: `agent-${era}`, version: '1.0.0' },
     {
@@ -75,6 +79,7 @@ function agentClient(era: 'legacy' | 'modern', capabilities: ClientCapabilities,
   );
   if (capabilities.elicitation) {
     client.setRequestHandler('elicitation/create', (request) => {
+      if (options.silent) return new Promise<never>(() => undefined); // a user who never answers
       if (request.params.mode === 'url') options.onUrl?.(request.params.url);
       return { action: 'accept', content: {} };
     });
@@ -172,6 +177,19 @@ describe('interactive pass-through', () => {
         reason: 'client_capability_missing',
         server: 'modern',
       });
+    }
+  });
+
+  it('the whole flow is bounded by timeout_ms: a 2025 agent that never answers gets TIMEOUT', async () => {
+    const modern = await startHttpMcpServer({ era: '2026', name: 'modern' });
+    const legacy = await startHttpMcpServer({ era: '2025', name: 'legacy' });
+    cleanup.push(() => modern.close(), () => legacy.close());
+    const g = await startHttpGateway({ servers: { modern: { url: modern.url }, legacy: { url: legacy.url } } });
+    const agent = await connect(g.url, agentClient('legacy', FORM_ONLY, { silent: true }));
+    for (const server of ['modern', 'legacy']) {
+      const started = Date.now();
+      expect(errorOf(await execute(agent, { server, tool: 'ask', timeout_ms: 1_000 })), server).toMatchObject({ code: 'TIMEOUT', server, tool: 'ask' });
+      expect(Date.now() - started).toBeLessThan(8_000);
     }
   });
 

@@ -279,10 +279,18 @@ export class Gateway {
     while ('input' in step) {
       const { inputRequests, resume } = step.input;
       let responses: Record<string, unknown>;
+      // The caller's answers are waited for inside the call's time budget too.
+      const deadline = AbortSignal.timeout(Math.max(0, resume.deadline - Date.now()));
       try {
-        responses = options.interact ? await options.interact(inputRequests, options.signal ?? new AbortController().signal) : {};
+        responses = options.interact
+          ? await options.interact(inputRequests, options.signal ? AbortSignal.any([options.signal, deadline]) : deadline)
+          : {};
       } catch (error) {
-        const coded = this.toGatewayError(error);
+        const coded = deadline.aborted
+          ? errors.timeout(resume.server, resume.tool, resume.deadline - resume.startedAt)
+          : isGatewayError(error)
+            ? error
+            : errors.downstream(resume.server, resume.tool, `the question could not be put to the caller: ${describe(error)}`);
         this.abandonToolCall(resume, coded, options);
         throw coded;
       }
