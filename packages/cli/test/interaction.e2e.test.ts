@@ -14,7 +14,7 @@ import { Client, StreamableHTTPClientTransport, withInputRequired } from '@model
 import type { CallToolResult, ClientCapabilities, InputRequiredResult } from '@modelcontextprotocol/client';
 import { CallToolResultSchema } from '@modelcontextprotocol/core';
 import { startAuthorizationServer, startHttpMcpServer, startProtectedMcpServer, testBrowserCommand } from '@agent-mcp-gateway/testing';
-import { binPath, errorOf, tempDir, writeConfig } from './harness.js';
+import { binPath, demoServer, errorOf, startGateway, tempDir, writeConfig } from './harness.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -240,6 +240,23 @@ describe('interactive pass-through', () => {
       const answered = await round(onB, args, { inputResponses: { [key]: { action: 'accept', content: { name: 'Bo' } } }, requestState: first.requestState as string });
       if (server === 'modern') expect(textOf(answered as CallToolResult)).toBe('hello Bo');
       else expect(errorOf(answered as CallToolResult)).toMatchObject({ code: 'DOWNSTREAM_ERROR', reason: 'interaction_not_found', server: 'legacy' });
+    }
+  });
+
+  it('over stdio too: a 2026 agent and a 2025 agent, each with its own gateway process, through stdio downstreams of both eras', async () => {
+    const stdio = (name: string, era: string) => {
+      const base = demoServer(name) as { args: string[] };
+      return { ...base, args: [...base.args, '--era', era] };
+    };
+    for (const era of ['modern', 'legacy'] as const) {
+      const agent = agentClient(era, FORM_ONLY);
+      const g = await startGateway({ servers: { modern: stdio('modern', '2026'), legacy: stdio('legacy', '2025') }, client: agent });
+      cleanup.unshift(() => g.close());
+      expect(agent.getProtocolEra()).toBe(era);
+      for (const server of ['modern', 'legacy']) {
+        expect(textOf(await execute(agent, { server, tool: 'ask' })), `${era} → ${server}`).toBe('hello anon');
+      }
+      expect(textOf(await execute(agent, { server: era === 'modern' ? 'legacy' : 'modern', tool: 'sample', args: { prompt: 'p' } }))).toBe('model said: echo(p)');
     }
   });
 
