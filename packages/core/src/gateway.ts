@@ -325,7 +325,7 @@ export class Gateway {
       };
       return await this.finishRound(await this.round(resume, downstream, undefined, options), call, startedAt, options);
     } catch (error) {
-      throw this.failCall(error, call, startedAt, options);
+      throw this.failCall(error, call, startedAt, options, 0);
     }
   }
 
@@ -341,7 +341,7 @@ export class Gateway {
       if (!downstream) throw errors.serverNotFound(resume.server);
       return await this.finishRound(await this.round(resume, downstream, responses, options), call, resume.startedAt, options);
     } catch (error) {
-      throw this.failCall(error, call, resume.startedAt, options);
+      throw this.failCall(error, call, resume.startedAt, options, resume.rounds);
     }
   }
 
@@ -352,7 +352,7 @@ export class Gateway {
       this.parkedCalls.delete(resume.parked);
       parked?.abort.abort(error);
     }
-    this.failCall(error, { agent: resume.agent, server: resume.server, tool: resume.tool, args: resume.args }, resume.startedAt, options);
+    this.failCall(error, { agent: resume.agent, server: resume.server, tool: resume.tool, args: resume.args }, resume.startedAt, options, resume.rounds);
   }
 
   /** Calls of 2025-11-25 downstreams waiting for an agent's answer, by id (this process only). */
@@ -364,7 +364,7 @@ export class Gateway {
     downstream: DownstreamServer,
     responses: Record<string, unknown> | undefined,
     options: ToolCallOptions,
-  ): Promise<ToolCallStep> {
+  ): Promise<RoundStep> {
     const { server, tool } = resume;
     for (let current = resume, answers = responses; ; ) {
       // A parked call that is gone (answered, expired, or in another process) first: that says more than the clock.
@@ -402,17 +402,13 @@ export class Gateway {
       const next = await this.await(parked, options);
       if ('request' in next) {
         const id = randomUUID();
+        const waiting: ToolCallResume = { ...current, rounds: current.rounds + 1, parked: id };
         this.parkedCalls.set(id, parked);
-        this.expireParked(id, parked, current);
-        return {
-          input: {
-            inputRequests: { [PARKED_QUESTION_KEY]: next.request },
-            resume: { ...current, rounds: current.rounds + 1, parked: id },
-          },
-        };
+        this.expireParked(id, parked, waiting);
+        return { input: { inputRequests: { [PARKED_QUESTION_KEY]: next.request }, resume: waiting } };
       }
       const result = next.result;
-      if (!isInputRequiredResult(result)) return { result: result as CallToolResult };
+      if (!isInputRequiredResult(result)) return { result: result as CallToolResult, rounds: current.rounds };
       const { inputRequests, requestState } = result;
       const { parked: _, asked: __, requestState: ___, ...base } = current;
       const following: ToolCallResume = {
@@ -453,7 +449,7 @@ export class Gateway {
       this.parkedCalls.delete(id);
       const error = errors.timeout(resume.server, resume.tool, resume.deadline - resume.startedAt);
       parked.abort.abort(error);
-      this.failCall(error, { agent: resume.agent, server: resume.server, tool: resume.tool, args: resume.args }, resume.startedAt, {});
+      this.failCall(error, { agent: resume.agent, server: resume.server, tool: resume.tool, args: resume.args }, resume.startedAt, {}, resume.rounds);
     }, Math.max(0, resume.deadline - Date.now()) + 50);
     timer.unref();
     void parked.done.catch(() => undefined).finally(() => {
@@ -462,25 +458,26 @@ export class Gateway {
   }
 
   /** A round's final result through `afterToolCall`, then settled; a question passes through. */
-  private async finishRound(step: ToolCallStep, call: ToolCall, startedAt: number, options: ToolCallOptions): Promise<ToolCallStep> {
+  private async finishRound(step: RoundStep, call: ToolCall, startedAt: number, options: ToolCallOptions): Promise<ToolCallStep> {
     if (!('result' in step)) return step;
+    const rounds = step.rounds;
     let result = step.result;
     // A tool's error may quote what it was sent — a credential of ours included: blanked like any error.
     // Successful results go through unchanged (they are the agent's data, and the hot path).
     if (result.isError === true) result = this.redactedError(result);
     if (this.hooks.afterToolCall.isUsed()) result = await this.hooks.afterToolCall.promise(result, call);
     if (options.settled || this.hooks.callSettled.isUsed()) {
-      this.settle(options, this.outcome(call, 'ALLOW', Date.now() - startedAt, undefined, result.isError === true), undefined);
+      this.settle(options, this.outcome(call, 'ALLOW', Date.now() - startedAt, undefined, result.isError === true, rounds), undefined);
     }
     return { result };
   }
 
   /** The coded error of a failed call, settled. */
-  private failCall(error: unknown, call: ToolCall, startedAt: number, options: ToolCallOptions): GatewayError {
+  private failCall(error: unknown, call: ToolCall, startedAt: number, options: ToolCallOptions, rounds: number): GatewayError {
     const coded = this.toGatewayError(error);
     if (options.settled || this.hooks.callSettled.isUsed()) {
       const { decision, errorCode } = settledAs(coded);
-      this.settle(options, this.outcome(call, decision, Date.now() - startedAt, errorCode), coded);
+      this.settle(options, this.outcome(call, decision, Date.now() - startedAt, errorCode, undefined, rounds), coded);
     }
     return coded;
   }
@@ -592,6 +589,7 @@ export class Gateway {
     durationMs: number,
     errorCode?: string,
     toolError?: boolean,
+    rounds = 0,
   ): CallOutcome {
     return {
       operation: 'execute_tool',
@@ -601,11 +599,15 @@ export class Gateway {
       decision,
       ...(errorCode !== undefined && { errorCode }),
       ...(toolError !== undefined && { toolError }),
+      ...(rounds > 0 && { rounds }),
       durationMs,
       args: call.args,
     };
   }
 }
+
+/** A round's step as the kernel sees it: a result knows how many rounds asked something. */
+type RoundStep = { readonly result: CallToolResult; readonly rounds: number } | Exclude<ToolCallStep, { readonly result: CallToolResult }>;
 
 /** The answers, with a cancel for every elicitation left unanswered. */
 function declinedLeftOut(asked: ToolCallResume['asked'], answers: Record<string, unknown>): Record<string, unknown> {

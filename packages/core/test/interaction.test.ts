@@ -82,7 +82,7 @@ describe('interactive calls in the kernel', () => {
     expect(asked).toEqual([{ input: { method: 'elicitation/create', params: expect.objectContaining({ message: 'Name?' }) } }]);
     expect(before()).toBe(1);
     expect(settled).toHaveLength(1);
-    expect(settled[0]).toMatchObject({ operation: 'execute_tool', server: 'demo', tool: 'ask', decision: 'ALLOW' });
+    expect(settled[0]).toMatchObject({ operation: 'execute_tool', server: 'demo', tool: 'ask', decision: 'ALLOW', rounds: 1 });
   });
 
   it('without interact the question is declined: an elicitation is cancelled, sampling refused', async () => {
@@ -99,7 +99,7 @@ describe('interactive calls in the kernel', () => {
     expect(step.input.resume.parked).toEqual(expect.any(String));
     expect(settled).toHaveLength(0); // not over yet
     const outcome = await nextSettled();
-    expect(outcome).toMatchObject({ decision: 'ERROR', errorCode: 'TIMEOUT', server: 'demo', tool: 'ask' });
+    expect(outcome).toMatchObject({ decision: 'ERROR', errorCode: 'TIMEOUT', server: 'demo', tool: 'ask', rounds: 1 });
     const late = await gateway.continueToolCall(step.input.resume, { input: { action: 'accept', content: { name: 'x' } } }).catch((e: unknown) => e);
     expect(late).toBeInstanceOf(GatewayError);
     expect(interactionNotFound.is(late)).toBe(true);
