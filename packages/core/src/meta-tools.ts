@@ -105,6 +105,9 @@ type SealedState =
   | { readonly kind: 'call'; readonly bind: Binding; readonly resume: ToolCallResume }
   | { readonly kind: 'login'; readonly bind: Binding; readonly server: string; readonly deadline: number };
 
+/** A verified `requestState` whose body does not open (not sealed by this gateway's key). */
+const UNREADABLE = 'unreadable';
+
 /** Whose call a state is: checked on every retry, so that a state never serves another agent or call. */
 interface Binding {
   readonly agent: string;
@@ -148,12 +151,14 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     let result: CallToolResult | InputRequiredResult;
     if (ctx.mcpReq.envelope !== undefined) {
       // 2026-07-28: every round is a request of its own, with the sealed state of the call it continues.
-      const state = ctx.mcpReq.requestState() === undefined ? undefined : (sealer.open(ctx.mcpReq.requestState()) as SealedState | undefined);
-      if (state?.kind === 'login') await loginAnswered(state, ctx);
+      const raw = ctx.mcpReq.requestState();
+      // Verified (MAC, expiry) before the handler ran; one that still does not open is nobody's call.
+      const state = raw === undefined ? undefined : ((sealer.open(raw) as SealedState | undefined) ?? UNREADABLE);
+      if (state !== UNREADABLE && state?.kind === 'login') await loginAnswered(state, ctx);
       result = await handle(request, ctx, call, state);
       if (isInputRequiredResult(result)) return result; // settles when its last round ends
       // A login prompt is put once per call: after it, AUTH_REQUIRED stands.
-      const prompt = state?.kind === 'login' ? undefined : await loginThroughModernClient(result as CallToolResult, ctx, call, limit);
+      const prompt = state !== UNREADABLE && state?.kind === 'login' ? undefined : await loginThroughModernClient(result as CallToolResult, ctx, call, limit);
       if (prompt) return prompt;
     } else {
       result = await handle(request, ctx, call, undefined);
@@ -247,7 +252,7 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     request: CallToolRequest,
     extra: ServerContext,
     call: CallReport,
-    state: SealedState | undefined,
+    state: SealedState | typeof UNREADABLE | undefined,
   ): Promise<CallToolResult | InputRequiredResult> {
     const name = request.params.name;
     if (!names.includes(name as MetaToolName)) {
@@ -295,6 +300,7 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
             // 2026-07-28: a question goes back as `input_required`; its answers come with the retry.
             const capabilities = relayedCapabilities(envelopeCapabilities(extra));
             let step: ToolCallStep;
+            if (state === UNREADABLE) throw interactionMismatch('state');
             if (state?.kind === 'call') {
               checkBinding(state.bind, bind);
               step = await gateway.continueToolCall(state.resume, extra.mcpReq.inputResponses ?? {}, { ...callOptions, capabilities });
