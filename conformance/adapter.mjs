@@ -40,6 +40,10 @@ function toolCallFor(scenario) {
   if (scenario === 'tools_call') return { tool: 'add_numbers', args: { a: 5, b: 3 } };
   if (scenario === 'sse-retry') return { tool: 'test_reconnection', args: {} };
   if (scenario === 'elicitation-sep1034-client-defaults') return { tool: 'test_client_elicitation_defaults', args: {} };
+  // Multi-round trip (SEP-2322): another tool called between the rounds must carry none of their state.
+  if (scenario === 'sep-2322-client-request-state') {
+    return { tool: 'test_mrtr_echo_state', args: {}, between: 'test_mrtr_unrelated', then: ['test_mrtr_no_state', 'test_mrtr_no_result_type'] };
+  }
   if (scenario.startsWith('auth/')) return { tool: 'test-tool', args: {}, optional: true };
   return undefined;
 }
@@ -62,6 +66,15 @@ function sampleArgs(schema) {
   const samples = { string: 'sample', integer: 1, number: 1.5, boolean: true };
   const properties = schema?.properties ?? {};
   return Object.fromEntries((schema?.required ?? []).map((name) => [name, samples[properties[name]?.type] ?? 'sample']));
+}
+
+/** Answers the server's questions like a user who accepts every form leaving it empty (so the schema's defaults apply). */
+function acceptEmpty(inputRequests) {
+  return Object.fromEntries(
+    Object.entries(inputRequests)
+      .filter(([, request]) => request.method === 'elicitation/create')
+      .map(([key]) => [key, { action: 'accept', content: {} }]),
+  );
 }
 
 /** The server entry's `auth`, as a user would configure it from what the scenario hands over. */
@@ -166,14 +179,23 @@ async function main() {
     const agent = gateway.resolveAgent();
     const tools = await withLogin(() => gateway.listTools(agent, SERVER));
     logger.info(`listed ${tools.length} tools: ${tools.map((t) => t.name).join(', ')}`);
+    const run = async (tool, args, interact) => {
+      const result = await withLogin(() => gateway.callTool({ agent, server: SERVER, tool, args, timeoutMs: 15_000 }, { interact }));
+      if (result.isError) throw new Error(`${tool} answered an error: ${JSON.stringify(result.content)}`);
+      logger.info(`${tool}: ${JSON.stringify(result.content)}`);
+    };
     for (const call of toolCallsFor(scenario, ctx, tools)) {
       if (!tools.some((t) => t.name === call.tool)) {
         if (call.optional) continue;
         throw new Error(`the server does not list the tool ${call.tool}`);
       }
-      const result = await withLogin(() => gateway.callTool({ agent, server: SERVER, tool: call.tool, args: call.args, timeoutMs: 15_000 }));
-      if (result.isError) throw new Error(`${call.tool} answered an error: ${JSON.stringify(result.content)}`);
-      logger.info(`${call.tool}: ${JSON.stringify(result.content)}`);
+      let between = call.between;
+      await run(call.tool, call.args, async (inputRequests) => {
+        if (between) await run(between, {}, acceptEmpty);
+        between = undefined;
+        return acceptEmpty(inputRequests);
+      });
+      for (const tool of call.then ?? []) await run(tool, {}, acceptEmpty);
     }
   } finally {
     await Promise.race([gateway.close(), sleep(2_000)]);

@@ -37,6 +37,8 @@ export interface AuditRecord {
   readonly arguments?: unknown;
   /** The downstream answered with `isError: true`. */
   readonly tool_error?: true;
+  /** The rounds in which the downstream asked the agent something (elicitation, sampling); absent when none. */
+  readonly rounds?: number;
   /** Auth events: the strategy kind and, for failures, what failed. */
   readonly auth?: string;
   readonly detail?: string;
@@ -92,6 +94,7 @@ export class AuditPlugin {
         error_code: o.errorCode ?? null,
         latency_ms: latency(o.durationMs),
         ...(o.toolError === true && { tool_error: true }),
+        ...(o.rounds !== undefined && { rounds: o.rounds }),
         ...args(o.args),
       });
     });

@@ -1,11 +1,23 @@
-import { Client, ProtocolError, SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
-import type { CallToolResult, ClientOptions, LoggingLevel, PriorDiscovery, Progress, Tool } from '@modelcontextprotocol/client';
+import { CLIENT_CAPABILITIES_META_KEY, Client, ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, SdkHttpError, isInputRequiredResult } from '@modelcontextprotocol/client';
+import type {
+  CallToolResult,
+  ClientCapabilities,
+  ClientOptions,
+  InputRequest,
+  InputRequiredResult,
+  LoggingLevel,
+  PriorDiscovery,
+  Progress,
+  Tool,
+  Transport,
+} from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import { findAuthChallenge } from './auth-challenge.js';
 import { displayUrl } from './display.js';
 import { EraVerdictCache, eraVerdictKey } from './era-verdicts.js';
 import { noAuth } from './auth-none.js';
 import { ErrorCodes, GatewayError, errors, isGatewayError } from './errors.js';
+import { clientCapabilityMissing } from './interaction.js';
 import { selectAuth, type GatewayHooks } from './hooks.js';
 import type { Logger } from './logger.js';
 import { paramHeaderValues, paramHeadersOf, type ParamHeader } from './param-headers.js';
@@ -27,7 +39,29 @@ export interface DownstreamCallOptions {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
   readonly onprogress?: (progress: Progress) => void;
+  /** The caller can answer the server's requests for input (elicitation, sampling): see {@link DownstreamInput}. */
+  readonly input?: DownstreamInput;
 }
+
+/**
+ * How one call takes part in the server's requests for input. A 2026-07-28 server answers the call
+ * with an `input_required` result, which `callTool` hands back; its retry carries `retry`. A
+ * 2025-11-25 server sends its requests while the call runs: they go to `onRequest`.
+ */
+export interface DownstreamInput {
+  /** What the caller can answer, told to a 2026-07-28 server per request (its `clientCapabilities`). */
+  readonly capabilities: ClientCapabilities;
+  /** The answers to the previous round's `input_required`, and its `requestState` echoed unchanged. */
+  readonly retry?: { readonly inputResponses: Record<string, unknown>; readonly requestState?: string };
+  /** A 2025-11-25 server's request for input during this call; resolves with the result to send back. */
+  readonly onRequest?: (request: InputRequest, signal: AbortSignal) => Promise<Record<string, unknown>>;
+}
+
+/** What the gateway's client can answer, as it tells every server (mirrored per request on 2026-07-28). */
+export const GATEWAY_CLIENT_CAPABILITIES: ClientCapabilities = {
+  elicitation: { form: { applyDefaults: true }, url: {} },
+  sampling: {},
+};
 
 /** Any JSON object: tool results are forwarded as they are. */
 const ForwardedResultSchema = z.looseObject({});
@@ -73,6 +107,8 @@ export class DownstreamServer {
   private toolsFreshUntil = Number.POSITIVE_INFINITY;
   private refreshing: Promise<void> | undefined;
   private readonly verdicts: EraVerdictCache;
+  /** Calls in flight whose caller can answer a 2025-11-25 server's requests for input. */
+  private readonly answering = new Set<NonNullable<DownstreamInput['onRequest']>>();
 
   constructor(
     readonly spec: ServerSpec,
@@ -193,7 +229,11 @@ export class DownstreamServer {
     });
   }
 
-  async callTool(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult> {
+  /**
+   * Calls a tool. With `options.input`, a 2026-07-28 server's `input_required` answer comes back as
+   * it is (the caller answers it and calls again with `input.retry`).
+   */
+  async callTool(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult | InputRequiredResult> {
     this.inFlight += 1;
     try {
       return await this.callOnce(tool, args, options);
@@ -222,23 +262,58 @@ export class DownstreamServer {
     await this.close();
   }
 
-  private async callOnce(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult> {
+  private async callOnce(tool: string, args: Record<string, unknown>, options: DownstreamCallOptions): Promise<CallToolResult | InputRequiredResult> {
     const client = await this.connect();
     // An unknown tool in a stale listing may be a new one: list again once before refusing it.
     if (!this.toolNames.has(tool) && Date.now() >= this.toolsFreshUntil) await this.refreshStale(client);
     if (!this.toolNames.has(tool)) throw errors.toolNotFound(this.name, tool);
-    // A plain request: the result goes back to the agent unchanged and its own client validates it,
-    // so validating it here too (Client.callTool checks it against the tool's outputSchema) is waste.
-    const declared = this.paramHeaders.get(tool);
-    const headers = declared && paramHeaderValues(declared, args);
-    const result = await client.request({ method: 'tools/call', params: { name: tool, arguments: args } }, ForwardedResultSchema, {
-      timeout: options.timeoutMs,
-      ...(headers && { headers }),
-      ...(options.signal && { signal: options.signal }),
-      ...(options.onprogress && { onprogress: options.onprogress }),
-    });
-    this.failures = 0; // a server that answers is healthy: a later crash restarts at once
-    return result as CallToolResult;
+    const input = options.input;
+    const modern = client.getProtocolEra() === 'modern';
+    const params: Record<string, unknown> = { name: tool, arguments: args };
+    if (modern) {
+      // What this caller can answer, not what the gateway could: a server asks only what will be answered.
+      params._meta = { [CLIENT_CAPABILITIES_META_KEY]: input?.capabilities ?? {} };
+      if (input?.retry) {
+        params.inputResponses = input.retry.inputResponses;
+        if (input.retry.requestState !== undefined) params.requestState = input.retry.requestState;
+      }
+    }
+    const onRequest = input?.onRequest;
+    if (onRequest && !modern) this.answering.add(onRequest);
+    try {
+      // A plain request: the result goes back to the agent unchanged and its own client validates it,
+      // so validating it here too (Client.callTool checks it against the tool's outputSchema) is waste.
+      // `allowInputRequired`: an `input_required` answer is handed back, never fulfilled by the SDK.
+      // SEP-2243: the parameters the tool declares with `x-mcp-header`, mirrored into `Mcp-Param-*` headers.
+      const declared = this.paramHeaders.get(tool);
+      const headers = declared && paramHeaderValues(declared, args);
+      const result = await client.request({ method: 'tools/call', params }, ForwardedResultSchema, {
+        timeout: options.timeoutMs,
+        allowInputRequired: true,
+        ...(headers && { headers }),
+        ...(options.signal && { signal: options.signal }),
+        ...(options.onprogress && { onprogress: options.onprogress }),
+      });
+      this.failures = 0; // a server that answers is healthy: a later crash restarts at once
+      return isInputRequiredResult(result) ? result : (result as CallToolResult);
+    } finally {
+      if (onRequest) this.answering.delete(onRequest);
+    }
+  }
+
+  /**
+   * A 2025-11-25 server's request for input (elicitation, sampling) arrives without saying which
+   * call it belongs to: it goes to the one call in flight whose caller can answer. With none, or
+   * with several (it cannot be told whose it is), nobody is asked: an elicitation is cancelled,
+   * sampling refused.
+   */
+  private async serverAsks(request: InputRequest, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const [only, ...others] = this.answering;
+    if (only && others.length === 0) return only(request, signal);
+    const why = only ? 'several calls are in flight, so it cannot be told whose it is' : 'no call in flight can answer it';
+    this.options.logger.info(`The server's ${request.method} was not passed on: ${why}`);
+    if (request.method === 'elicitation/create') return { action: 'cancel' };
+    throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `agent-mcp-gateway could not pass ${request.method} on: ${why}`);
   }
 
   /** True when the connection was dropped so that the next attempt starts afresh. */
@@ -342,12 +417,21 @@ export class DownstreamServer {
       const text = typeof params.data === 'string' ? params.data : JSON.stringify(params.data);
       logger[LOG_LEVEL_OF[params.level]](`log${params.logger ? ` ${params.logger}` : ''}: ${text}`);
     });
+    client.setRequestHandler('elicitation/create', (request, ctx) =>
+      this.serverAsks({ method: 'elicitation/create', params: request.params }, ctx.mcpReq.signal) as never,
+    );
+    client.setRequestHandler('sampling/createMessage', (request, ctx) =>
+      this.serverAsks({ method: 'sampling/createMessage', params: request.params }, ctx.mcpReq.signal) as never,
+    );
     client.onclose = () => this.onClientClosed(client);
     try {
       // One bound for the whole of it: the transport's start, the era negotiation, `initialize` and the first tool listing.
       await this.untilConnectDeadline(
         (async () => {
-          await client.connect(transport, { timeout: this.options.connectTimeoutMs, ...(prior !== undefined && { prior }) });
+          await client.connect(resultTypeDefaulted(transport, () => client.getProtocolEra() === 'modern'), {
+            timeout: this.options.connectTimeoutMs,
+            ...(prior !== undefined && { prior }),
+          });
           await this.refreshTools(client);
         })(),
       );
@@ -379,11 +463,13 @@ export class DownstreamServer {
   }
 
   private clientOptions(choice: 'legacy' | 'auto' | 'modern'): ClientOptions {
-    if (choice === 'legacy') return { capabilities: {} };
+    // Form elicitations get their schema's defaults filled in (SEP-1034) by the SDK's handler wrapper.
+    const capabilities = GATEWAY_CLIENT_CAPABILITIES;
+    if (choice === 'legacy') return { capabilities };
     // On stdio a silent probe means a 2025 server: bound it well below the connect timeout.
     const probe = this.spec.transport === 'stdio' ? { timeoutMs: Math.min(STDIO_PROBE_TIMEOUT_MS, this.options.connectTimeoutMs) } : undefined;
     return {
-      capabilities: {},
+      capabilities,
       versionNegotiation: { mode: choice === 'modern' ? { pin: '2026-07-28' } : 'auto', ...(probe && { probe }) },
     };
   }
@@ -532,6 +618,10 @@ export class DownstreamServer {
       }
       return errors.downstream(this.name, tool, error.message);
     }
+    if (error instanceof ProtocolError && error.code === ProtocolErrorCode.MissingRequiredClientCapability) {
+      const required = (error.data as { requiredCapabilities?: Record<string, unknown> } | undefined)?.requiredCapabilities;
+      return clientCapabilityMissing(this.name, tool, Object.keys(required ?? {}).join(', ') || 'input');
+    }
     // The message as v1 of the SDK worded it (v2 drops the code from it): what users saw before.
     if (error instanceof ProtocolError) return errors.downstream(this.name, tool, `MCP error ${error.code}: ${error.message}`);
     return errors.downstream(this.name, tool, describe(error));
@@ -556,6 +646,35 @@ function describeChallenge(c: AuthChallenge): string {
   if (c.error) parts.push(`error=${c.error}`);
   if (c.scope) parts.push(`scope="${c.scope}"`);
   return parts.join(', ');
+}
+
+/**
+ * `transport`, with a 2026-07-28 result that has no `resultType` read as `complete`, as the spec tells
+ * clients to (SEP-2322, checked by the conformance suite); the SDK's client would refuse it.
+ * Everything else passes through to the transport itself.
+ */
+function resultTypeDefaulted(transport: Transport, modern: () => boolean): Transport {
+  return new Proxy(transport, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' && property !== 'constructor' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+    set(target, property, value: unknown) {
+      if (property === 'onmessage' && typeof value === 'function') {
+        const deliver = value as NonNullable<Transport['onmessage']>;
+        target.onmessage = (message, extra) => {
+          const result = (message as { result?: unknown }).result;
+          if (modern() && typeof result === 'object' && result !== null && !Array.isArray(result) && !('resultType' in result)) {
+            deliver({ ...message, result: { ...result, resultType: 'complete' } } as typeof message, extra);
+          } else {
+            deliver(message, extra);
+          }
+        };
+        return true;
+      }
+      return Reflect.set(target, property, value, target);
+    },
+  });
 }
 
 /** A coded error in `error` or its `cause` chain. */

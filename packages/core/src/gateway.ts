@@ -1,6 +1,19 @@
-import type { CallToolResult, Progress, Tool } from '@modelcontextprotocol/client';
+import { randomUUID } from 'node:crypto';
+import { isInputRequiredResult } from '@modelcontextprotocol/client';
+import type { CallToolResult, ClientCapabilities, InputRequest, Progress, Tool } from '@modelcontextprotocol/client';
 import { urlCredentials } from './display.js';
 import { DownstreamServer } from './downstream.js';
+import {
+  MAX_INTERACTION_ROUNDS,
+  ParkedCall,
+  interactionNotFound,
+  tooManyRounds,
+  unanswered,
+  withDefaults,
+  type InteractFn,
+  type ToolCallResume,
+  type ToolCallStep,
+} from './interaction.js';
 import { EraVerdictCache } from './era-verdicts.js';
 import { ErrorCodes, GatewayError, defineError, errors, isGatewayError } from './errors.js';
 import { createHooks, settledAs, type CallOutcome, type GatewayHooks, type StatusContext } from './hooks.js';
@@ -60,7 +73,23 @@ export interface ToolCallOptions {
    * `execute_tool` again after a login through the client).
    */
   readonly settled?: (outcome: CallOutcome, error: GatewayError | undefined) => void;
+  /**
+   * `callTool`: answers the downstream's requests for input (elicitation, sampling) in-process,
+   * round by round. Without it they are declined (an elicitation cancelled).
+   */
+  readonly interact?: InteractFn;
+  /**
+   * What the caller can answer, told to a 2026-07-28 downstream with each request (so that it asks
+   * only that). Default: with `interact`, elicitation (form and URL) and sampling; without, nothing.
+   */
+  readonly capabilities?: ClientCapabilities;
 }
+
+/** What an in-process caller with `interact` can answer by default. */
+const INTERACTIVE_CAPABILITIES: ClientCapabilities = { elicitation: { form: {}, url: {} }, sampling: {} };
+
+/** The key under which a 2025-11-25 downstream's question is put to the caller. */
+const PARKED_QUESTION_KEY = 'input';
 
 /**
  * A config with rules, and no plugin that enforces them (`rulesEnforcer` has no answer): the
@@ -244,35 +273,219 @@ export class Gateway {
     return this.hooks.filterTools.call([...tools], { agent, server });
   }
 
-  /** Runs one tool call through `beforeToolCall` → downstream → `afterToolCall`. Throws coded errors. */
+  /**
+   * Runs one tool call through `beforeToolCall` → downstream → `afterToolCall`. Throws coded errors.
+   * When the downstream asks for input (elicitation, sampling), `options.interact` answers, round by
+   * round, all inside the call's timeout; the policy runs once and the call settles once.
+   */
   async callTool(request: ToolCallRequest, options: ToolCallOptions = {}): Promise<CallToolResult> {
-    const started = performance.now();
-    const hooks = this.hooks;
+    const capabilities = options.capabilities ?? (options.interact ? INTERACTIVE_CAPABILITIES : {});
+    const stepOptions = { ...options, capabilities };
+    let step = await this.startToolCall(request, stepOptions);
+    while ('input' in step) {
+      const { inputRequests, resume } = step.input;
+      let responses: Record<string, unknown>;
+      // The caller's answers are waited for inside the call's time budget too.
+      const deadline = AbortSignal.timeout(Math.max(0, resume.deadline - Date.now()));
+      try {
+        responses = options.interact
+          ? await options.interact(inputRequests, options.signal ? AbortSignal.any([options.signal, deadline]) : deadline)
+          : {};
+      } catch (error) {
+        const coded = deadline.aborted
+          ? errors.timeout(resume.server, resume.tool, resume.deadline - resume.startedAt)
+          : isGatewayError(error)
+            ? error
+            : errors.downstream(resume.server, resume.tool, `the question could not be put to the caller: ${describe(error)}`);
+        this.abandonToolCall(resume, coded, options);
+        throw coded;
+      }
+      step = await this.continueToolCall(resume, responses, stepOptions);
+    }
+    return step.result;
+  }
+
+  /**
+   * The first round of a tool call whose caller answers the downstream's questions itself, across
+   * requests (a 2026-07-28 agent): the result, or what the downstream asks and how to go on
+   * ({@link continueToolCall}). `beforeToolCall` runs here, once for the whole call.
+   */
+  async startToolCall(request: ToolCallRequest, options: ToolCallOptions = {}): Promise<ToolCallStep> {
+    const startedAt = Date.now();
     let call: ToolCall = { ...request };
     try {
       if (!this.downstreams.has(request.server)) throw errors.serverNotFound(request.server);
-      if (hooks.beforeToolCall.isUsed()) call = await hooks.beforeToolCall.promise(call);
+      if (this.hooks.beforeToolCall.isUsed()) call = await this.hooks.beforeToolCall.promise(call);
       // Looked up after the hooks: a reload meanwhile may have replaced or removed the server.
       const downstream = this.downstreams.get(request.server);
       if (!downstream) throw errors.serverNotFound(request.server);
       const timeoutMs = call.timeoutMs ?? downstream.spec.timeoutMs ?? this.configValue.settings.callTimeoutMs;
-      let result = await downstream.callTool(call.tool, call.args, { timeoutMs, ...options });
-      // A tool's error may quote what it was sent — a credential of ours included: blanked like any error.
-      // Successful results go through unchanged (they are the agent's data, and the hot path).
-      if (result.isError === true) result = this.redactedError(result);
-      if (hooks.afterToolCall.isUsed()) result = await hooks.afterToolCall.promise(result, call);
-      if (options.settled || hooks.callSettled.isUsed()) {
-        this.settle(options, this.outcome(call, 'ALLOW', started, undefined, result.isError === true), undefined);
-      }
-      return result;
+      const resume: ToolCallResume = {
+        agent: call.agent,
+        server: call.server,
+        tool: call.tool,
+        args: call.args,
+        startedAt,
+        deadline: startedAt + timeoutMs,
+        rounds: 0,
+      };
+      return await this.finishRound(await this.round(resume, downstream, undefined, options), call, startedAt, options);
     } catch (error) {
-      const coded = this.toGatewayError(error);
-      if (options.settled || hooks.callSettled.isUsed()) {
-        const { decision, errorCode } = settledAs(coded);
-        this.settle(options, this.outcome(call, decision, started, errorCode), coded);
-      }
-      throw coded;
+      throw this.failCall(error, call, startedAt, options, 0);
     }
+  }
+
+  /**
+   * The next round: `responses` answer what the last round asked (keyed as asked; a key left out is
+   * declined). A 2026-07-28 downstream gets the call again with them, on any instance; a 2025-11-25
+   * one is waiting in this process (else `interaction_not_found`).
+   */
+  async continueToolCall(resume: ToolCallResume, responses: Record<string, unknown>, options: ToolCallOptions = {}): Promise<ToolCallStep> {
+    const call: ToolCall = { agent: resume.agent, server: resume.server, tool: resume.tool, args: resume.args };
+    try {
+      const downstream = this.downstreams.get(resume.server);
+      if (!downstream) throw errors.serverNotFound(resume.server);
+      return await this.finishRound(await this.round(resume, downstream, responses, options), call, resume.startedAt, options);
+    } catch (error) {
+      throw this.failCall(error, call, resume.startedAt, options, resume.rounds);
+    }
+  }
+
+  /** Ends a call that waits for answers which will not come (the caller failed): its downstream call is cancelled; it settles with `error`. */
+  abandonToolCall(resume: ToolCallResume, error: GatewayError, options: ToolCallOptions = {}): void {
+    if (resume.parked !== undefined) {
+      const parked = this.parkedCalls.get(resume.parked);
+      this.parkedCalls.delete(resume.parked);
+      parked?.abort.abort(error);
+    }
+    this.failCall(error, { agent: resume.agent, server: resume.server, tool: resume.tool, args: resume.args }, resume.startedAt, options, resume.rounds);
+  }
+
+  /** Calls of 2025-11-25 downstreams waiting for an agent's answer, by id (this process only). */
+  private readonly parkedCalls = new Map<string, ParkedCall>();
+
+  /** One round on the downstream: its result, an `input_required` (2026-07-28), or its question (2025-11-25, the call parked). */
+  private async round(
+    resume: ToolCallResume,
+    downstream: DownstreamServer,
+    responses: Record<string, unknown> | undefined,
+    options: ToolCallOptions,
+  ): Promise<RoundStep> {
+    const { server, tool } = resume;
+    for (let current = resume, answers = responses; ; ) {
+      // A parked call that is gone (answered, expired, or in another process) first: that says more than the clock.
+      const found = current.parked === undefined ? undefined : this.parkedCalls.get(current.parked);
+      if (current.parked !== undefined && !found) throw interactionNotFound(server, tool);
+      const remaining = current.deadline - Date.now();
+      if (remaining <= 0) throw errors.timeout(server, tool, current.deadline - current.startedAt);
+      if (current.rounds > MAX_INTERACTION_ROUNDS) throw tooManyRounds(server, tool);
+      let parked: ParkedCall;
+      if (current.parked !== undefined && found) {
+        this.parkedCalls.delete(current.parked);
+        parked = found;
+        parked.answer(answers?.[PARKED_QUESTION_KEY] as Record<string, unknown> | undefined);
+      } else {
+        const retry =
+          answers !== undefined
+            ? {
+                inputResponses: withDefaults(current.asked, declinedLeftOut(current.asked, answers)),
+                ...(current.requestState !== undefined && { requestState: current.requestState }),
+              }
+            : undefined;
+        parked = new ParkedCall((p) =>
+          downstream.callTool(tool, current.args, {
+            timeoutMs: remaining,
+            signal: p.abort.signal,
+            onprogress: (progress) => p.onprogress?.(progress),
+            input: {
+              capabilities: options.capabilities ?? {},
+              ...(retry && { retry }),
+              onRequest: (request, signal) => p.ask(request, signal),
+            },
+          }),
+        );
+      }
+      const next = await this.await(parked, options);
+      if ('request' in next) {
+        const id = randomUUID();
+        const waiting: ToolCallResume = { ...current, rounds: current.rounds + 1, parked: id };
+        this.parkedCalls.set(id, parked);
+        this.expireParked(id, parked, waiting);
+        return { input: { inputRequests: { [PARKED_QUESTION_KEY]: next.request }, resume: waiting } };
+      }
+      const result = next.result;
+      if (!isInputRequiredResult(result)) return { result: result as CallToolResult, rounds: current.rounds };
+      const { inputRequests, requestState } = result;
+      const { parked: _, asked: __, requestState: ___, ...base } = current;
+      const following: ToolCallResume = {
+        ...base,
+        rounds: current.rounds + 1,
+        ...(requestState !== undefined && { requestState }),
+        ...(inputRequests !== undefined && { asked: inputRequests }),
+      };
+      // Only state to echo (the server works in steps): straight back, no one to ask.
+      if (inputRequests === undefined || Object.keys(inputRequests).length === 0) {
+        current = following;
+        answers = {};
+        continue;
+      }
+      return { input: { inputRequests, resume: following } };
+    }
+  }
+
+  /** The parked call's next event, this round's cancellation and progress attached while it is awaited. */
+  private async await(parked: ParkedCall, options: ToolCallOptions): ReturnType<ParkedCall['next']> {
+    const signal = options.signal;
+    const onAbort = (): void => parked.abort.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    parked.onprogress = options.onprogress;
+    try {
+      return await parked.next();
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      parked.onprogress = undefined;
+    }
+  }
+
+  /** A parked call nobody came back to by its deadline is cancelled, and settles as timed out (once). */
+  private expireParked(id: string, parked: ParkedCall, resume: ToolCallResume): void {
+    const timer = setTimeout(() => {
+      if (this.parkedCalls.get(id) !== parked) return;
+      this.parkedCalls.delete(id);
+      const error = errors.timeout(resume.server, resume.tool, resume.deadline - resume.startedAt);
+      parked.abort.abort(error);
+      this.failCall(error, { agent: resume.agent, server: resume.server, tool: resume.tool, args: resume.args }, resume.startedAt, {}, resume.rounds);
+    }, Math.max(0, resume.deadline - Date.now()) + 50);
+    timer.unref();
+    void parked.done.catch(() => undefined).finally(() => {
+      if (this.parkedCalls.get(id) !== parked) clearTimeout(timer);
+    });
+  }
+
+  /** A round's final result through `afterToolCall`, then settled; a question passes through. */
+  private async finishRound(step: RoundStep, call: ToolCall, startedAt: number, options: ToolCallOptions): Promise<ToolCallStep> {
+    if (!('result' in step)) return step;
+    const rounds = step.rounds;
+    let result = step.result;
+    // A tool's error may quote what it was sent — a credential of ours included: blanked like any error.
+    // Successful results go through unchanged (they are the agent's data, and the hot path).
+    if (result.isError === true) result = this.redactedError(result);
+    if (this.hooks.afterToolCall.isUsed()) result = await this.hooks.afterToolCall.promise(result, call);
+    if (options.settled || this.hooks.callSettled.isUsed()) {
+      this.settle(options, this.outcome(call, 'ALLOW', Date.now() - startedAt, undefined, result.isError === true, rounds), undefined);
+    }
+    return { result };
+  }
+
+  /** The coded error of a failed call, settled. */
+  private failCall(error: unknown, call: ToolCall, startedAt: number, options: ToolCallOptions, rounds: number): GatewayError {
+    const coded = this.toGatewayError(error);
+    if (options.settled || this.hooks.callSettled.isUsed()) {
+      const { decision, errorCode } = settledAs(coded);
+      this.settle(options, this.outcome(call, decision, Date.now() - startedAt, errorCode, undefined, rounds), coded);
+    }
+    return coded;
   }
 
   server(name: string): DownstreamServer | undefined {
@@ -380,9 +593,10 @@ export class Gateway {
   private outcome(
     call: ToolCall,
     decision: CallOutcome['decision'],
-    started: number,
+    durationMs: number,
     errorCode?: string,
     toolError?: boolean,
+    rounds = 0,
   ): CallOutcome {
     return {
       operation: 'execute_tool',
@@ -392,10 +606,26 @@ export class Gateway {
       decision,
       ...(errorCode !== undefined && { errorCode }),
       ...(toolError !== undefined && { toolError }),
-      durationMs: performance.now() - started,
+      ...(rounds > 0 && { rounds }),
+      durationMs,
       args: call.args,
     };
   }
+}
+
+/** A round's step as the kernel sees it: a result knows how many rounds asked something. */
+type RoundStep = { readonly result: CallToolResult; readonly rounds: number } | Exclude<ToolCallStep, { readonly result: CallToolResult }>;
+
+/** The answers, with a cancel for every elicitation left unanswered. */
+function declinedLeftOut(asked: ToolCallResume['asked'], answers: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...answers };
+  for (const [key, request] of Object.entries(asked ?? {})) {
+    if (out[key] === undefined) {
+      const fallback = unanswered(request as InputRequest);
+      if (fallback) out[key] = fallback;
+    }
+  }
+  return out;
 }
 
 function describe(error: unknown): string {

@@ -47,6 +47,8 @@ export interface CallOutcome {
   readonly errorCode?: string;
   /** `execute_tool`: the downstream answered with `isError: true`. */
   readonly toolError?: boolean;
+  /** `execute_tool`: the rounds in which the downstream asked the agent something (elicitation, sampling); absent when none. */
+  readonly rounds?: number;
   readonly durationMs: number;
   /** The call's arguments (for `execute_tool`, after `beforeToolCall`): for an audit that is told to record them. */
   readonly args?: Readonly<Record<string, unknown>>;

@@ -19,8 +19,19 @@ export type { AuditHost, AuditPluginOptions, AuditRecord } from './audit.js';
 export { MetricsPlugin, RESERVOIR_SIZE } from './metrics.js';
 export type { MetricsHost, MetricsSeries } from './metrics.js';
 export { DownstreamServer } from './downstream.js';
-export type { DownstreamCallOptions, DownstreamOptions } from './downstream.js';
-export { authenticatedAgent, createGatewayServer, errorResult, estimateTokens } from './meta-tools.js';
+export { GATEWAY_CLIENT_CAPABILITIES } from './downstream.js';
+export type { DownstreamCallOptions, DownstreamInput, DownstreamOptions } from './downstream.js';
+export { authenticatedAgent, createGatewayServer, defaultInteractionState, errorResult, estimateTokens } from './meta-tools.js';
+export {
+  MAX_INTERACTION_ROUNDS,
+  applyElicitationDefaults,
+  clientCapabilityMissing,
+  interactionMismatch,
+  interactionNotFound,
+  tooManyRounds,
+} from './interaction.js';
+export type { InteractFn, ToolCallInput, ToolCallResume, ToolCallStep } from './interaction.js';
+export { InteractionStateCodec, MIN_STATE_KEY_BYTES, argumentsDigest } from './interaction-state.js';
 export type { GatewayServerOptions } from './meta-tools.js';
 export { ErrorCodes, GatewayError, defineError, errorCatalogue, errors, isGatewayError } from './errors.js';
 export type { CatalogueEntry, ErrorCode, ErrorDefinition, ErrorTemplate, GatewayErrorCode, GatewayErrorDetails, PluginErrorCode } from './errors.js';

@@ -8,7 +8,8 @@ import type { Gateway } from './gateway.js';
 export type LoginElicitation = (result: CallToolResult, extra: ServerContext, timeoutMs?: number) => Promise<boolean>;
 
 /**
- * URL-mode elicitation (MCP 2025-11-25) for downstream logins. When a call ends
+ * URL-mode elicitation (MCP 2025-11-25) for downstream logins (a 2026-07-28 client gets the
+ * same prompt as an `input_required` result: see {@link loginPrompt} and meta-tools). When a call ends
  * in AUTH_REQUIRED with a login URL and the client declared `elicitation.url`,
  * the URL goes to the client as an `elicitation/create` request in URL mode, so
  * the user — not the model — is asked to open it, wherever the gateway runs.
@@ -26,22 +27,57 @@ export type LoginElicitation = (result: CallToolResult, extra: ServerContext, ti
 export function createLoginElicitation(server: Server, gateway: Gateway): LoginElicitation {
   const inProgress = new Map<string, Promise<boolean>>();
   return (result, extra, timeoutMs) => {
-    const error = (result.structuredContent as { error?: { code?: string; server?: string; authorizationUrl?: string } } | undefined)?.error;
-    if (!result.isError || error?.code !== ErrorCodes.AUTH_REQUIRED || !error.server || !error.authorizationUrl) return Promise.resolve(false);
     if (!server.getClientCapabilities()?.elicitation?.url) return Promise.resolve(false);
-    const downstream = gateway.server(error.server);
-    // Only the login the kernel knows is pending: a downstream tool's own result could imitate this error.
-    const login = downstream?.authStatus();
-    if (!downstream || login?.state !== 'login_pending' || login.authorizationUrl !== error.authorizationUrl) return Promise.resolve(false);
-    const url = login.authorizationUrl;
-    let outcome = inProgress.get(url);
+    const prompt = loginPrompt(gateway, result, timeoutMs);
+    if (!prompt) return Promise.resolve(false);
+    let outcome = inProgress.get(prompt.url);
     if (!outcome) {
-      const limit = timeoutMs ?? downstream.spec.timeoutMs ?? gateway.config.settings.callTimeoutMs;
-      outcome = elicit(server, gateway, downstream.name, url, extra, limit).finally(() => inProgress.delete(url));
-      inProgress.set(url, outcome);
+      outcome = elicit(server, gateway, prompt.server, prompt.url, extra, prompt.limitMs).finally(() => inProgress.delete(prompt.url));
+      inProgress.set(prompt.url, outcome);
     }
     return outcome;
   };
+}
+
+/** The login a call's AUTH_REQUIRED result asks the user for: the URL to open and the call's time limit. */
+export interface LoginPrompt {
+  readonly server: string;
+  readonly url: string;
+  readonly message: string;
+  readonly limitMs: number;
+}
+
+/**
+ * The login to put to the user when a gateway tool call ended in AUTH_REQUIRED with a login URL the
+ * kernel knows is pending (a downstream tool's own result could imitate the error); else undefined.
+ * Both eras use it: 2025-11-25 as an `elicitation/create` request, 2026-07-28 as `input_required`.
+ */
+export function loginPrompt(gateway: Gateway, result: CallToolResult, timeoutMs?: number): LoginPrompt | undefined {
+  const error = (result.structuredContent as { error?: { code?: string; server?: string; authorizationUrl?: string } } | undefined)?.error;
+  if (!result.isError || error?.code !== ErrorCodes.AUTH_REQUIRED || !error.server || !error.authorizationUrl) return undefined;
+  const downstream = gateway.server(error.server);
+  const login = downstream?.authStatus();
+  if (!downstream || login?.state !== 'login_pending' || login.authorizationUrl !== error.authorizationUrl) return undefined;
+  return {
+    server: downstream.name,
+    url: login.authorizationUrl,
+    message: loginMessage(downstream.name),
+    limitMs: timeoutMs ?? downstream.spec.timeoutMs ?? gateway.config.settings.callTimeoutMs,
+  };
+}
+
+/** Waits until the pending login of `server` ends or `signal` aborts; never throws. */
+export async function waitForLogin(gateway: Gateway, server: string, signal: AbortSignal): Promise<void> {
+  try {
+    const status = await gateway.server(server)?.loginSettled(signal);
+    gateway.logger.info(`Login for ${server} ended (${status?.state ?? 'unknown'}); running the call again`);
+  } catch {
+    gateway.logger.info(`Login for ${server} through the client: not done in time`);
+  }
+}
+
+function loginMessage(server: string): string {
+  return `The MCP server '${server}' behind agent-mcp-gateway needs you to sign in.`;
 }
 
 async function elicit(
@@ -59,7 +95,7 @@ async function elicit(
   try {
     logger.info(`Login for ${name} sent to the client to open (URL elicitation)`);
     const answer = await server.elicitInput(
-      { mode: 'url', elicitationId, url, message: `The MCP server '${name}' behind agent-mcp-gateway needs you to sign in.` },
+      { mode: 'url', elicitationId, url, message: loginMessage(name) },
       { ...related, signal, timeout: limitMs },
     );
     if (answer.action !== 'accept') {

@@ -1,10 +1,23 @@
-import { Server } from '@modelcontextprotocol/server';
-import type { AuthInfo, CallToolRequest, CallToolResult, ServerContext, Tool } from '@modelcontextprotocol/server';
+import { CLIENT_CAPABILITIES_META_KEY, Server, inputRequired, isInputRequiredResult } from '@modelcontextprotocol/server';
+import type {
+  AuthInfo,
+  CallToolRequest,
+  Progress,
+  CallToolResult,
+  ClientCapabilities,
+  InputRequest,
+  InputRequests,
+  InputRequiredResult,
+  ServerContext,
+  Tool,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { GatewayError, errors } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { settledAs, type CallOutcome } from './hooks.js';
-import { createLoginElicitation } from './login-elicitation.js';
+import { canAnswer, interactionMismatch, relayedCapabilities, unanswered, type ToolCallResume, type ToolCallStep } from './interaction.js';
+import { InteractionStateCodec, argumentsDigest } from './interaction-state.js';
+import { createLoginElicitation, loginPrompt, waitForLogin } from './login-elicitation.js';
 import { compileGlob } from './policy/glob.js';
 import { GATEWAY_VERSION } from './version.js';
 
@@ -72,6 +85,35 @@ export interface GatewayServerOptions {
    * probe alone is not a client that stays).
    */
   readonly onToolRequest?: () => void;
+  /**
+   * Seals the state 2026-07-28 agents carry between the rounds of an interactive call. Every
+   * instance behind one address needs the same one (one key). Default: this process's own.
+   */
+  readonly interactionState?: InteractionStateCodec;
+}
+
+let processStateCodec: InteractionStateCodec | undefined;
+
+/** The state codec of this process when none is configured (a random key: rounds must come back to this process). */
+export function defaultInteractionState(): InteractionStateCodec {
+  processStateCodec ??= new InteractionStateCodec();
+  return processStateCodec;
+}
+
+/** What a 2026-07-28 agent carries between rounds, sealed: the call it belongs to, and where it stands. */
+type SealedState =
+  | { readonly kind: 'call'; readonly bind: Binding; readonly resume: ToolCallResume }
+  | { readonly kind: 'login'; readonly bind: Binding; readonly server: string; readonly deadline: number };
+
+/** A verified `requestState` whose body does not open (not sealed by this gateway's key). */
+const UNREADABLE = 'unreadable';
+
+/** Whose call a state is: checked on every retry, so that a state never serves another agent or call. */
+interface Binding {
+  readonly agent: string;
+  readonly server: string;
+  readonly tool: string;
+  readonly args: string;
 }
 
 /**
@@ -83,10 +125,12 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
   if (options.debug) names.push('get_gateway_status');
   const tools = names.map(toolDefinition);
 
+  const sealer = options.interactionState ?? defaultInteractionState();
   const server = new Server(
     { name: 'agent-mcp-gateway', version: GATEWAY_VERSION },
     {
       capabilities: { tools: {} },
+      requestState: { verify: sealer.verify },
       instructions:
         'Tools of many MCP servers, on demand: list_servers → get_server_tools(server) → execute_tool(server, tool, args).',
     },
@@ -102,13 +146,29 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     options.onToolRequest?.();
     const started = performance.now();
     let call: CallReport = {};
-    let result = await handle(request, ctx, call);
     const timeoutMs = request.params.arguments?.timeout_ms;
-    // A login the client got its user through (URL elicitation): the call runs once more.
-    if (await loginThroughClient(result, ctx, typeof timeoutMs === 'number' ? timeoutMs : undefined)) {
-      call = {};
-      result = await handle(request, ctx, call);
+    const limit = typeof timeoutMs === 'number' ? timeoutMs : undefined;
+    let result: CallToolResult | InputRequiredResult;
+    if (ctx.mcpReq.envelope !== undefined) {
+      // 2026-07-28: every round is a request of its own, with the sealed state of the call it continues.
+      const raw = ctx.mcpReq.requestState();
+      // Verified (MAC, expiry) before the handler ran; one that still does not open is nobody's call.
+      const state = raw === undefined ? undefined : ((sealer.open(raw) as SealedState | undefined) ?? UNREADABLE);
+      if (state !== UNREADABLE && state?.kind === 'login') await loginAnswered(state, ctx);
+      result = await handle(request, ctx, call, state);
+      if (isInputRequiredResult(result)) return result; // settles when its last round ends
+      // A login prompt is put once per call: after it, AUTH_REQUIRED stands.
+      const prompt = state !== UNREADABLE && state?.kind === 'login' ? undefined : await loginThroughModernClient(result as CallToolResult, ctx, call, limit);
+      if (prompt) return prompt;
+    } else {
+      result = await handle(request, ctx, call, undefined);
+      // A login the client got its user through (URL elicitation): the call runs once more.
+      if (await loginThroughClient(result as CallToolResult, ctx, limit)) {
+        call = {};
+        result = await handle(request, ctx, call, undefined);
+      }
     }
+    if (isInputRequiredResult(result)) return result;
     // Every call is reported once, here, as its last run ended: an execute_tool that reached the
     // kernel as the kernel saw it (arguments after beforeToolCall), anything else from the request.
     const hook = gateway.hooks.callSettled;
@@ -136,7 +196,64 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     return result;
   });
 
-  async function handle(request: CallToolRequest, extra: ServerContext, call: CallReport): Promise<CallToolResult> {
+  /**
+   * URL-mode login for a 2026-07-28 agent: an AUTH_REQUIRED with a pending login becomes an
+   * `input_required` with the URL (`elicitUrl`) when the agent can open one. Its retry waits for
+   * the login when the user accepted ({@link loginAnswered}) and runs the call again; declined or
+   * cancelled, the AUTH_REQUIRED result stands.
+   */
+  async function loginThroughModernClient(
+    result: CallToolResult,
+    ctx: ServerContext,
+    call: CallReport,
+    timeoutMs: number | undefined,
+  ): Promise<InputRequiredResult | undefined> {
+    const capabilities = envelopeCapabilities(ctx);
+    if (!capabilities?.elicitation?.url || call.bind === undefined) return undefined;
+    const prompt = loginPrompt(gateway, result, timeoutMs);
+    if (!prompt) return undefined;
+    gateway.logger.info(`Login for ${prompt.server} sent to the client to open (URL elicitation, input_required)`);
+    return inputRequired({
+      inputRequests: { login: inputRequired.elicitUrl({ url: prompt.url, message: prompt.message }) },
+      requestState: await sealer.seal({ kind: 'login', bind: call.bind, server: prompt.server, deadline: Date.now() + prompt.limitMs } satisfies SealedState),
+    });
+  }
+
+  /** The retry after a login prompt: when the user went to sign in, waits (bounded) for the login to end. */
+  async function loginAnswered(state: Extract<SealedState, { kind: 'login' }>, ctx: ServerContext): Promise<void> {
+    const answer = ctx.mcpReq.inputResponses?.login as { action?: string } | undefined;
+    const remaining = state.deadline - Date.now();
+    if (answer?.action !== 'accept' || remaining <= 0) return;
+    await waitForLogin(gateway, state.server, AbortSignal.any([ctx.mcpReq.signal, AbortSignal.timeout(remaining)]));
+  }
+
+  /** A 2025-11-25 agent's answers, asked over its session while the call runs (what it cannot answer is declined). */
+  async function askLegacyAgent(extra: ServerContext, capabilities: ClientCapabilities, requests: InputRequests, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const answers: Record<string, unknown> = {};
+    for (const [key, request] of Object.entries(requests) as [string, InputRequest][]) {
+      if (!canAnswer(capabilities, request)) {
+        const declined = unanswered(request);
+        if (declined) answers[key] = declined;
+        continue;
+      }
+      try {
+        answers[key] = await extra.mcpReq.send({ method: request.method, params: request.params } as never, { signal, timeout: MAX_ROUND_MS });
+      } catch (error) {
+        if (signal.aborted) throw error;
+        gateway.logger.info(`The client did not answer ${request.method} (${error instanceof Error ? error.message : String(error)})`);
+        const declined = unanswered(request);
+        if (declined) answers[key] = declined;
+      }
+    }
+    return answers;
+  }
+
+  async function handle(
+    request: CallToolRequest,
+    extra: ServerContext,
+    call: CallReport,
+    state: SealedState | typeof UNREADABLE | undefined,
+  ): Promise<CallToolResult | InputRequiredResult> {
     const name = request.params.name;
     if (!names.includes(name as MetaToolName)) {
       call.error = errors.toolNotFound('agent-mcp-gateway', name);
@@ -161,23 +278,56 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
           const a = parsed.data as z.infer<typeof inputs.execute_tool>;
           const progressToken = extra.mcpReq._meta?.progressToken;
           let forwarded: Promise<unknown> | undefined;
-          const result = await gateway.callTool(
-            { agent, server: a.server, tool: a.tool, args: a.args ?? {}, ...(a.timeout_ms && { timeoutMs: a.timeout_ms }) },
-            {
-              signal: extra.mcpReq.signal,
-              settled: (outcome, error) => {
-                call.kernel = { outcome, error };
-              },
-              ...(progressToken !== undefined && {
-                onprogress: (progress) => {
-                  const sent = extra.mcpReq
-                    .notify({ method: 'notifications/progress', params: { ...progress, progressToken } })
-                    .catch(() => undefined);
-                  forwarded = forwarded ? forwarded.then(() => sent) : sent;
-                },
-              }),
+          const bind: Binding = { agent, server: a.server, tool: a.tool, args: argumentsDigest(a.args ?? {}) };
+          call.bind = bind;
+          const request = { agent, server: a.server, tool: a.tool, args: a.args ?? {}, ...(a.timeout_ms && { timeoutMs: a.timeout_ms }) };
+          const callOptions = {
+            signal: extra.mcpReq.signal,
+            settled: (outcome: CallOutcome, error: GatewayError | undefined) => {
+              call.kernel = { outcome, error };
             },
-          );
+            ...(progressToken !== undefined && {
+              onprogress: (progress: Progress) => {
+                const sent = extra.mcpReq
+                  .notify({ method: 'notifications/progress', params: { ...progress, progressToken } })
+                  .catch(() => undefined);
+                forwarded = forwarded ? forwarded.then(() => sent) : sent;
+              },
+            }),
+          };
+          let result: CallToolResult;
+          if (extra.mcpReq.envelope !== undefined) {
+            // 2026-07-28: a question goes back as `input_required`; its answers come with the retry.
+            const capabilities = relayedCapabilities(envelopeCapabilities(extra));
+            let step: ToolCallStep;
+            if (state === UNREADABLE) throw interactionMismatch('state');
+            if (state?.kind === 'call') {
+              checkBinding(state.bind, bind);
+              step = await gateway.continueToolCall(state.resume, extra.mcpReq.inputResponses ?? {}, { ...callOptions, capabilities });
+            } else {
+              if (state !== undefined) checkBinding(state.bind, bind);
+              step = await gateway.startToolCall(request, { ...callOptions, capabilities });
+            }
+            // A question the agent's client cannot take is not put to it: declined here, and the call goes on.
+            while ('input' in step && !Object.values(step.input.inputRequests).every((r) => canAnswer(capabilities, r as InputRequest))) {
+              step = await gateway.continueToolCall(step.input.resume, {}, { ...callOptions, capabilities });
+            }
+            if ('input' in step) {
+              return inputRequired({
+                inputRequests: step.input.inputRequests,
+                requestState: await sealer.seal({ kind: 'call', bind, resume: step.input.resume } satisfies SealedState),
+              });
+            }
+            result = step.result;
+          } else {
+            // 2025-11-25: the questions go to the client over its session while the call runs.
+            const capabilities = relayedCapabilities(server.getClientCapabilities());
+            result = await gateway.callTool(request, {
+              ...callOptions,
+              capabilities,
+              interact: (requests, signal) => askLegacyAgent(extra, capabilities, requests, signal),
+            });
+          }
           if (forwarded) {
             // SDK clients handle a response before the notifications read in the same chunk
             // (typescript-sdk#2580), ours towards the downstream included: let late progress in,
@@ -212,9 +362,26 @@ export function authenticatedAgent(authInfo: AuthInfo | undefined): string | und
   return typeof agent === 'string' ? agent : undefined;
 }
 
+/** The capabilities a 2026-07-28 request says its client has (its `_meta` envelope). */
+function envelopeCapabilities(ctx: ServerContext): ClientCapabilities | undefined {
+  return (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined;
+}
+
+/** A state echoed by a retry must be that call's: the same agent, server, tool and arguments. */
+function checkBinding(sealed: Binding, now: Binding): void {
+  for (const key of ['agent', 'server', 'tool', 'args'] as const) {
+    if (sealed[key] !== now[key]) throw interactionMismatch(key === 'args' ? 'arguments' : key);
+  }
+}
+
+/** Bound on one question to a 2025-11-25 client (the call's own timeout and cancellation bound it first). */
+const MAX_ROUND_MS = 3_600_000;
+
 /** What one run of the handler learnt about a call, for its `callSettled` report. */
 interface CallReport {
   agent?: string;
+  /** An execute_tool's binding (agent, server, tool, arguments digest), for the state of its rounds. */
+  bind?: Binding;
   /** The call reached `Gateway.callTool`: its outcome as the kernel settled it. */
   kernel?: { outcome: CallOutcome; error: GatewayError | undefined };
   /** Why it failed, when it did (a denial behind SERVER_NOT_FOUND is reported as one). */

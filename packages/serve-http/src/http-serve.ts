@@ -12,7 +12,15 @@ import type { AddressInfo } from 'node:net';
 import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, isJsonContentType, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Server as McpServer, AuthInfo } from '@modelcontextprotocol/server';
-import { GatewayError, createGatewayServer, isLoopbackHost, type Gateway, type Logger } from '@agent-mcp-gateway/core';
+import {
+  GatewayError,
+  InteractionStateCodec,
+  createGatewayServer,
+  defaultInteractionState,
+  isLoopbackHost,
+  type Gateway,
+  type Logger,
+} from '@agent-mcp-gateway/core';
 import type { HttpServeSettings } from './settings.js';
 import { CallerAuth } from './http-auth.js';
 
@@ -158,7 +166,11 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Gatewa
   // 2026-07-28 traffic: strict modern handler (2025 traffic never reaches it: it takes the sessionful path
   // below, which keeps server-to-client requests possible). One gateway Server per request; the caller's
   // credential travels as `req.auth` → the handler's `ctx.http.authInfo`, as on a session.
-  const modern = createMcpHandler(() => createGatewayServer(gateway, { debug: options.debug }), {
+  // One sealing key for the interactive calls' state, shared by every instance configured with it.
+  if (settings.stateKey !== undefined) gateway.redactor.add(settings.stateKey);
+  const interactionState = settings.stateKey !== undefined ? new InteractionStateCodec(settings.stateKey) : defaultInteractionState();
+  const serverOptions = { debug: options.debug, interactionState };
+  const modern = createMcpHandler(() => createGatewayServer(gateway, serverOptions), {
     legacy: 'reject',
     onerror: (error) => logger.debug(`HTTP 2026-07-28 request: ${error.message}`),
   });
@@ -271,7 +283,7 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Gatewa
   }
 
   async function openSession(req: IncomingMessage, res: ServerResponse, body: unknown, principal: string | undefined): Promise<void> {
-    const server = createGatewayServer(gateway, { debug: options.debug });
+    const server = createGatewayServer(gateway, serverOptions);
     const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {

@@ -73,6 +73,13 @@ export const HttpServeSettingsSchema = z.strictObject({
   allowUnauthenticated: z.boolean().default(false),
   /** JWT access tokens from an authorization server (besides or instead of the rules' `api_keys`). */
   auth: HttpAuthSettingsSchema.optional(),
+  /**
+   * The key (at least 32 characters; better from GATEWAY_STATE_KEY than in a file) that seals the
+   * state 2026-07-28 agents carry between the rounds of an interactive call. Every instance behind
+   * one address needs the same one; unset, each process makes its own, and a round that reaches
+   * another process is refused.
+   */
+  stateKey: z.string().min(32, 'must be at least 32 characters (e.g. 32 random bytes, base64url)').optional(),
 });
 
 export type HttpServeSettings = z.infer<typeof HttpServeSettingsSchema>;
@@ -80,6 +87,7 @@ export type HttpServeSettings = z.infer<typeof HttpServeSettingsSchema>;
 /** The variables that override the section's fields (over the settings file). */
 export const HTTP_SETTINGS_ENV_VARS = {
   GATEWAY_HOST: { key: 'host' },
+  GATEWAY_STATE_KEY: { key: 'stateKey' },
   GATEWAY_PORT: {
     key: 'port',
     parse: (text: string): number => {

@@ -1,5 +1,5 @@
 import process from 'node:process';
-import { McpServer, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { McpServer, ProtocolErrorCode, inputRequired, inputResponse } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 
 /** Version reported in the demo server's `serverInfo`. */
@@ -38,6 +38,8 @@ export const DEMO_TOOL_NAMES = [
   'env',
   'pid',
   'add_tool',
+  'ask',
+  'sample',
 ] as const;
 
 const LARGE_PATTERN = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -279,6 +281,53 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
       const name = `extra_${added}`;
       mcp.registerTool(name, { description: `Tool added at runtime by add_tool; returns "${name}".` }, () => text(name));
       return text(name);
+    },
+  );
+
+  // Written once for both eras: a 2026-07-28 client gets `input_required`; on a 2025-11-25
+  // connection the SDK sends the request to the client and runs the tool again with the answer.
+  mcp.registerTool(
+    'ask',
+    {
+      description:
+        'Asks the user for a name (form elicitation; the schema\'s default is "anon"). Returns "hello <name>" on ' +
+        'accept (the name as answered: an answer without it shows whether defaults were applied), else "answer: <action>".',
+      inputSchema: z.object({ message: z.string().optional().describe('The question. Default "Your name?".') }),
+    },
+    ({ message }, ctx) => {
+      const answer = inputResponse(ctx.mcpReq.inputResponses, 'who');
+      if (answer.kind === 'elicit') {
+        return text(answer.action === 'accept' ? `hello ${String(answer.content?.name)}` : `answer: ${answer.action}`);
+      }
+      return inputRequired({
+        inputRequests: {
+          who: inputRequired.elicit({
+            message: message ?? 'Your name?',
+            requestedSchema: { type: 'object', properties: { name: { type: 'string', default: 'anon' } } },
+          }),
+        },
+      });
+    },
+  );
+
+  mcp.registerTool(
+    'sample',
+    {
+      description: 'Asks the client\'s model (sampling) to complete `prompt`; returns "model said: <text>".',
+      inputSchema: z.object({ prompt: z.string().describe('The user message.') }),
+    },
+    ({ prompt }, ctx) => {
+      const answer = inputResponse(ctx.mcpReq.inputResponses, 'llm');
+      if (answer.kind === 'sampling') {
+        const content = answer.result.content;
+        const block = Array.isArray(content) ? content[0] : content;
+        return text(`model said: ${block?.type === 'text' ? block.text : '<no text>'}`);
+      }
+      return inputRequired({
+        inputRequests: {
+          llm: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 50 }),
+        },
+      });
     },
   );
 
