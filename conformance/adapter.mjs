@@ -35,6 +35,22 @@ const CIMD_URL = 'https://conformance-test.local/client-metadata.json';
 const TIMEOUT_MS = Number(process.env.CONFORMANCE_ADAPTER_TIMEOUT_MS ?? 25_000);
 const BROWSER = fileURLToPath(new URL('./browser.mjs', import.meta.url));
 
+/**
+ * The calls a scenario asks for explicitly (0.2.0-alpha), as an agent would make them through the gateway:
+ * `toolCalls` handed over in the context (http-custom-headers: Mcp-Param-* mirroring), every tool the gateway
+ * lists (http-invalid-tool-headers: the invalid ones must be missing from that list), or the echo of the input
+ * schema the gateway listed (json-schema-2020-12-preservation). Undefined: the single call of `toolCallFor`.
+ */
+function explicitCalls(scenario, ctx, tools) {
+  if (Array.isArray(ctx.toolCalls)) return ctx.toolCalls.map((c) => ({ tool: c.name, args: c.arguments ?? {} }));
+  if (scenario === 'http-invalid-tool-headers') return tools.map((t) => ({ tool: t.name, args: {} }));
+  if (scenario === 'json-schema-2020-12-preservation') {
+    const focal = tools.find((t) => t.name === 'json_schema_2020_12_tool');
+    return focal ? [{ tool: 'json_schema_echo', args: { schema: focal.inputSchema } }] : undefined;
+  }
+  return undefined;
+}
+
 /** The tool each scenario wants called after listing (auth scenarios all serve `test-tool`). */
 function toolCallFor(scenario) {
   if (scenario === 'tools_call') return { tool: 'add_numbers', args: { a: 5, b: 3 } };
@@ -113,7 +129,8 @@ async function main() {
       await sleep(50);
     }
     const status = strategy.status();
-    if (status.state === 'failed') throw new Error(`login failed: ${status.detail}`);
+    // A login that ended in a refusal (e.g. an authorization response whose `iss` is wrong) is an authentication failure.
+    if (status.state === 'failed') throw new GatewayError('AUTH_FAILED', `login failed: ${status.detail}`, { server: SERVER });
     // The finished login makes the gateway reconnect by itself: let that attempt end and judge it,
     // instead of racing it with one more attempt of our own (the suite counts attempts).
     while (downstream.state === 'connecting' || (downstream.state === 'auth_required' && strategy.status().state === 'ok')) {
@@ -144,7 +161,12 @@ async function main() {
     const agent = gateway.resolveAgent();
     const tools = await withLogin(() => gateway.listTools(agent, SERVER));
     logger.info(`listed ${tools.length} tools: ${tools.map((t) => t.name).join(', ')}`);
-    const call = toolCallFor(scenario);
+    const calls = explicitCalls(scenario, ctx, tools);
+    for (const c of calls ?? []) {
+      const result = await withLogin(() => gateway.callTool({ agent, server: SERVER, tool: c.tool, args: c.args, timeoutMs: 15_000 }));
+      logger.info(`${c.tool}: ${result.isError ? 'error ' : ''}${JSON.stringify(result.content)}`);
+    }
+    const call = calls ? undefined : toolCallFor(scenario);
     if (call && tools.some((t) => t.name === call.tool)) {
       const result = await withLogin(() => gateway.callTool({ agent, server: SERVER, tool: call.tool, args: call.args, timeoutMs: 15_000 }));
       if (result.isError) throw new Error(`${call.tool} answered an error: ${JSON.stringify(result.content)}`);

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
  * Runs the client scenarios of the official MCP conformance suite
- * (@modelcontextprotocol/conformance, two versions pinned in the root package.json:
- * 0.1.11, and 0.1.16 under the npm alias `conformance-0116`) with the gateway as
- * the client (conformance/adapter.mjs), and compares the outcome with each
- * suite's baseline (0.1.11: conformance/baseline.json, 0.1.16: conformance/baseline-0.1.16.json).
+ * (@modelcontextprotocol/conformance, three versions pinned in the root package.json:
+ * 0.1.11, 0.1.16 under the npm alias `conformance-0116`, and 0.2.0-alpha.12 (revision
+ * 2026-07-28) under `conformance-0200a12`) with the gateway as the client
+ * (conformance/adapter.mjs), and compares the outcome with each suite's baseline
+ * (0.1.11: conformance/baseline.json, 0.1.16: conformance/baseline-0.1.16.json,
+ * 0.2.0-alpha.12: conformance/baseline-0.2.0-alpha.12.json).
  *
- *   node conformance/run.mjs [--suite 0.1.11|0.1.16]... [--scenario <name>]... [--jobs <n>] [--all] [--baseline <file>] [--verbose]
+ *   node conformance/run.mjs [--suite 0.1.11|0.1.16|0.2.0-alpha.12]... [--scenario <name>]... [--jobs <n>] [--all] [--baseline <file>] [--verbose]
  *
- * Without --suite both suites run, one after the other. Exit 1 when a scenario
+ * Without --suite every suite runs, one after the other. Exit 1 when a scenario
  * fails that the baseline does not list, or when a scenario the baseline lists
  * passes (the baseline must stay honest), or when the baseline names a scenario
  * the suite does not have. Results (checks.json, the adapter's stdout/stderr)
@@ -28,11 +30,16 @@ const ADAPTER = 'node conformance/adapter.mjs'; // the framework splits the comm
  * `globSync` from `fs` (Node >= 22); on Node 20 they load with conformance/node20/register.mjs.
  */
 const SUITES = {
-  '0.1.11': { pkg: '@modelcontextprotocol/conformance', nodeArgs: [], baseline: 'baseline.json' },
-  '0.1.16': { pkg: 'conformance-0116', nodeArgs: ['--import', './conformance/node20/register.mjs'], baseline: 'baseline-0.1.16.json' },
+  '0.1.11': { pkg: '@modelcontextprotocol/conformance', nodeArgs: [], baseline: 'baseline.json', skipNotOurs: true },
+  '0.1.16': { pkg: 'conformance-0116', nodeArgs: ['--import', './conformance/node20/register.mjs'], baseline: 'baseline-0.1.16.json', skipNotOurs: true },
+  // Every client scenario runs here (NOT_OURS is not applied): what it cannot pass is in its baseline, each with a reason.
+  '0.2.0-alpha.12': { pkg: 'conformance-0200a12', nodeArgs: ['--import', './conformance/node20/register.mjs'], baseline: 'baseline-0.2.0-alpha.12.json', skipNotOurs: false },
 };
 
-/** Client scenarios that are not about the gateway's job as a client; they are not run (`--all` runs them, informational only). */
+/**
+ * Client scenarios that are not about the gateway's job as a client; in the 0.1.x suites they are not run (`--all`
+ * runs them, informational only).
+ */
 const NOT_OURS = {
   'elicitation-sep1034-client-defaults':
     'answers a server-initiated elicitation/create with defaults; the gateway declares no elicitation capability downstream (it does not relay server-to-client requests to its own client), so there is nobody to ask',
@@ -45,6 +52,14 @@ const NOT_OURS = {
  */
 const REFUSAL_EXPECTED = {
   'auth/resource-mismatch': ['AUTH_FAILED'], // PRM names another resource: no authorization request may be made
+  // 0.2.0-alpha.12, RFC 9207 / SEP-2468: the authorization response's `iss` is missing though advertised, names another
+  // issuer, or matches only after URL normalization; the code must never reach the token endpoint
+  'auth/iss-supported-missing': ['AUTH_FAILED'],
+  'auth/iss-wrong-issuer': ['AUTH_FAILED'],
+  'auth/iss-unexpected': ['AUTH_FAILED'],
+  'auth/iss-normalized': ['AUTH_FAILED'],
+  // RFC 8414 §3.3: the authorization server metadata names another issuer; none of its endpoints may be used
+  'auth/metadata-issuer-mismatch': ['AUTH_FAILED'],
   'auth/scope-retry-limit': ['AUTH_REQUIRED', 'AUTH_FAILED'], // the scope is never granted: give up after at most 3 authorizations
 };
 
@@ -86,7 +101,7 @@ async function conformance(suite, args) {
 async function listClientScenarios(suite) {
   const { code, stdout, stderr } = await conformance(suite, ['list']);
   if (code !== 0) throw new Error(`conformance ${suite} list failed:\n${stderr}`);
-  const section = stdout.split(/Client scenarios[^\n]*\n/)[1] ?? '';
+  const section = (stdout.split(/Client scenarios[^\n]*\n/)[1] ?? '').split(/\n\s*\n/)[0]; // 0.2.0-alpha lists authorization server scenarios after a blank line
   return [...section.matchAll(/^\s+- (\S+)(?: \[[^\]]*\])?$/gm)].map((m) => m[1]); // 0.1.16 adds the spec versions: `- name [2025-11-25]`
 }
 
@@ -112,9 +127,12 @@ async function runScenario(suite, scenario) {
   const warned = checks.filter((c) => c.status === 'WARNING');
   const passedChecks = checks.filter((c) => c.status === 'SUCCESS').length;
   const clientAsExpected = client.ok || (REFUSAL_EXPECTED[scenario]?.includes(client.code) ?? false);
-  const pass = checks.length > 0 && failed.length === 0 && warned.length === 0 && clientAsExpected && !timedOut;
+  // At least one check must have succeeded: a scenario whose checks are all SKIPPED or INFO (0.2.0-alpha's skills
+  // scenarios against a client that never lists skills) has tested nothing.
+  const pass = passedChecks > 0 && failed.length === 0 && warned.length === 0 && clientAsExpected && !timedOut;
   const problems = [
     ...(checksFile ? [] : ['no checks.json (the framework failed?)']),
+    ...(checksFile && passedChecks === 0 && !failed.length && !warned.length ? [`no check succeeded (${checks.map((c) => c.status).join(', ') || 'none'})`] : []),
     ...failed.map((c) => `FAILURE ${c.name}: ${c.errorMessage ?? c.description}`),
     ...warned.map((c) => `WARNING ${c.name}: ${c.errorMessage ?? c.description}`),
     ...(clientAsExpected ? [] : [`client: ${client.code}${client.message ? ` ${client.message}` : ''}`]),
@@ -162,6 +180,7 @@ async function main() {
 async function runSuite(suite, args) {
   const baselineFile = args.baseline ?? join(ROOT, 'conformance', SUITES[suite].baseline);
   const baseline = JSON.parse(await readFile(baselineFile, 'utf8'));
+  const notOurs = SUITES[suite].skipNotOurs ? NOT_OURS : {};
   const expected = baseline.expectedFailures ?? {};
   const known = await listClientScenarios(suite);
   const errors = [];
@@ -178,7 +197,7 @@ async function runSuite(suite, args) {
   }
   if (errors.length && wanted.some((s) => !known.includes(s))) throw new Error(errors.join('\n'));
 
-  const selected = wanted.length ? wanted : known.filter((s) => args.all || !(s in NOT_OURS));
+  const selected = wanted.length ? wanted : known.filter((s) => args.all || !(s in notOurs));
   const skipped = wanted.length ? [] : known.filter((s) => !selected.includes(s));
   process.stderr.write(`conformance ${suite}: ${selected.length} client scenarios, ${args.jobs} at a time (results in ${relative(ROOT, join(RESULTS, suite))}/)\n`);
   await mkdir(join(RESULTS, suite), { recursive: true });
@@ -197,7 +216,7 @@ async function runSuite(suite, args) {
   let unexpected = 0;
   for (const r of results) {
     const listed = r.scenario in expected;
-    const informational = r.scenario in NOT_OURS;
+    const informational = r.scenario in notOurs;
     let verdict;
     if (r.pass) verdict = listed ? 'XPASS' : 'pass';
     else verdict = listed ? 'xfail' : informational ? 'fail (not ours)' : 'FAIL';
@@ -211,7 +230,7 @@ async function runSuite(suite, args) {
   process.stdout.write(`\n${table(rows, ['scenario', 'result', 'checks', 'client', 'note'])}\n\n`);
   const reasons = [
     ...results.filter((r) => r.scenario in expected).map((r) => [r.scenario, expected[r.scenario]]),
-    ...known.filter((s) => s in NOT_OURS && (skipped.includes(s) || selected.includes(s))).map((s) => [s, `not about the client: ${NOT_OURS[s]}`]),
+    ...known.filter((s) => s in notOurs && (skipped.includes(s) || selected.includes(s))).map((s) => [s, `not about the client: ${notOurs[s]}`]),
   ];
   for (const [name, reason] of reasons) process.stdout.write(`${name}: ${reason}\n`);
   if (reasons.length) process.stdout.write('\n');
@@ -221,7 +240,7 @@ async function runSuite(suite, args) {
     process.stdout.write(`${r.scenario}:\n${r.problems.map((p) => `  - ${p}`).join('\n')}\n  results: ${relative(ROOT, r.out)}/\n`);
     if (args.verbose) process.stdout.write(`${r.cli.stderr}\n`);
   }
-  const counted = results.filter((r) => !(r.scenario in NOT_OURS));
+  const counted = results.filter((r) => !(r.scenario in notOurs));
   const passed = counted.filter((r) => r.pass).length;
   process.stdout.write(
     `${suite}: passed ${passed}/${counted.length}; expected failures ${counted.filter((r) => !r.pass && r.scenario in expected).length}; unexpected ${unexpected}\n`,

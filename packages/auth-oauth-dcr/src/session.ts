@@ -33,6 +33,8 @@ export interface Session {
 export class Discovery {
   private noted: AuthChallenge | null = null;
   private found: Promise<Session> | undefined;
+  /** The authorization server of the last session found: the issuer new tokens are stamped with. */
+  private lastIssuer: string | undefined;
   /** Egress policies by configured URL: the server's, and the enterprise IdP's. */
   private readonly policies = new Map<string, Promise<EgressPolicy>>();
 
@@ -58,12 +60,28 @@ export class Discovery {
       requireS256(name, as);
       requireEndpoints(name, as, ['token_endpoint']); // every grant uses it
       await requireSecureEndpoints(name, as, egress);
+      this.lastIssuer = as.issuer;
       return { info, as, insecure: egress.allowLocal, egress, fetch: egress.fetcher(endpointLabeler(as)) };
     })();
     this.found.catch(() => {
       this.found = undefined; // a failed discovery is retried on the next attempt
     });
     return this.found;
+  }
+
+  /** The issuer of the last session found (the authorization server the current grants talk to), if any. */
+  get issuer(): string | undefined {
+    return this.lastIssuer;
+  }
+
+  /**
+   * Discovers again (the server refused our token: its protected resource metadata may name another
+   * authorization server now, SEP-2352). Resolves with the issuer before and the session now.
+   */
+  async rediscover(): Promise<{ readonly before: string | undefined; readonly session: Session }> {
+    const before = this.found ? ((await this.found.catch(() => undefined))?.as.issuer ?? this.lastIssuer) : this.lastIssuer;
+    this.found = undefined;
+    return { before, session: await this.session() };
   }
 
   /**
