@@ -230,7 +230,7 @@ export class OAuthStrategy implements AuthStrategy {
 
   private async stepUp(challenge: AuthChallenge): Promise<'retry' | 'fail'> {
     const { logger, name } = this.ctx;
-    if (!this.scopes.stepUp(challenge)) {
+    if (!this.scopes.stepUp(challenge, this.cache.current?.scope)) {
       logger.warn(`Server ${name} still asks for more scope after ${this.scopes.made} step-up(s); giving up`);
       return 'fail';
     }
