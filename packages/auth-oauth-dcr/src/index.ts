@@ -15,6 +15,7 @@ export { revokeTokens, type RevokeTokensOptions, type RevokeTokensResult } from 
 // Its catalogued errors, for `code` + `details.reason` matching.
 export {
   authorizationRefused,
+  authorizationResponseIssuerMismatch,
   clientCredentialsRefused,
   codeExchangeRefused,
   deviceAuthorizationRefused,

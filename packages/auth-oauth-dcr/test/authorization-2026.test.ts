@@ -18,10 +18,10 @@ import {
   type AuthorizationServer,
   type AuthorizationServerOptions,
 } from '@agent-mcp-gateway/testing';
-import { OAuthPlugin } from '../src/index.js';
+import { OAuthPlugin, authorizationResponseIssuerMismatch } from '../src/index.js';
 import { OAuthStrategy } from '../src/strategy.js';
 import { checkResponseIssuer } from '../src/user-grants.js';
-import { captureLogger, gatewayConfig, httpSpec, nextState, rejectionOf, tokenStorePlugin, within, type CapturedLogger } from './helpers.js';
+import { captureLogger, gatewayConfig, httpSpec, nextState, rejectionOf, startDocServer, tokenStorePlugin, within, type CapturedLogger } from './helpers.js';
 
 const AGENT = 'tester';
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -132,7 +132,7 @@ describe('the authorization response issuer (RFC 9207, SEP-2468)', () => {
       const { as, login, log } = await started();
       await completeLogin(login.url, { alterCallback: (url) => (tamper(url, as.issuer), url) });
       const error = await rejectionOf(within(login.done, 'login done'));
-      expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'notion', reason: 'authorization_response_issuer_mismatch' } });
+      expect(error).toMatchObject({ code: 'AUTH_FAILED', details: { server: 'notion', reason: authorizationResponseIssuerMismatch.reason } });
       expect(as.tokenRequests('authorization_code')).toBe(0);
       expect(error.message).not.toContain('evil.example.com');
       expect(log.text()).not.toContain('evil.example.com');
@@ -286,5 +286,60 @@ describe('dynamic client registration', () => {
     await loginFirst(running);
     expect(bodies).toHaveLength(1);
     expect(bodies[0]).toMatchObject({ application_type: 'native', redirect_uris: [expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/callback$/)] });
+  });
+});
+
+describe('Client ID Metadata Documents (SEP-991)', () => {
+  const CIMD = 'https://gateway.example.com/oauth/client-metadata.json';
+
+  /** An MCP server that is its own authorization server, offering dynamic registration and, when asked, CIMD. oidc-provider has no CIMD. */
+  async function server(cimd: boolean) {
+    const s = await startDocServer((req, res, origin) => {
+      if (!req.url?.startsWith('/mcp')) return false;
+      res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` }).end();
+      return true;
+    });
+    cleanups.push(() => s.close());
+    s.routes.set('/.well-known/oauth-protected-resource/mcp', { body: { resource: `${s.origin}/mcp`, authorization_servers: [s.origin] } });
+    s.routes.set('/.well-known/oauth-authorization-server', {
+      body: {
+        issuer: s.origin,
+        authorization_endpoint: `${s.origin}/authorize`,
+        token_endpoint: `${s.origin}/token`,
+        registration_endpoint: `${s.origin}/register`,
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+        ...(cimd && { client_id_metadata_document_supported: true }),
+      },
+    });
+    s.routes.set('/register', { status: 201, body: { client_id: 'registered-client', token_endpoint_auth_method: 'none' } });
+    return s;
+  }
+
+  async function authorizationUrl(s: Awaited<ReturnType<typeof server>>): Promise<URL> {
+    const strategy = new OAuthStrategy({
+      spec: httpSpec('docs', `${s.origin}/mcp`, { auth: { type: 'oauth', clientMetadataUrl: CIMD } }),
+      store: new MemoryTokenStore(),
+      logger: captureLogger().logger,
+      env: { BROWSER: 'none' },
+      loginTimeoutMs: 10_000,
+      clientName: 'test',
+    });
+    cleanups.push(async () => strategy.close());
+    return new URL((await within(strategy.startLogin(), 'login started')).url);
+  }
+
+  it('the AS offers both CIMD and dynamic registration, a clientMetadataUrl is configured: the URL is the client id, nothing is registered', async () => {
+    const s = await server(true);
+    const url = await authorizationUrl(s);
+    expect(url.searchParams.get('client_id')).toBe(CIMD);
+    expect(s.paths()).not.toContain('/register');
+  });
+
+  it('the AS does not advertise CIMD: the configured URL is not used, the gateway registers', async () => {
+    const s = await server(false);
+    const url = await authorizationUrl(s);
+    expect(url.searchParams.get('client_id')).toBe('registered-client');
+    expect(s.paths()).toContain('/register');
   });
 });
