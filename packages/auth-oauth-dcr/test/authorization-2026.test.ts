@@ -343,3 +343,58 @@ describe('Client ID Metadata Documents (SEP-991)', () => {
     expect(s.paths()).toContain('/register');
   });
 });
+
+describe('application_type in the registration (SEP-837)', () => {
+  /** An authorization server (a small real one) that records the registration bodies it receives. */
+  async function recordingServer(bodies: Record<string, unknown>[]) {
+    const s = await startDocServer((req, res, origin) => {
+      if (req.url?.startsWith('/mcp')) {
+        res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` }).end();
+        return true;
+      }
+      if (req.method !== 'POST' || req.url !== '/register') return false;
+      let text = '';
+      req.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      req.on('end', () => {
+        bodies.push(JSON.parse(text) as Record<string, unknown>);
+        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ client_id: `client-${bodies.length}`, token_endpoint_auth_method: 'none' }));
+      });
+      return true;
+    });
+    cleanups.push(() => s.close());
+    s.routes.set('/.well-known/oauth-protected-resource/mcp', { body: { resource: `${s.origin}/mcp`, authorization_servers: [s.origin] } });
+    s.routes.set('/.well-known/oauth-authorization-server', {
+      body: {
+        issuer: s.origin,
+        authorization_endpoint: `${s.origin}/authorize`,
+        token_endpoint: `${s.origin}/token`,
+        registration_endpoint: `${s.origin}/register`,
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+      },
+    });
+    return s;
+  }
+
+  for (const [label, auth, expected] of [
+    ['nothing configured: native (a loopback redirect)', undefined, 'native'],
+    ['configured web: kept as configured', { type: 'oauth' as const, applicationType: 'web' as const }, 'web'],
+  ] as const) {
+    it(label, async () => {
+      const bodies: Record<string, unknown>[] = [];
+      const s = await recordingServer(bodies);
+      const strategy = new OAuthStrategy({
+        spec: httpSpec('docs', `${s.origin}/mcp`, auth ? { auth } : {}),
+        store: new MemoryTokenStore(),
+        logger: captureLogger().logger,
+        env: { BROWSER: 'none' },
+        loginTimeoutMs: 10_000,
+        clientName: 'test',
+      });
+      cleanups.push(async () => strategy.close());
+      await within(strategy.startLogin(), 'login started');
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0]).toMatchObject({ application_type: expected, redirect_uris: [expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/callback$/)] });
+    });
+  }
+});
