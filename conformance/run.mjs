@@ -33,8 +33,19 @@ const SUITES = {
   '0.1.11': { pkg: '@modelcontextprotocol/conformance', nodeArgs: [], baseline: 'baseline.json', skipNotOurs: true },
   '0.1.16': { pkg: 'conformance-0116', nodeArgs: ['--import', './conformance/node20/register.mjs'], baseline: 'baseline-0.1.16.json', skipNotOurs: true },
   // Every client scenario runs here (NOT_OURS is not applied): what it cannot pass is in its baseline, each with a reason.
-  '0.2.0-alpha.12': { pkg: 'conformance-0200a12', nodeArgs: ['--import', './conformance/node20/register.mjs'], baseline: 'baseline-0.2.0-alpha.12.json', skipNotOurs: false },
+  // A scenario that applies to revision 2026-07-28 runs with `--spec-version 2026-07-28`, which turns on that
+  // revision's checks (SEP-2350 scope union, SEP-837 application_type, …); the others (2025-only, extensions) run as listed.
+  '0.2.0-alpha.12': {
+    pkg: 'conformance-0200a12',
+    nodeArgs: ['--import', './conformance/node20/register.mjs'],
+    baseline: 'baseline-0.2.0-alpha.12.json',
+    skipNotOurs: false,
+    specVersion: '2026-07-28',
+  },
 };
+
+/** `<suite> <scenario>` → the spec versions the suite lists for it (`- name [2025-11-25,2026-07-28]`). */
+const VERSIONS = new Map();
 
 /**
  * Client scenarios that are not about the gateway's job as a client; in the 0.1.x suites they are not run (`--all`
@@ -102,7 +113,9 @@ async function listClientScenarios(suite) {
   const { code, stdout, stderr } = await conformance(suite, ['list']);
   if (code !== 0) throw new Error(`conformance ${suite} list failed:\n${stderr}`);
   const section = (stdout.split(/Client scenarios[^\n]*\n/)[1] ?? '').split(/\n\s*\n/)[0]; // 0.2.0-alpha lists authorization server scenarios after a blank line
-  return [...section.matchAll(/^\s+- (\S+)(?: \[[^\]]*\])?$/gm)].map((m) => m[1]); // 0.1.16 adds the spec versions: `- name [2025-11-25]`
+  const found = [...section.matchAll(/^\s+- (\S+)(?: \[([^\]]*)\])?$/gm)]; // 0.1.16 adds the spec versions: `- name [2025-11-25]`
+  for (const m of found) VERSIONS.set(`${suite} ${m[1]}`, m[2]?.split(',') ?? []);
+  return found.map((m) => m[1]);
 }
 
 async function runScenario(suite, scenario) {
@@ -110,7 +123,9 @@ async function runScenario(suite, scenario) {
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
   const started = Date.now();
-  const cli = await conformance(suite, ['client', '--command', ADAPTER, '--scenario', scenario, '-o', out]);
+  const spec = SUITES[suite].specVersion;
+  const specArgs = spec && VERSIONS.get(`${suite} ${scenario}`)?.includes(spec) ? ['--spec-version', spec] : [];
+  const cli = await conformance(suite, ['client', '--command', ADAPTER, '--scenario', scenario, ...specArgs, '-o', out]);
   const seconds = (Date.now() - started) / 1000;
   const checksFile = await findFile(out, 'checks.json');
   const checks = checksFile ? JSON.parse(await readFile(checksFile, 'utf8')) : [];
