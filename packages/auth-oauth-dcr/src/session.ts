@@ -79,9 +79,23 @@ export class Discovery {
    * authorization server now, SEP-2352). Resolves with the issuer before and the session now.
    */
   async rediscover(): Promise<{ readonly before: string | undefined; readonly session: Session }> {
-    const before = this.found ? ((await this.found.catch(() => undefined))?.as.issuer ?? this.lastIssuer) : this.lastIssuer;
+    const previous = await this.found?.catch(() => undefined);
+    const before = previous?.as.issuer ?? this.lastIssuer;
     this.found = undefined;
-    return { before, session: await this.session() };
+    let session: Session;
+    try {
+      session = await this.session();
+    } catch (error) {
+      if (!previous) throw error;
+      session = previous; // the metadata cannot be read now: nothing says the server moved
+    }
+    // Metadata found before and none now is a failed read (the 2025-03-26 fallback would name the server's origin), not a move.
+    if (previous && previous.info.fromMetadata && !session.info.fromMetadata) session = previous;
+    if (session === previous) {
+      this.found = Promise.resolve(previous);
+      this.lastIssuer = previous.as.issuer;
+    }
+    return { before, session };
   }
 
   /**
