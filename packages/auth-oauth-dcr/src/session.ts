@@ -1,6 +1,6 @@
 import type * as oauth from 'oauth4webapi';
 import type { AuthChallenge } from '@agent-mcp-gateway/core';
-import type { StrategyContext } from './context.js';
+import { InFlight, type StrategyContext } from './context.js';
 import {
   discoverAuthorizationServer,
   discoverResource,
@@ -35,6 +35,7 @@ export class Discovery {
   private found: Promise<Session> | undefined;
   /** The authorization server of the last session found: the issuer new tokens are stamped with. */
   private lastIssuer: string | undefined;
+  private readonly rediscovering = new InFlight<{ readonly before: string | undefined; readonly session: Session }>();
   /** Egress policies by configured URL: the server's, and the enterprise IdP's. */
   private readonly policies = new Map<string, Promise<EgressPolicy>>();
 
@@ -78,7 +79,11 @@ export class Discovery {
    * Discovers again (the server refused our token: its protected resource metadata may name another
    * authorization server now, SEP-2352). Resolves with the issuer before and the session now.
    */
-  async rediscover(): Promise<{ readonly before: string | undefined; readonly session: Session }> {
+  rediscover(): Promise<{ readonly before: string | undefined; readonly session: Session }> {
+    return this.rediscovering.run(() => this.discoverAgain()); // concurrent refusals share one rediscovery
+  }
+
+  private async discoverAgain(): Promise<{ readonly before: string | undefined; readonly session: Session }> {
     const previous = await this.found?.catch(() => undefined);
     const before = previous?.as.issuer ?? this.lastIssuer;
     this.found = undefined;

@@ -19,6 +19,8 @@ import {
   type AuthorizationServerOptions,
 } from '@agent-mcp-gateway/testing';
 import { OAuthPlugin, authorizationResponseIssuerMismatch } from '../src/index.js';
+import type { OAuthStrategyOptions } from '../src/context.js';
+import { Discovery } from '../src/session.js';
 import { OAuthStrategy } from '../src/strategy.js';
 import { checkResponseIssuer } from '../src/user-grants.js';
 import { captureLogger, gatewayConfig, httpSpec, nextState, rejectionOf, startDocServer, tokenStorePlugin, within, type CapturedLogger } from './helpers.js';
@@ -397,4 +399,45 @@ describe('application_type in the registration (SEP-837)', () => {
       expect(bodies[0]).toMatchObject({ application_type: expected, redirect_uris: [expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/callback$/)] });
     });
   }
+});
+
+describe('rediscovery after a refused token', () => {
+  /** An authorization server's metadata on a small real server (oidc-provider is not needed to tell servers apart). */
+  async function asServer() {
+    const s = await startDocServer();
+    cleanups.push(() => s.close());
+    s.routes.set('/.well-known/oauth-authorization-server', {
+      body: { issuer: s.origin, authorization_endpoint: `${s.origin}/authorize`, token_endpoint: `${s.origin}/token`, code_challenge_methods_supported: ['S256'] },
+    });
+    return s;
+  }
+
+  it('names the new authorization server when the metadata says so; keeps the previous one when the metadata cannot be read or is gone', async () => {
+    const [a, b] = [await asServer(), await asServer()];
+    const rs = await startDocServer();
+    cleanups.push(() => rs.close());
+    const prm = '/.well-known/oauth-protected-resource/mcp';
+    rs.routes.set(prm, { body: { resource: `${rs.origin}/mcp`, authorization_servers: [a.origin] } });
+    const discovery = new Discovery({ name: 'docs', url: `${rs.origin}/mcp`, options: {} as OAuthStrategyOptions });
+    expect((await discovery.session()).as.issuer).toBe(a.origin);
+
+    // Gone (404): the 2025-03-26 fallback would make the server's own origin the authorization server. Not a move.
+    rs.routes.delete(prm);
+    expect(await discovery.rediscover()).toMatchObject({ before: a.origin, session: { as: { issuer: a.origin } } });
+    // The new authorization server's metadata cannot be read: not a move either.
+    rs.routes.set(prm, { body: { resource: `${rs.origin}/mcp`, authorization_servers: [b.origin] } });
+    b.routes.delete('/.well-known/oauth-authorization-server');
+    expect(await discovery.rediscover()).toMatchObject({ before: a.origin, session: { as: { issuer: a.origin } } });
+    expect(discovery.issuer).toBe(a.origin);
+    // Readable: the move is seen, once for concurrent callers.
+    b.routes.set('/.well-known/oauth-authorization-server', {
+      body: { issuer: b.origin, authorization_endpoint: `${b.origin}/authorize`, token_endpoint: `${b.origin}/token`, code_challenge_methods_supported: ['S256'] },
+    });
+    const before = rs.paths().length;
+    const [one, two] = await Promise.all([discovery.rediscover(), discovery.rediscover()]);
+    expect(one).toMatchObject({ before: a.origin, session: { as: { issuer: b.origin } } });
+    expect(two).toBe(one);
+    expect(rs.paths().slice(before).filter((p) => p === prm)).toHaveLength(1);
+    expect(discovery.issuer).toBe(b.origin);
+  });
 });
