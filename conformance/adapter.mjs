@@ -51,12 +51,17 @@ function toolCallFor(scenario) {
 /**
  * The calls an agent makes after listing: the scenario's own list when its context has one
  * (`toolCalls`, e.g. http-custom-headers), every listed tool where the scenario checks which tools
- * the client keeps (http-invalid-tool-headers: a tool the gateway left out is never called), else
- * the scenario's one tool.
+ * the client keeps (http-invalid-tool-headers: a tool the gateway left out is never called), the
+ * echo of a listed input schema (json-schema-2020-12-preservation), else the scenario's one tool.
  */
 function toolCallsFor(scenario, ctx, tools) {
   if (Array.isArray(ctx.toolCalls)) return ctx.toolCalls.map((c) => ({ tool: c.name, args: c.arguments ?? {} }));
   if (scenario === 'http-invalid-tool-headers') return tools.map((t) => ({ tool: t.name, args: sampleArgs(t.inputSchema) }));
+  if (scenario === 'json-schema-2020-12-preservation') {
+    // The server echoes back the schema it is sent: the listed input schema, as the gateway passed it on.
+    const focal = tools.find((t) => t.name === 'json_schema_2020_12_tool');
+    return focal ? [{ tool: 'json_schema_echo', args: { schema: focal.inputSchema } }] : [];
+  }
   const one = toolCallFor(scenario);
   return one ? [one] : [];
 }
@@ -148,7 +153,8 @@ async function main() {
       await sleep(50);
     }
     const status = strategy.status();
-    if (status.state === 'failed') throw new Error(`login failed: ${status.detail}`);
+    // A login that ended in a refusal (e.g. an authorization response whose `iss` is wrong) is an authentication failure.
+    if (status.state === 'failed') throw new GatewayError('AUTH_FAILED', `login failed: ${status.detail}`, { server: SERVER });
     // The finished login makes the gateway reconnect by itself: let that attempt end and judge it,
     // instead of racing it with one more attempt of our own (the suite counts attempts).
     while (downstream.state === 'connecting' || (downstream.state === 'auth_required' && strategy.status().state === 'ok')) {

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
  * Runs the client scenarios of the official MCP conformance suite
- * (@modelcontextprotocol/conformance, two versions pinned in the root package.json:
- * 0.1.11, and 0.1.16 under the npm alias `conformance-0116`) with the gateway as
- * the client (conformance/adapter.mjs), and compares the outcome with each
- * suite's baseline (0.1.11: conformance/baseline.json, 0.1.16: conformance/baseline-0.1.16.json).
+ * (@modelcontextprotocol/conformance, three versions pinned in the root package.json:
+ * 0.1.11, 0.1.16 under the npm alias `conformance-0116`, and 0.2.0-alpha.12 (revision
+ * 2026-07-28) under `conformance-0200a12`) with the gateway as the client
+ * (conformance/adapter.mjs), and compares the outcome with each suite's baseline
+ * (0.1.11: conformance/baseline.json, 0.1.16: conformance/baseline-0.1.16.json,
+ * 0.2.0-alpha.12: conformance/baseline-0.2.0-alpha.12.json).
  *
- *   node conformance/run.mjs [--suite 0.1.11|0.1.16]... [--scenario <name>]... [--jobs <n>] [--all] [--baseline <file>] [--verbose]
+ *   node conformance/run.mjs [--suite 0.1.11|0.1.16|0.2.0-alpha.12]... [--scenario <name>]... [--jobs <n>] [--baseline <file>] [--verbose]
  *
- * Without --suite both suites run, one after the other. Exit 1 when a scenario
+ * Without --suite every suite runs, one after the other. Exit 1 when a scenario
  * fails that the baseline does not list, or when a scenario the baseline lists
  * passes (the baseline must stay honest), or when the baseline names a scenario
  * the suite does not have. Results (checks.json, the adapter's stdout/stderr)
@@ -28,15 +30,21 @@ const ADAPTER = 'node conformance/adapter.mjs'; // the framework splits the comm
  * `globSync` from `fs` (Node >= 22); on Node 20 they load with conformance/node20/register.mjs.
  */
 const SUITES = {
+  // Every client scenario of each suite runs: what one cannot pass is in its baseline, each with a reason.
   '0.1.11': { pkg: '@modelcontextprotocol/conformance', nodeArgs: [], baseline: 'baseline.json' },
   '0.1.16': { pkg: 'conformance-0116', nodeArgs: ['--import', './conformance/node20/register.mjs'], baseline: 'baseline-0.1.16.json' },
+  // A scenario that applies to revision 2026-07-28 runs with `--spec-version 2026-07-28`, which turns on that
+  // revision's checks (SEP-2350 scope union, SEP-837 application_type, …); the others (2025-only, extensions) run as listed.
+  '0.2.0-alpha.12': {
+    pkg: 'conformance-0200a12',
+    nodeArgs: ['--import', './conformance/node20/register.mjs'],
+    baseline: 'baseline-0.2.0-alpha.12.json',
+    specVersion: '2026-07-28',
+  },
 };
 
-/** Client scenarios that are not about the gateway's job as a client; they are not run (`--all` runs them, informational only). */
-const NOT_OURS = {
-  'elicitation-sep1034-client-defaults':
-    'answers a server-initiated elicitation/create with defaults; the gateway declares no elicitation capability downstream (it does not relay server-to-client requests to its own client), so there is nobody to ask',
-};
+/** `<suite> <scenario>` → the spec versions the suite lists for it (`- name [2025-11-25,2026-07-28]`). */
+const VERSIONS = new Map();
 
 /**
  * Scenarios whose correct outcome is that the client refuses: the adapter then
@@ -45,6 +53,14 @@ const NOT_OURS = {
  */
 const REFUSAL_EXPECTED = {
   'auth/resource-mismatch': ['AUTH_FAILED'], // PRM names another resource: no authorization request may be made
+  // 0.2.0-alpha.12, RFC 9207 / SEP-2468: the authorization response's `iss` is missing though advertised, names another
+  // issuer, or matches only after URL normalization; the code must never reach the token endpoint
+  'auth/iss-supported-missing': ['AUTH_FAILED'],
+  'auth/iss-wrong-issuer': ['AUTH_FAILED'],
+  'auth/iss-unexpected': ['AUTH_FAILED'],
+  'auth/iss-normalized': ['AUTH_FAILED'],
+  // RFC 8414 §3.3: the authorization server metadata names another issuer; none of its endpoints may be used
+  'auth/metadata-issuer-mismatch': ['AUTH_FAILED'],
   'auth/scope-retry-limit': ['AUTH_REQUIRED', 'AUTH_FAILED'], // the scope is never granted: give up after at most 3 authorizations
 };
 
@@ -52,7 +68,7 @@ const REFUSAL_EXPECTED = {
 const SOLO = new Set(['sse-retry']);
 
 function parseArgs(argv) {
-  const args = { suites: [], scenarios: [], jobs: 4, verbose: false, all: false, baseline: undefined };
+  const args = { suites: [], scenarios: [], jobs: 4, verbose: false, baseline: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--suite') {
@@ -63,10 +79,9 @@ function parseArgs(argv) {
     else if (a === '--jobs') args.jobs = Math.max(1, Number(argv[++i]) || 1);
     else if (a === '--verbose') args.verbose = true;
     else if (a === '--baseline') args.baseline = argv[++i];
-    else if (a === '--all') args.all = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        `usage: node conformance/run.mjs [--suite ${Object.keys(SUITES).join('|')}]... [--scenario <name>]... [--jobs <n>] [--all] [--baseline <file>] [--verbose]\n`,
+        `usage: node conformance/run.mjs [--suite ${Object.keys(SUITES).join('|')}]... [--scenario <name>]... [--jobs <n>] [--baseline <file>] [--verbose]\n`,
       );
       process.exit(0);
     } else throw new Error(`unknown argument: ${a}`);
@@ -86,8 +101,10 @@ async function conformance(suite, args) {
 async function listClientScenarios(suite) {
   const { code, stdout, stderr } = await conformance(suite, ['list']);
   if (code !== 0) throw new Error(`conformance ${suite} list failed:\n${stderr}`);
-  const section = stdout.split(/Client scenarios[^\n]*\n/)[1] ?? '';
-  return [...section.matchAll(/^\s+- (\S+)(?: \[[^\]]*\])?$/gm)].map((m) => m[1]); // 0.1.16 adds the spec versions: `- name [2025-11-25]`
+  const section = (stdout.split(/Client scenarios[^\n]*\n/)[1] ?? '').split(/\n\s*\n/)[0]; // 0.2.0-alpha lists authorization server scenarios after a blank line
+  const found = [...section.matchAll(/^\s+- (\S+)(?: \[([^\]]*)\])?$/gm)]; // 0.1.16 adds the spec versions: `- name [2025-11-25]`
+  for (const m of found) VERSIONS.set(`${suite} ${m[1]}`, m[2]?.split(',') ?? []);
+  return found.map((m) => m[1]);
 }
 
 async function runScenario(suite, scenario) {
@@ -95,7 +112,9 @@ async function runScenario(suite, scenario) {
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
   const started = Date.now();
-  const cli = await conformance(suite, ['client', '--command', ADAPTER, '--scenario', scenario, '-o', out]);
+  const spec = SUITES[suite].specVersion;
+  const specArgs = spec && VERSIONS.get(`${suite} ${scenario}`)?.includes(spec) ? ['--spec-version', spec] : [];
+  const cli = await conformance(suite, ['client', '--command', ADAPTER, '--scenario', scenario, ...specArgs, '-o', out]);
   const seconds = (Date.now() - started) / 1000;
   const checksFile = await findFile(out, 'checks.json');
   const checks = checksFile ? JSON.parse(await readFile(checksFile, 'utf8')) : [];
@@ -112,9 +131,12 @@ async function runScenario(suite, scenario) {
   const warned = checks.filter((c) => c.status === 'WARNING');
   const passedChecks = checks.filter((c) => c.status === 'SUCCESS').length;
   const clientAsExpected = client.ok || (REFUSAL_EXPECTED[scenario]?.includes(client.code) ?? false);
-  const pass = checks.length > 0 && failed.length === 0 && warned.length === 0 && clientAsExpected && !timedOut;
+  // At least one check must have succeeded: a scenario whose checks are all SKIPPED or INFO (0.2.0-alpha's skills
+  // scenarios against a client that never lists skills) has tested nothing.
+  const pass = passedChecks > 0 && failed.length === 0 && warned.length === 0 && clientAsExpected && !timedOut;
   const problems = [
     ...(checksFile ? [] : ['no checks.json (the framework failed?)']),
+    ...(checksFile && passedChecks === 0 && !failed.length && !warned.length ? [`no check succeeded (${checks.map((c) => c.status).join(', ') || 'none'})`] : []),
     ...failed.map((c) => `FAILURE ${c.name}: ${c.errorMessage ?? c.description}`),
     ...warned.map((c) => `WARNING ${c.name}: ${c.errorMessage ?? c.description}`),
     ...(clientAsExpected ? [] : [`client: ${client.code}${client.message ? ` ${client.message}` : ''}`]),
@@ -178,8 +200,7 @@ async function runSuite(suite, args) {
   }
   if (errors.length && wanted.some((s) => !known.includes(s))) throw new Error(errors.join('\n'));
 
-  const selected = wanted.length ? wanted : known.filter((s) => args.all || !(s in NOT_OURS));
-  const skipped = wanted.length ? [] : known.filter((s) => !selected.includes(s));
+  const selected = wanted.length ? wanted : known;
   process.stderr.write(`conformance ${suite}: ${selected.length} client scenarios, ${args.jobs} at a time (results in ${relative(ROOT, join(RESULTS, suite))}/)\n`);
   await mkdir(join(RESULTS, suite), { recursive: true });
   const one = async (s) => {
@@ -197,22 +218,17 @@ async function runSuite(suite, args) {
   let unexpected = 0;
   for (const r of results) {
     const listed = r.scenario in expected;
-    const informational = r.scenario in NOT_OURS;
     let verdict;
     if (r.pass) verdict = listed ? 'XPASS' : 'pass';
-    else verdict = listed ? 'xfail' : informational ? 'fail (not ours)' : 'FAIL';
-    if (!informational && (verdict === 'XPASS' || verdict === 'FAIL')) unexpected++;
+    else verdict = listed ? 'xfail' : 'FAIL';
+    if (verdict === 'XPASS' || verdict === 'FAIL') unexpected++;
     const checks = `${r.checks.passed}/${r.checks.passed + r.checks.failed}${r.checks.warnings ? ` +${r.checks.warnings}w` : ''}`;
     const note = listed ? 'in baseline (reason below)' : r.pass ? '' : (r.problems[0] ?? '');
     rows.push([r.scenario, verdict, checks, r.client.code, clip(note)]);
   }
-  for (const s of skipped) rows.push([s, 'not run', '', '', 'not about the client (reason below)']);
   process.stdout.write(`\nconformance ${suite} (${SUITES[suite].pkg}), baseline ${relative(ROOT, baselineFile)}\n`);
   process.stdout.write(`\n${table(rows, ['scenario', 'result', 'checks', 'client', 'note'])}\n\n`);
-  const reasons = [
-    ...results.filter((r) => r.scenario in expected).map((r) => [r.scenario, expected[r.scenario]]),
-    ...known.filter((s) => s in NOT_OURS && (skipped.includes(s) || selected.includes(s))).map((s) => [s, `not about the client: ${NOT_OURS[s]}`]),
-  ];
+  const reasons = results.filter((r) => r.scenario in expected).map((r) => [r.scenario, expected[r.scenario]]);
   for (const [name, reason] of reasons) process.stdout.write(`${name}: ${reason}\n`);
   if (reasons.length) process.stdout.write('\n');
 
@@ -221,10 +237,9 @@ async function runSuite(suite, args) {
     process.stdout.write(`${r.scenario}:\n${r.problems.map((p) => `  - ${p}`).join('\n')}\n  results: ${relative(ROOT, r.out)}/\n`);
     if (args.verbose) process.stdout.write(`${r.cli.stderr}\n`);
   }
-  const counted = results.filter((r) => !(r.scenario in NOT_OURS));
-  const passed = counted.filter((r) => r.pass).length;
+  const passed = results.filter((r) => r.pass).length;
   process.stdout.write(
-    `${suite}: passed ${passed}/${counted.length}; expected failures ${counted.filter((r) => !r.pass && r.scenario in expected).length}; unexpected ${unexpected}\n`,
+    `${suite}: passed ${passed}/${results.length}; expected failures ${results.filter((r) => !r.pass && r.scenario in expected).length}; unexpected ${unexpected}\n`,
   );
   for (const e of errors) process.stdout.write(`baseline: ${e}\n`);
   if (unexpected > 0 || errors.length > 0) {

@@ -82,7 +82,8 @@ export class ClientIdentity {
           grant_types: grantTypes,
           response_types: ['code'],
           token_endpoint_auth_method: 'none',
-          application_type: 'native',
+          // The redirect is a loopback one, which is what `native` means; a configured value is never overridden.
+          application_type: (this.ctx.auth as OAuthAuth | undefined)?.applicationType ?? 'native',
         },
         requestOptions,
       );

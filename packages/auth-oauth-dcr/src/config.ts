@@ -17,6 +17,8 @@ export const OAuthAuthSchema = z.strictObject({
   callbackPort: PortSchema.optional(),
   clientMetadataUrl: HttpUrlSchema.optional(),
   tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+  /** `application_type` of a dynamic registration (OpenID Connect Registration, SEP-837); default `native` (a loopback redirect). */
+  applicationType: z.enum(['native', 'web']).optional(),
 });
 
 /** The client credentials grant: the gateway is the client, no person logs in. */

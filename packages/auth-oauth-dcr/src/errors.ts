@@ -120,6 +120,13 @@ export const registrationRefused = authFailedBecause('registration_refused');
 
 /** `authorization_refused`: the authorization server refused the login (`access_denied` or another error on the redirect back, or while the device grant polled). */
 export const authorizationRefused = authFailedBecause('authorization_refused');
+/**
+ * `authorization_response_issuer_mismatch`: the redirect back carries an `iss` that is not, character for character,
+ * the authorization server's issuer, or none although the server advertises
+ * `authorization_response_iss_parameter_supported` (RFC 9207 §2.4, SEP-2468): a mix-up attack is possible, so the code
+ * is never exchanged and nothing else in that response (an `error`) is believed.
+ */
+export const authorizationResponseIssuerMismatch = authFailedBecause('authorization_response_issuer_mismatch');
 /** `code_exchange_refused`: the token endpoint refused the authorization code (or did not answer). */
 export const codeExchangeRefused = authFailedBecause('code_exchange_refused');
 /** `device_unsupported`: the authorization server offers no device authorization endpoint (RFC 8628). */

@@ -108,14 +108,24 @@ export class Grants {
     const refreshToken = current?.refresh_token ?? stale.refresh_token;
     if (!refreshToken) return undefined;
     const session = await this.parts.discovery.session();
-    const config = this.parts.identity.configuration(session, stored?.client);
+    const issuer = session.as.issuer;
+    // SEP-2352: tokens and a registration are bound to the authorization server that issued them. A refresh
+    // token of another one is never sent here, nor that server's client id: a new login (and registration) is needed.
+    const boundTo = current?.issuer ?? stale.issuer;
+    if (boundTo !== undefined && boundTo !== issuer) {
+      ctx.logger.info(`The tokens for ${ctx.name} were issued by ${boundTo}; the server now names ${issuer}: a new login is needed`);
+      return undefined;
+    }
+    const registered = stored?.client && stored.client.issuer === issuer ? stored.client : undefined;
+    const config = this.parts.identity.configuration(session, registered);
     if (!config) return undefined;
     try {
       // A DPoP-bound refresh token is presented with a proof of the key it is bound to (RFC 9449 §5).
       const bound = current?.refresh_token ? current : stale;
       const options = await this.parts.dpop.options(session, config, bound);
       const response = ctx.obtained(await client.refreshTokenGrant(config, refreshToken, { resource: session.info.resource }, options));
-      const tokens = this.parts.dpop.bind(toStoredTokens(response, refreshToken), bound);
+      // Unstamped tokens (stored before the issuer was recorded) are stamped here, with the server that refreshed them.
+      const tokens = this.parts.dpop.bind(toStoredTokens(response, refreshToken, issuer), bound);
       // The rotated refresh token is saved before anything else can use or lose it.
       await write({ ...stored, ...ctx.serverEntry, tokens });
       this.parts.accept(tokens, response.expires_in);
@@ -154,7 +164,7 @@ export class Grants {
   /** A grant's answer: tokens to the redactor, saved (merged, under the lock), in use. */
   private async granted(answer: client.TokenEndpointResponse, label: string): Promise<StoredTokens> {
     const response = this.ctx.obtained(answer);
-    const tokens = this.parts.dpop.bind(toStoredTokens(response));
+    const tokens = this.parts.dpop.bind(toStoredTokens(response, undefined, this.parts.discovery.issuer));
     await this.parts.cache.save(tokens);
     this.parts.accept(tokens, response.expires_in);
     this.ctx.logger.info(`Tokens cached for ${this.ctx.name} (${label})`);

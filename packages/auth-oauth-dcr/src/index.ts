@@ -16,6 +16,7 @@ export { revokeTokens, type RevokeTokensOptions, type RevokeTokensResult } from 
 export {
   assertionUnreadable,
   authorizationRefused,
+  authorizationResponseIssuerMismatch,
   clientCredentialsRefused,
   codeExchangeRefused,
   deviceAuthorizationRefused,

@@ -8,10 +8,14 @@ const MAX_STEP_UPS = 2;
 /**
  * The scope a grant asks for: configured, else the 401 challenge's, else the resource's
  * `scopes_supported`, else none; plus what 403 `insufficient_scope` challenges asked for since
- * the last login (step-up, a bounded number of times).
+ * the last login (step-up, a bounded number of times). A re-authorization asks for the union of
+ * what was requested and granted before and what is challenged now (SEP-2350), so a step-up
+ * never loses a scope an earlier one won.
  */
 export class ScopeRequest {
   private readonly extra = new Set<string>();
+  /** What earlier grants asked for, and what the tokens in use were granted. */
+  private readonly previous = new Set<string>();
   private stepUps = 0;
 
   constructor(
@@ -22,7 +26,8 @@ export class ScopeRequest {
   for(session: Session): string | undefined {
     const configured = this.auth && 'scopes' in this.auth ? this.auth.scopes?.join(' ') : undefined;
     const base = configured || this.discovery.challenge?.scope || session.info.scopesSupported?.join(' ') || '';
-    const all = new Set([...base.split(' ').filter(Boolean), ...this.extra]);
+    const all = new Set([...base.split(' ').filter(Boolean), ...this.previous, ...this.extra]);
+    for (const scope of all) this.previous.add(scope); // asked for now: part of every later re-authorization
     return all.size ? [...all].join(' ') : undefined;
   }
 
@@ -31,10 +36,14 @@ export class ScopeRequest {
     return this.stepUps;
   }
 
-  /** A 403: its scopes are asked for from now on. False when it is not `insufficient_scope`, or too many step-ups were made. */
-  stepUp(challenge: AuthChallenge): boolean {
+  /**
+   * A 403: its scopes are asked for from now on, with `granted` (the scope of the tokens it refused) kept.
+   * False when it is not `insufficient_scope`, or too many step-ups were made.
+   */
+  stepUp(challenge: AuthChallenge, granted?: string): boolean {
     if (challenge.error !== 'insufficient_scope' || this.stepUps >= MAX_STEP_UPS) return false;
     this.stepUps++;
+    for (const scope of granted?.split(' ') ?? []) if (scope) this.previous.add(scope);
     for (const scope of challenge.scope?.split(' ') ?? []) if (scope) this.extra.add(scope);
     return true;
   }

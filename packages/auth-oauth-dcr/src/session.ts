@@ -1,6 +1,6 @@
 import type * as oauth from 'oauth4webapi';
 import type { AuthChallenge } from '@agent-mcp-gateway/core';
-import type { StrategyContext } from './context.js';
+import { InFlight, type StrategyContext } from './context.js';
 import {
   discoverAuthorizationServer,
   discoverResource,
@@ -33,6 +33,9 @@ export interface Session {
 export class Discovery {
   private noted: AuthChallenge | null = null;
   private found: Promise<Session> | undefined;
+  /** The authorization server of the last session found: the issuer new tokens are stamped with. */
+  private lastIssuer: string | undefined;
+  private readonly rediscovering = new InFlight<{ readonly before: string | undefined; readonly session: Session }>();
   /** Egress policies by configured URL: the server's, and the enterprise IdP's. */
   private readonly policies = new Map<string, Promise<EgressPolicy>>();
 
@@ -58,12 +61,46 @@ export class Discovery {
       requireS256(name, as);
       requireEndpoints(name, as, ['token_endpoint']); // every grant uses it
       await requireSecureEndpoints(name, as, egress);
+      this.lastIssuer = as.issuer;
       return { info, as, insecure: egress.allowLocal, egress, fetch: egress.fetcher(endpointLabeler(as)) };
     })();
     this.found.catch(() => {
       this.found = undefined; // a failed discovery is retried on the next attempt
     });
     return this.found;
+  }
+
+  /** The issuer of the last session found (the authorization server the current grants talk to), if any. */
+  get issuer(): string | undefined {
+    return this.lastIssuer;
+  }
+
+  /**
+   * Discovers again (the server refused our token: its protected resource metadata may name another
+   * authorization server now, SEP-2352). Resolves with the issuer before and the session now.
+   */
+  rediscover(): Promise<{ readonly before: string | undefined; readonly session: Session }> {
+    return this.rediscovering.run(() => this.discoverAgain()); // concurrent refusals share one rediscovery
+  }
+
+  private async discoverAgain(): Promise<{ readonly before: string | undefined; readonly session: Session }> {
+    const previous = await this.found?.catch(() => undefined);
+    const before = previous?.as.issuer ?? this.lastIssuer;
+    this.found = undefined;
+    let session: Session;
+    try {
+      session = await this.session();
+    } catch (error) {
+      if (!previous) throw error;
+      session = previous; // the metadata cannot be read now: nothing says the server moved
+    }
+    // Metadata found before and none now is a failed read (the 2025-03-26 fallback would name the server's origin), not a move.
+    if (previous && previous.info.fromMetadata && !session.info.fromMetadata) session = previous;
+    if (session === previous) {
+      this.found = Promise.resolve(previous);
+      this.lastIssuer = previous.as.issuer;
+    }
+    return { before, session };
   }
 
   /**

@@ -104,6 +104,16 @@ export class OAuthStrategy implements AuthStrategy {
     this.noteChallenge(challenge);
     const rejected = this.cache.current;
     if (!rejected && !this.grants.withoutUser) throw await this.loginRequired();
+    // Our token was refused: the server may have moved to another authorization server (SEP-2352). Discover again;
+    // if it has, nothing of the old one is used there (no refresh; the login registers again: client-identity.ts).
+    if (rejected && (await this.movedAway(rejected))) {
+      this.cache.drop();
+      if (this.grants.withoutUser) {
+        await this.grants.grantWithoutUser();
+        return 'retry';
+      }
+      throw await this.loginRequired();
+    }
     // Our token was refused (expired early, revoked): refresh once, else log in again (a grant without a user: grant again).
     this.ctx.logger.info(`Access token for ${this.ctx.name} refused (${challenge.error ?? 'HTTP 401'}); refreshing`);
     const fresh = rejected?.refresh_token ? await this.grants.refresh(rejected) : undefined;
@@ -229,9 +239,19 @@ export class OAuthStrategy implements AuthStrategy {
     throw await this.loginRequired();
   }
 
+  /** Discovers again after a refused token: true when the server now names another authorization server than the one of `tokens`. */
+  private async movedAway(tokens: StoredTokens): Promise<boolean> {
+    const { before, session } = await this.discovery.rediscover();
+    const issuedBy = tokens.issuer ?? before;
+    const now = session.as.issuer;
+    if (issuedBy === undefined || issuedBy === now) return false;
+    this.ctx.logger.info(`Server ${this.ctx.name} now names the authorization server ${now} (was ${issuedBy}); its tokens are not used there`);
+    return true;
+  }
+
   private async stepUp(challenge: AuthChallenge): Promise<'retry' | 'fail'> {
     const { logger, name } = this.ctx;
-    if (!this.scopes.stepUp(challenge)) {
+    if (!this.scopes.stepUp(challenge, this.cache.current?.scope)) {
       logger.warn(`Server ${name} still asks for more scope after ${this.scopes.made} step-up(s); giving up`);
       return 'fail';
     }
@@ -257,7 +277,7 @@ export class OAuthStrategy implements AuthStrategy {
   /** A login's answer: its tokens saved (merged, under the lock) and used; the step-up scopes it asked for are granted. */
   private async saveLogin(answer: client.TokenEndpointResponse): Promise<void> {
     const response = this.ctx.obtained(answer);
-    const tokens = this.dpop.bind(toStoredTokens(response));
+    const tokens = this.dpop.bind(toStoredTokens(response, undefined, this.discovery.issuer));
     await this.cache.save(tokens);
     this.accept(tokens, response.expires_in);
     this.scopes.granted();

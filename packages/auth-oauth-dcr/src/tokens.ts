@@ -5,6 +5,8 @@ import type { OAuthFamilyAuth } from './config.js';
 export function toStoredTokens(
   response: { access_token: string; refresh_token?: string; expires_in?: number; token_type?: string; scope?: string },
   previousRefreshToken?: string,
+  /** The authorization server that issued them (SEP-2352: tokens are bound to it). */
+  issuer?: string,
 ): StoredTokens {
   const refresh = response.refresh_token ?? previousRefreshToken;
   return {
@@ -13,6 +15,7 @@ export function toStoredTokens(
     ...(response.expires_in !== undefined && { expires_at: Math.floor(Date.now() / 1000) + response.expires_in }),
     token_type: response.token_type ?? 'Bearer',
     ...(response.scope !== undefined && { scope: response.scope }),
+    ...(issuer !== undefined && { issuer }),
   };
 }
 

@@ -1,4 +1,5 @@
 import * as client from 'openid-client';
+import type * as oauth from 'oauth4webapi';
 import { openBrowser } from './browser.js';
 import { startCallbackServer } from './callback.js';
 import { DEVICE_CODE_GRANT, type ClientIdentity } from './client-identity.js';
@@ -7,6 +8,7 @@ import type { DpopBinding } from './dpop.js';
 import { requireEndpoints } from './discovery.js';
 import {
   authorizationRefused,
+  authorizationResponseIssuerMismatch,
   codeExchangeRefused,
   deviceAuthorizationRefused,
   deviceCodeExpired,
@@ -141,6 +143,8 @@ export class UserGrants {
   private async exchangeCode(result: Promise<URL>, config: client.Configuration, verifier: string, state: string, session: Session) {
     const callbackUrl = await result;
     this.ctx.logger.info(`OAuth callback received for ${this.ctx.name}`);
+    // RFC 9207 / SEP-2468, before anything else in the response is believed (an `error` included).
+    checkResponseIssuer(this.ctx.name, session.as, callbackUrl.searchParams);
     const error = callbackUrl.searchParams.get('error');
     // The redirect back is the browser's word (anyone's): its `error` is named only when it has the form of an error code.
     if (error) throw authorizationRefused(this.ctx.name, `the authorization server refused the login: ${ERROR_CODE.test(error) ? error : 'an unreadable error'}`, error);
@@ -155,6 +159,31 @@ export class UserGrants {
     } catch (failure) {
       throw authFailure(this.ctx.name, describeFailure(failure), failure, codeExchangeRefused);
     }
+  }
+}
+
+/**
+ * The authorization response's `iss` (RFC 9207 §2.4, SEP-2468): when present it must equal the issuer of the
+ * metadata the login was started from by simple string comparison (no case folding, no default port or
+ * trailing-slash normalization); when absent, the authorization server must not advertise
+ * `authorization_response_iss_parameter_supported`. Otherwise the response may come from another authorization
+ * server (a mix-up attack): AUTH_FAILED/`authorization_response_issuer_mismatch`, naming neither value.
+ */
+export function checkResponseIssuer(server: string, as: Pick<oauth.AuthorizationServer, 'issuer' | 'authorization_response_iss_parameter_supported'>, params: URLSearchParams): void {
+  const iss = params.getAll('iss');
+  if (iss.length > 1) throw authorizationResponseIssuerMismatch(server, 'the authorization response carries more than one iss parameter');
+  const [value] = iss;
+  if (value === undefined) {
+    if (as.authorization_response_iss_parameter_supported === true) {
+      throw authorizationResponseIssuerMismatch(
+        server,
+        `the authorization response carries no iss parameter although ${as.issuer} advertises authorization_response_iss_parameter_supported (RFC 9207)`,
+      );
+    }
+    return;
+  }
+  if (value !== as.issuer) {
+    throw authorizationResponseIssuerMismatch(server, `the authorization response's iss parameter is not the issuer ${as.issuer} the login was started with (RFC 9207)`);
   }
 }
 

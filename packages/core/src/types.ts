@@ -193,6 +193,13 @@ export interface StoredTokens {
   expires_at?: number;
   token_type?: string;
   scope?: string;
+  /**
+   * The authorization server that issued them (its `issuer`). Tokens are bound to it: a refresh token is only
+   * ever sent back to it, and when the server's protected resource metadata names another authorization server
+   * they are not used. Absent in entries written before it was recorded: such tokens are used as before and
+   * stamped at their next refresh.
+   */
+  issuer?: string;
 }
 
 /** A client registration (`client.json`), kept per issuer: another issuer means registering again. */

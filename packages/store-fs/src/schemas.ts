@@ -10,6 +10,8 @@ export const tokensSchema = z.looseObject({
   expires_at: z.number().finite().optional(),
   token_type: z.string().optional(),
   scope: z.string().optional(),
+  /** The issuing authorization server; absent in entries written before it was recorded. */
+  issuer: z.string().optional(),
 });
 
 export const clientSchema = z.looseObject({

@@ -72,6 +72,27 @@ describe('FsTokenStore: get / set / delete / list', () => {
     expect(await readdir(join(dir, KEY))).toEqual(['tokens.json']);
   });
 
+  it('loads an entry written before tokens recorded their issuer (the old layout), and round-trips the issuer now', async () => {
+    // The files exactly as an earlier version wrote them: tokens.json without `issuer`.
+    await mkdir(join(dir, KEY), { recursive: true, mode: 0o700 });
+    for (const [file, value] of [
+      ['tokens.json', AUTH.tokens],
+      ['client.json', AUTH.client],
+      ['server.json', AUTH.server],
+    ] as const) {
+      await writeFile(join(dir, KEY, file), JSON.stringify(value, null, 2), { mode: 0o600 });
+    }
+    const old = await store.get(KEY);
+    expect(old).toEqual({ tokens: AUTH.tokens, client: AUTH.client, server: AUTH.server });
+    expect(old?.tokens?.issuer).toBeUndefined();
+    expect(warnings).toEqual([]);
+
+    const stamped = { ...AUTH.tokens, access_token: 'at-2', issuer: 'https://auth.notion.com' };
+    await store.set(KEY, { ...old, tokens: stamped });
+    expect(JSON.parse(await readFile(join(dir, KEY, 'tokens.json'), 'utf8'))).toEqual(stamped);
+    expect((await new FsTokenStore({ dir }).get(KEY))?.tokens).toEqual(stamped);
+  });
+
   it('keeps fields it does not know and reads nulls as absent', async () => {
     await mkdir(join(dir, KEY), { recursive: true, mode: 0o700 });
     await writeFile(join(dir, KEY, 'tokens.json'), JSON.stringify({ access_token: 'a', refresh_token: null, id_token: 'x' }), { mode: 0o600 });

@@ -13,6 +13,11 @@ export interface CompleteLoginOptions {
   login?: string;
   /** Limit for each HTTP request, in milliseconds. Default 10 000. */
   requestTimeoutMs?: number;
+  /**
+   * Changes the authorization response before it is delivered to the callback (a tampering browser, or a
+   * response that another authorization server produced: e.g. drop or alter its `iss`, RFC 9207). Default none.
+   */
+  alterCallback?: (callback: URL) => URL;
 }
 
 export interface CompletedLogin {
@@ -132,6 +137,7 @@ async function browse(start: URL, options: BrowseOptions): Promise<BrowseEnd> {
   let aborted = false;
   for (let step = 0; step < MAX_STEPS; step++) {
     if (options.isCallback(url)) {
+      if (options.alterCallback) url = options.alterCallback(new URL(url));
       const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeout) });
       return { url, status: response.status, body: await response.text() };
     }
