@@ -215,7 +215,7 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
     gateway.logger.info(`Login for ${prompt.server} sent to the client to open (URL elicitation, input_required)`);
     return inputRequired({
       inputRequests: { login: inputRequired.elicitUrl({ url: prompt.url, message: prompt.message }) },
-      requestState: await sealer.seal({ kind: 'login', bind: call.bind, server: prompt.server, deadline: Date.now() + prompt.limitMs } satisfies SealedState),
+      requestState: await sealer.seal({ kind: 'login', bind: call.bind(), server: prompt.server, deadline: Date.now() + prompt.limitMs } satisfies SealedState),
     });
   }
 
@@ -278,7 +278,9 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
           const a = parsed.data as z.infer<typeof inputs.execute_tool>;
           const progressToken = extra.mcpReq._meta?.progressToken;
           let forwarded: Promise<unknown> | undefined;
-          const bind: Binding = { agent, server: a.server, tool: a.tool, args: argumentsDigest(a.args ?? {}) };
+          // What a sealed state is bound to; the arguments' digest only when a state is read or minted (most calls have none).
+          let bound: Binding | undefined;
+          const bind = (): Binding => (bound ??= { agent, server: a.server, tool: a.tool, args: argumentsDigest(a.args ?? {}) });
           call.bind = bind;
           const request = { agent, server: a.server, tool: a.tool, args: a.args ?? {}, ...(a.timeout_ms && { timeoutMs: a.timeout_ms }) };
           const callOptions = {
@@ -302,10 +304,10 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
             let step: ToolCallStep;
             if (state === UNREADABLE) throw interactionMismatch('state');
             if (state?.kind === 'call') {
-              checkBinding(state.bind, bind);
+              checkBinding(state.bind, bind());
               step = await gateway.continueToolCall(state.resume, extra.mcpReq.inputResponses ?? {}, { ...callOptions, capabilities });
             } else {
-              if (state !== undefined) checkBinding(state.bind, bind);
+              if (state !== undefined) checkBinding(state.bind, bind());
               step = await gateway.startToolCall(request, { ...callOptions, capabilities });
             }
             // A question the agent's client cannot take is not put to it: declined here, and the call goes on.
@@ -315,7 +317,7 @@ export function createGatewayServer(gateway: Gateway, options: GatewayServerOpti
             if ('input' in step) {
               return inputRequired({
                 inputRequests: step.input.inputRequests,
-                requestState: await sealer.seal({ kind: 'call', bind, resume: step.input.resume } satisfies SealedState),
+                requestState: await sealer.seal({ kind: 'call', bind: bind(), resume: step.input.resume } satisfies SealedState),
               });
             }
             result = step.result;
@@ -380,8 +382,8 @@ const MAX_ROUND_MS = 3_600_000;
 /** What one run of the handler learnt about a call, for its `callSettled` report. */
 interface CallReport {
   agent?: string;
-  /** An execute_tool's binding (agent, server, tool, arguments digest), for the state of its rounds. */
-  bind?: Binding;
+  /** An execute_tool's binding (agent, server, tool, arguments digest), for the state of its rounds; computed on first use. */
+  bind?: () => Binding;
   /** The call reached `Gateway.callTool`: its outcome as the kernel settled it. */
   kernel?: { outcome: CallOutcome; error: GatewayError | undefined };
   /** Why it failed, when it did (a denial behind SERVER_NOT_FOUND is reported as one). */
