@@ -6,7 +6,7 @@
  * Each move holds the key's lock, which both stores take in the same place
  * (`<tokenDir>/<key>.lock`), so a running gateway never refreshes mid-move.
  */
-import { GatewayError, secretNameOf, type StoreEntrySummary, type StoredAuth, type TokenStore } from '@agent-mcp-gateway/core';
+import { GatewayError, canonicalJson, secretNameOf, type StoreEntrySummary, type StoredAuth, type TokenStore } from '@agent-mcp-gateway/core';
 import type { CliArgs } from './args.js';
 import { cliRedactor, printable } from './output.js';
 import { fileStore, keychainStore, settingsFor } from './token-stores.js';
@@ -86,16 +86,6 @@ function labelOf(entry: StoreEntrySummary): string {
 
 /** Deep equality of two stored entries, whatever the order of their keys. */
 function same(a: StoredAuth, b: StoredAuth): boolean {
-  return canonical(a) === canonical(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}

@@ -31,7 +31,7 @@ export {
   tooManyRounds,
 } from './interaction.js';
 export type { InteractFn, ToolCallInput, ToolCallResume, ToolCallStep } from './interaction.js';
-export { InteractionStateCodec, MIN_STATE_KEY_BYTES, argumentsDigest } from './interaction-state.js';
+export { InteractionStateCodec, MIN_STATE_KEY_BYTES, argumentsDigest, canonicalJson } from './interaction-state.js';
 export type { GatewayServerOptions } from './meta-tools.js';
 export { ErrorCodes, GatewayError, defineError, errorCatalogue, errors, isGatewayError } from './errors.js';
 export type { CatalogueEntry, ErrorCode, ErrorDefinition, ErrorTemplate, GatewayErrorCode, GatewayErrorDetails, PluginErrorCode } from './errors.js';

@@ -67,7 +67,8 @@ export function argumentsDigest(args: unknown): string {
   return createHash('sha256').update(canonicalJson(args)).digest('base64url');
 }
 
-function canonicalJson(value: unknown): string {
+/** JSON with object keys sorted and undefined members left out: one text for equal values, whatever their key order. */
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
