@@ -38,6 +38,7 @@ export type { CatalogueEntry, ErrorCode, ErrorDefinition, ErrorTemplate, Gateway
 export { LOG_LEVELS, SecretRedactor, createLogger, silentLogger } from './logger.js';
 export type { LogLevel, Logger, LoggerOptions } from './logger.js';
 export { routeSdkWarnings, withSdkWarningsTo } from './sdk-warnings.js';
+export { ScopedStorage } from './scoped-storage.js';
 export { noAuth } from './auth-none.js';
 export { MemoryTokenStore } from './memory-store.js';
 export { AuthChallengeError, findAuthChallenge, parseWwwAuthenticate } from './auth-challenge.js';

@@ -6,15 +6,15 @@
  * to a logger instead: the logger of the downstream being talked to when the warning comes from
  * work run inside {@link withSdkWarningsTo}, the fallback otherwise.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { format } from 'node:util';
 import type { Logger } from './logger.js';
+import { ScopedStorage } from './scoped-storage.js';
 
 const SDK_PREFIX = '[mcp-sdk] ';
-const scope = new AsyncLocalStorage<Logger>();
+const scope = new ScopedStorage<Logger>();
 
 /** Runs `fn` so that SDK warnings raised by it (and what it awaits) go to `logger`. */
-export function withSdkWarningsTo<T>(logger: Logger, fn: () => T): T {
+export function withSdkWarningsTo<T>(logger: Logger, fn: () => Promise<T>): Promise<T> {
   return scope.run(logger, fn);
 }
 

@@ -1,6 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
+import { ScopedStorage } from '@agent-mcp-gateway/core';
 import { errorCode } from './files.js';
 
 export interface LockSettings {
@@ -29,7 +29,7 @@ interface LocalQueue {
 const queues = new Map<string, LocalQueue>();
 
 /** Paths locked by the current async context: a nested withLock on one of them would deadlock. */
-const heldHere = new AsyncLocalStorage<ReadonlySet<string>>();
+const heldHere = new ScopedStorage<ReadonlySet<string>>();
 
 function timeoutError(s: LockSettings, holder: string): Error {
   return new Error(
