@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isInputRequiredResult } from '@modelcontextprotocol/client';
-import type { CallToolResult, ClientCapabilities, InputRequest, Progress, Tool } from '@modelcontextprotocol/client';
+import type { CallToolResult, ClientCapabilities, InputRequest, InputRequiredResult, Progress, Tool } from '@modelcontextprotocol/client';
 import { urlCredentials } from './display.js';
 import { DownstreamServer } from './downstream.js';
 import {
@@ -379,41 +379,54 @@ export class Gateway {
       const remaining = current.deadline - Date.now();
       if (remaining <= 0) throw errors.timeout(server, tool, current.deadline - current.startedAt);
       if (current.rounds > MAX_INTERACTION_ROUNDS) throw tooManyRounds(server, tool);
-      let parked: ParkedCall;
-      if (current.parked !== undefined && found) {
-        this.parkedCalls.delete(current.parked);
-        parked = found;
-        parked.answer(answers?.[PARKED_QUESTION_KEY] as Record<string, unknown> | undefined);
+      const retry =
+        current.parked === undefined && answers !== undefined
+          ? {
+              inputResponses: withDefaults(current.asked, declinedLeftOut(current.asked, answers)),
+              ...(current.requestState !== undefined && { requestState: current.requestState }),
+            }
+          : undefined;
+      let result: CallToolResult | InputRequiredResult;
+      if (current.parked === undefined && !canBeAsked(options.capabilities)) {
+        // The caller answers neither elicitation nor sampling: a downstream's question is declined where it
+        // arrives, so the call is never parked — the plain call, without the parking machinery (the hot path).
+        result = await downstream.callTool(tool, current.args, {
+          timeoutMs: remaining,
+          ...(options.signal && { signal: options.signal }),
+          ...(options.onprogress && { onprogress: options.onprogress }),
+          // Still counted among the calls in flight that a 2025 server's question could belong to, declining it.
+          input: { capabilities: {}, ...(retry && { retry }), onRequest: declineQuestion },
+        });
       } else {
-        const retry =
-          answers !== undefined
-            ? {
-                inputResponses: withDefaults(current.asked, declinedLeftOut(current.asked, answers)),
-                ...(current.requestState !== undefined && { requestState: current.requestState }),
-              }
-            : undefined;
-        parked = new ParkedCall((p) =>
-          downstream.callTool(tool, current.args, {
-            timeoutMs: remaining,
-            signal: p.abort.signal,
-            onprogress: (progress) => p.onprogress?.(progress),
-            input: {
-              capabilities: options.capabilities ?? {},
-              ...(retry && { retry }),
-              onRequest: (request, signal) => p.ask(request, signal),
-            },
-          }),
-        );
+        let parked: ParkedCall;
+        if (current.parked !== undefined && found) {
+          this.parkedCalls.delete(current.parked);
+          parked = found;
+          parked.answer(answers?.[PARKED_QUESTION_KEY] as Record<string, unknown> | undefined);
+        } else {
+          parked = new ParkedCall((p) =>
+            downstream.callTool(tool, current.args, {
+              timeoutMs: remaining,
+              signal: p.abort.signal,
+              onprogress: (progress) => p.onprogress?.(progress),
+              input: {
+                capabilities: options.capabilities ?? {},
+                ...(retry && { retry }),
+                onRequest: (request, signal) => p.ask(request, signal),
+              },
+            }),
+          );
+        }
+        const next = await this.await(parked, options);
+        if ('request' in next) {
+          const id = randomUUID();
+          const waiting: ToolCallResume = { ...current, rounds: current.rounds + 1, parked: id };
+          this.parkedCalls.set(id, parked);
+          this.expireParked(id, parked, waiting);
+          return { input: { inputRequests: { [PARKED_QUESTION_KEY]: next.request }, resume: waiting } };
+        }
+        result = next.result;
       }
-      const next = await this.await(parked, options);
-      if ('request' in next) {
-        const id = randomUUID();
-        const waiting: ToolCallResume = { ...current, rounds: current.rounds + 1, parked: id };
-        this.parkedCalls.set(id, parked);
-        this.expireParked(id, parked, waiting);
-        return { input: { inputRequests: { [PARKED_QUESTION_KEY]: next.request }, resume: waiting } };
-      }
-      const result = next.result;
       if (!isInputRequiredResult(result)) return { result: result as CallToolResult, rounds: current.rounds };
       const { inputRequests, requestState } = result;
       const { parked: _, asked: __, requestState: ___, ...base } = current;
@@ -630,4 +643,15 @@ function declinedLeftOut(asked: ToolCallResume['asked'], answers: Record<string,
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Whether a caller with these capabilities can be put a downstream's question (elicitation or sampling). */
+function canBeAsked(capabilities: ClientCapabilities | undefined): boolean {
+  return capabilities?.elicitation !== undefined || capabilities?.sampling !== undefined;
+}
+
+/** A 2025 server's question during a call whose caller cannot answer it: an elicitation is cancelled, sampling refused. */
+function declineQuestion(request: InputRequest): Promise<Record<string, unknown>> {
+  const answer = unanswered(request);
+  return answer ? Promise.resolve(answer) : Promise.reject(new Error(`the caller cannot answer ${request.method}`));
 }

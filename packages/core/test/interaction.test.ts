@@ -92,6 +92,22 @@ describe('interactive calls in the kernel', () => {
     expect(sampled.isError).toBe(true);
   });
 
+  it("a caller that cannot answer still counts among the calls in flight: a 2025 server's question is never put to another caller", async () => {
+    const { gateway } = await gatewayWithDemo();
+    const asked: unknown[] = [];
+    const interact = async (requests: Record<string, unknown>) => {
+      asked.push(requests);
+      return Object.fromEntries(Object.keys(requests).map((key) => [key, { action: 'accept', content: { name: 'capable' } }]));
+    };
+    // Both in flight on one 2025 server: the question of either cannot be told whose it is, so nobody is asked.
+    const [silent, capable] = await Promise.all([
+      gateway.callTool({ agent: 'a', server: 'demo', tool: 'ask', args: { message: 'from the call that cannot answer' } }),
+      gateway.callTool({ agent: 'b', server: 'demo', tool: 'ask', args: { message: 'from the call that can' } }, { interact }),
+    ]);
+    expect([text(silent), text(capable)]).toEqual(['answer: cancel', 'answer: cancel']);
+    expect(asked).toEqual([]);
+  });
+
   it('a parked call nobody answers is cancelled at its deadline and settles as TIMEOUT; the late answer gets interaction_not_found', async () => {
     const { gateway, settled, nextSettled } = await gatewayWithDemo();
     const step = await gateway.startToolCall({ agent: 'a', server: 'demo', tool: 'ask', args: {}, timeoutMs: 300 }, { capabilities: { elicitation: { form: {} } } });
