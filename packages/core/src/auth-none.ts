@@ -1,7 +1,7 @@
 import type { AuthStrategy } from './types.js';
 
 /** The strategy used when no `resolveAuth` tap answers: send nothing. */
-export const noAuth: AuthStrategy = Object.freeze({
+export const noCredentials: AuthStrategy = Object.freeze({
   kind: 'none',
   headers: async () => ({}),
   env: async () => ({}),

@@ -15,9 +15,9 @@ import { z } from 'zod';
 import { findAuthChallenge } from './auth-challenge.js';
 import { displayUrl } from './display.js';
 import { EraVerdictCache, eraVerdictKey } from './era-verdicts.js';
-import { noAuth } from './auth-none.js';
+import { noCredentials } from './auth-none.js';
 import { ErrorCodes, GatewayError, errors, isGatewayError } from './errors.js';
-import { clientCapabilityMissing } from './interaction.js';
+import { clientCapabilityMissing, declined } from './interaction.js';
 import { selectAuth, type GatewayHooks } from './hooks.js';
 import type { Logger } from './logger.js';
 import { paramHeaderValues, paramHeadersOf, type ParamHeader } from './param-headers.js';
@@ -89,7 +89,7 @@ export class DownstreamServer {
   private client: Client | undefined;
   private connecting: Promise<Client> | undefined;
   private factory: TransportFactory | undefined;
-  private auth: AuthStrategy = noAuth;
+  private auth: AuthStrategy = noCredentials;
   /** The strategy chosen by `selectAuth` (first with no challenge, then per challenge); kept across reconnects. */
   private resolvedAuth: AuthStrategy | undefined;
   private prepared: Promise<void> | undefined;
@@ -168,7 +168,7 @@ export class DownstreamServer {
     const ctx = { logger: this.options.logger, signal: this.abort.signal };
     this.factory = await this.options.hooks.resolveTransport.promise(this.spec, ctx);
     if (!this.factory) throw errors.noTransport(this.name);
-    this.auth = this.resolvedAuth = (await selectAuth(this.options.hooks, this.spec, null, ctx)) ?? noAuth;
+    this.auth = this.resolvedAuth = (await selectAuth(this.options.hooks, this.spec, null, ctx)) ?? noCredentials;
     this.watchAuth(this.auth);
   }
 
@@ -312,8 +312,7 @@ export class DownstreamServer {
     if (only && others.length === 0) return only(request, signal);
     const why = only ? 'several calls are in flight, so it cannot be told whose it is' : 'no call in flight can answer it';
     this.options.logger.info(`The server's ${request.method} was not passed on: ${why}`);
-    if (request.method === 'elicitation/create') return { action: 'cancel' };
-    throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `agent-mcp-gateway could not pass ${request.method} on: ${why}`);
+    return declined(request, why);
   }
 
   /** True when the connection was dropped so that the next attempt starts afresh. */
@@ -345,7 +344,7 @@ export class DownstreamServer {
     const logger = this.options.logger;
     try {
       if (!this.factory) throw errors.noTransport(this.name);
-      this.auth = this.resolvedAuth ?? noAuth;
+      this.auth = this.resolvedAuth ?? noCredentials;
       try {
         return await this.openWith(this.factory);
       } catch (error) {
@@ -486,7 +485,7 @@ export class DownstreamServer {
     if (!next) {
       // Nobody can answer: with no credentials yet, authorization is required; with a strategy that
       // already tried (say, a step-up past its cap), the server refuses what we can offer.
-      if (this.auth === noAuth) throw errors.authRequired(this.name, undefined, describeChallenge(challenge));
+      if (this.auth === noCredentials) throw errors.authRequired(this.name, undefined, describeChallenge(challenge));
       throw errors.authFailed(this.name, `the server still refuses: ${describeChallenge(challenge)}`);
     }
     if (next === this.auth) return false;

@@ -8,6 +8,7 @@ import {
   ParkedCall,
   interactionNotFound,
   tooManyRounds,
+  declined,
   unanswered,
   withDefaults,
   type InteractFn,
@@ -395,7 +396,7 @@ export class Gateway {
           ...(options.signal && { signal: options.signal }),
           ...(options.onprogress && { onprogress: options.onprogress }),
           // Still counted among the calls in flight that a 2025 server's question could belong to, declining it.
-          input: { capabilities: {}, ...(retry && { retry }), onRequest: declineQuestion },
+          input: { capabilities: {}, ...(retry && { retry }), onRequest: async (request) => declined(request, 'its caller cannot answer it') },
         });
       } else {
         let parked: ParkedCall;
@@ -648,10 +649,4 @@ function describe(error: unknown): string {
 /** Whether a caller with these capabilities can be put a downstream's question (elicitation or sampling). */
 function canBeAsked(capabilities: ClientCapabilities | undefined): boolean {
   return capabilities?.elicitation !== undefined || capabilities?.sampling !== undefined;
-}
-
-/** A 2025 server's question during a call whose caller cannot answer it: an elicitation is cancelled, sampling refused. */
-function declineQuestion(request: InputRequest): Promise<Record<string, unknown>> {
-  const answer = unanswered(request);
-  return answer ? Promise.resolve(answer) : Promise.reject(new Error(`the caller cannot answer ${request.method}`));
 }

@@ -39,7 +39,7 @@ export { LOG_LEVELS, SecretRedactor, createLogger, silentLogger } from './logger
 export type { LogLevel, Logger, LoggerOptions } from './logger.js';
 export { routeSdkWarnings, withSdkWarningsTo } from './sdk-warnings.js';
 export { ScopedStorage } from './scoped-storage.js';
-export { noAuth } from './auth-none.js';
+export { noCredentials } from './auth-none.js';
 export { MemoryTokenStore } from './memory-store.js';
 export { AuthChallengeError, findAuthChallenge, parseWwwAuthenticate } from './auth-challenge.js';
 export { GATEWAY_VERSION } from './version.js';

@@ -1,4 +1,5 @@
 import type { CallToolResult, ClientCapabilities, InputRequest, InputRequests, InputRequiredResult, Progress } from '@modelcontextprotocol/client';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/client';
 import { ErrorCodes, defineError } from './errors.js';
 
 /**
@@ -127,6 +128,13 @@ export function withDefaults(asked: InputRequests | undefined, responses: Record
 /** The answer given when a request cannot be put to anyone: an elicitation cancelled; otherwise nothing (declined). */
 export function unanswered(request: InputRequest): Record<string, unknown> | undefined {
   return request.method === 'elicitation/create' ? { action: 'cancel' } : undefined;
+}
+
+/** A server's request that is put to nobody (`why` not): an elicitation is cancelled, anything else refused. */
+export function declined(request: InputRequest, why: string): Record<string, unknown> {
+  const answer = unanswered(request);
+  if (answer) return answer;
+  throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `agent-mcp-gateway could not pass ${request.method} on: ${why}`);
 }
 
 /** Whether `capabilities` let the asker put `request` to that client. */

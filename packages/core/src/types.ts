@@ -161,9 +161,9 @@ export interface AuthStrategy {
   /** Headers for one HTTP request. */
   headers(request: AuthRequest): Promise<Record<string, string>>;
   /**
-   * Every answer to a request `headers` authorized, before any challenge is handled (e.g. DPoP: a
-   * `DPoP-Nonce` header may ride on any response, and a `use_dpop_nonce` 401 is then answered
-   * `'retry'` by `onChallenge`). Must not throw.
+   * Every answer to a request `headers` authorized, before any challenge is handled: for a scheme that
+   * learns from responses (a nonce the next request must carry, on any answer; a challenge asking for it,
+   * which `onChallenge` then answers `'retry'`). Must not throw.
    */
   observe?(response: AuthResponse, request: AuthRequest): void;
   /** Extra environment for a stdio child. */

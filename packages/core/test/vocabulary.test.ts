@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = join(import.meta.dirname, '..', 'src');
 
-/** Whole words, any case; `noAuth` is not `oauth` (a letter before it), `OAuthStrategy` is. */
+/** Whole words, any case (a letter before it is another word; `OAuthStrategy` counts). */
 const FORBIDDEN = /(?<![a-z])(oauth|client_credentials|client credentials|enterprise_managed|enterprise-managed|keychain)/gi;
 
 /**
