@@ -6,7 +6,7 @@
  * Where oidc-provider cannot produce the fault (a tampered redirect), the test browser alters the
  * response on its way to the loopback callback.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gateway, MemoryTokenStore, serverStoreKey, type CallToolResult, type ServerSpec, type StoredAuth } from '@agent-mcp-gateway/core';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import {
@@ -23,13 +23,10 @@ import type { OAuthStrategyOptions } from '../src/context.js';
 import { Discovery } from '../src/session.js';
 import { OAuthStrategy } from '../src/strategy.js';
 import { checkResponseIssuer } from '../src/user-grants.js';
-import { captureLogger, gatewayConfig, httpSpec, nextState, rejectionOf, startDocServer, tokenStorePlugin, within, type CapturedLogger } from './helpers.js';
+import { captureLogger, gatewayConfig, httpSpec, nextState, rejectionOf, startDocServer, tokenStorePlugin, within, type CapturedLogger, cleanupsAfterEach } from './helpers.js';
 
 const AGENT = 'tester';
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await within(Promise.allSettled(cleanups.splice(0).map((fn) => fn())), 'cleanup');
-});
+const cleanups = cleanupsAfterEach();
 
 async function startAs(options?: AuthorizationServerOptions): Promise<AuthorizationServer> {
   const as = await within(startAuthorizationServer(options), 'authorization server');

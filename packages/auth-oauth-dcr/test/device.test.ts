@@ -5,7 +5,7 @@
  * `completeDeviceLogin` while the strategy polls the token endpoint. (The
  * server's polling interval is the RFC's default, 5 s: each login takes that long.)
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gateway, MemoryTokenStore, serverStoreKey, type ServerSpec, type StoredAuth } from '@agent-mcp-gateway/core';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import {
@@ -18,17 +18,14 @@ import {
   type ProtectedMcpServer,
 } from '@agent-mcp-gateway/testing';
 import { OAuthPlugin } from '../src/index.js';
-import { captureLogger, gatewayConfig, httpSpec, rejectionOf, tokenStorePlugin, within, type CapturedLogger } from './helpers.js';
+import { captureLogger, gatewayConfig, httpSpec, rejectionOf, tokenStorePlugin, within, type CapturedLogger, cleanupsAfterEach } from './helpers.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const AGENT = 'tester';
 /** One poll interval (5 s) and the login around it. */
 const DEVICE_WAIT_MS = 20_000;
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await within(Promise.allSettled(cleanups.splice(0).map((fn) => fn())), 'cleanup');
-});
+const cleanups = cleanupsAfterEach();
 
 interface Setup {
   as: AuthorizationServer;

@@ -4,7 +4,7 @@
  * signature, htm, htu, ath, jti replay, cnf.jkt binding, its own nonce challenge) answers the gateway's calls
  * — and refuses the same token presented as Bearer, or a replayed proof.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gateway, MemoryTokenStore, serverStoreKey, type ServerSpec, type StoredAuth } from '@agent-mcp-gateway/core';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import {
@@ -18,13 +18,10 @@ import {
   type DpopMcpServerOptions,
 } from '@agent-mcp-gateway/testing';
 import { OAuthPlugin } from '../src/index.js';
-import { captureLogger, gatewayConfig, httpSpec, nextState, rejectionOf, tokenStorePlugin, within, type CapturedLogger } from './helpers.js';
+import { captureLogger, gatewayConfig, httpSpec, nextState, rejectionOf, tokenStorePlugin, within, type CapturedLogger, cleanupsAfterEach } from './helpers.js';
 
 const AGENT = 'tester';
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await within(Promise.allSettled(cleanups.splice(0).map((fn) => fn())), 'cleanup');
-});
+const cleanups = cleanupsAfterEach();
 
 async function startAs(options: AuthorizationServerOptions): Promise<AuthorizationServer> {
   const as = await within(startAuthorizationServer(options), 'authorization server');

@@ -3,26 +3,17 @@
  * is exchanged at a fake enterprise IdP (RFC 8693) for an ID-JAG, which a fake authorization server takes as a
  * JWT bearer grant (RFC 7523) for an access token of a protected MCP server. No browser is involved.
  */
-import type { IncomingMessage } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gateway, MemoryTokenStore, type AuthConfig } from '@agent-mcp-gateway/core';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import { startProtectedMcpServer, type AccessTokenClaims } from '@agent-mcp-gateway/testing';
 import { OAuthPlugin } from '../src/index.js';
-import { captureLogger, gatewayConfig, httpSpec, rejectionOf, startDocServer, tokenStorePlugin, within, type DocServer } from './helpers.js';
+import { captureLogger, gatewayConfig, httpSpec, rejectionOf, startDocServer, tokenStorePlugin, within, type DocServer, readForm, cleanupsAfterEach } from './helpers.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await within(Promise.allSettled(cleanups.splice(0).map((fn) => fn())), 'cleanup');
-});
+const cleanups = cleanupsAfterEach();
 
 const ID_TOKEN = 'eyJ.the-users-id-token.sig';
 
-async function form(req: IncomingMessage): Promise<URLSearchParams> {
-  let body = '';
-  for await (const chunk of req) body += String(chunk);
-  return new URLSearchParams(body);
-}
 
 interface Fixture {
   idp: DocServer;
@@ -38,7 +29,7 @@ async function start(options: { idpRefuses?: boolean; asRefuses?: boolean } = {}
   let issued = 0;
   const idp = await startDocServer((req, res) => {
     if (req.method !== 'POST' || !req.url?.startsWith('/token')) return false;
-    void form(req).then((params) => {
+    void readForm(req).then((params) => {
       grants.push({ at: 'idp', params, authorization: req.headers.authorization });
       const ok = !options.idpRefuses && params.get('subject_token') === ID_TOKEN;
       res.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' }).end(
@@ -57,7 +48,7 @@ async function start(options: { idpRefuses?: boolean; asRefuses?: boolean } = {}
   });
   const as = await startDocServer((req, res, origin) => {
     if (req.method !== 'POST' || !req.url?.startsWith('/token')) return false;
-    void form(req).then((params) => {
+    void readForm(req).then((params) => {
       grants.push({ at: 'as', params, authorization: req.headers.authorization });
       const ok = !options.asRefuses && params.get('assertion') === `id-jag-for-${origin}`;
       res

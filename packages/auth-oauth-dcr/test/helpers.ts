@@ -3,6 +3,7 @@
  * what a test tells them (and log every request), a logger whose lines can be
  * awaited, and the gateway wiring (HTTP transport + OAuth + an in-memory store).
  */
+import { afterEach } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -171,4 +172,20 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { 
     return error as Error & { code?: string; details?: Record<string, unknown> };
   }
   throw new Error('expected a rejection');
+}
+
+/** The body of a form POST (`application/x-www-form-urlencoded`), as a token endpoint reads it. */
+export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  let body = '';
+  for await (const chunk of req) body += String(chunk);
+  return new URLSearchParams(body);
+}
+
+/** Cleanups of the current test, run (bounded) after each test of the file that calls this at its top level. */
+export function cleanupsAfterEach(): (() => Promise<unknown>)[] {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    await within(Promise.allSettled(cleanups.splice(0).map((fn) => fn())), 'cleanup');
+  });
+  return cleanups;
 }

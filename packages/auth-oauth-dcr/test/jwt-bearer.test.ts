@@ -4,29 +4,20 @@
  * the access token it issues opens a protected MCP server. No browser, no registration, no other grant.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, generateKeyPair, jwtVerify, type CryptoKey } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigRegistry, ErrorCodes, Gateway, GatewayError, MemoryTokenStore, parseServers, type AuthConfig } from '@agent-mcp-gateway/core';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import { startProtectedMcpServer, type AccessTokenClaims } from '@agent-mcp-gateway/testing';
 import { OAuthPlugin } from '../src/index.js';
-import { captureLogger, gatewayConfig, httpSpec, rejectionOf, startDocServer, tokenStorePlugin, within, type DocServer } from './helpers.js';
+import { captureLogger, gatewayConfig, httpSpec, rejectionOf, startDocServer, tokenStorePlugin, within, type DocServer, readForm, cleanupsAfterEach } from './helpers.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await within(Promise.allSettled(cleanups.splice(0).map((fn) => fn())), 'cleanup');
-});
+const cleanups = cleanupsAfterEach();
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
-async function form(req: IncomingMessage): Promise<URLSearchParams> {
-  let body = '';
-  for await (const chunk of req) body += String(chunk);
-  return new URLSearchParams(body);
-}
 
 interface Fixture {
   as: DocServer;
@@ -54,7 +45,7 @@ async function start(options: { refuse?: string } = {}): Promise<Fixture> {
   };
   const as = await startDocServer((req, res, origin) => {
     if (req.method !== 'POST' || !req.url?.startsWith('/token')) return false;
-    void form(req).then(async (params) => {
+    void readForm(req).then(async (params) => {
       const subject = await verifyAssertion(params.get('assertion') ?? '', origin);
       grants.push({ params, authorization: req.headers.authorization, ...(subject && { subject }) });
       const error = params.get('grant_type') !== JWT_BEARER ? 'unsupported_grant_type' : (options.refuse ?? (subject ? undefined : 'invalid_grant'));

@@ -3,7 +3,7 @@
  * Authorization header, `auth: "none"`, a challenge that is not Bearer.
  */
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gateway, MemoryTokenStore, type ServerSpec } from '@agent-mcp-gateway/core';
 import { HeadersAuthPlugin } from '@agent-mcp-gateway/auth-headers';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
@@ -15,13 +15,10 @@ import {
   type AuthorizationServer,
 } from '@agent-mcp-gateway/testing';
 import { OAuthPlugin } from '../src/index.js';
-import { captureLogger, gatewayConfig, httpSpec, rejectionOf, startDocServer, tokenStorePlugin, within, type CapturedLogger } from './helpers.js';
+import { captureLogger, gatewayConfig, httpSpec, rejectionOf, startDocServer, tokenStorePlugin, within, type CapturedLogger, cleanupsAfterEach } from './helpers.js';
 
 const AGENT = 'tester';
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await within(Promise.allSettled(cleanups.splice(0).map((fn) => fn())), 'cleanup');
-});
+const cleanups = cleanupsAfterEach();
 
 function later<T extends { close(): Promise<unknown> }>(thing: T): T {
   cleanups.push(() => thing.close());

@@ -7,8 +7,7 @@
  * resolve to a public address when it is connected to (DNS rebinding), which the egress policy
  * refuses: plain http is allowed to local addresses only.
  */
-import type { IncomingMessage } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   GatewayError,
   MemoryTokenStore,
@@ -42,12 +41,9 @@ import {
 } from '../src/index.js';
 import type { LookupFn } from '../src/egress.js';
 import { OAuthStrategy } from '../src/strategy.js';
-import { captureLogger, httpSpec, rejectionOf, startDocServer, within, type DocServer } from './helpers.js';
+import { captureLogger, httpSpec, rejectionOf, startDocServer, within, type DocServer, readForm, cleanupsAfterEach } from './helpers.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await within(Promise.allSettled(cleanups.splice(0).map((fn) => fn())), 'cleanup');
-});
+const cleanups = cleanupsAfterEach();
 
 const PUBLIC = '93.184.216.34';
 const REFUSED = { code: egressRefused.code, details: { reason: egressRefused.reason } };
@@ -66,11 +62,6 @@ function rebinding(name: string, local = 1): LookupFn & { asked: () => number } 
   return Object.assign(lookup, { asked: () => asked });
 }
 
-async function form(req: IncomingMessage): Promise<URLSearchParams> {
-  let body = '';
-  for await (const chunk of req) body += String(chunk);
-  return new URLSearchParams(body);
-}
 
 interface TokenAnswer {
   status: number;
@@ -118,7 +109,7 @@ async function fixture(endpoints: Record<string, unknown> = {}): Promise<Fixture
       return true;
     }
     if (req.method === 'POST' && (url.pathname === '/token' || url.pathname === '/revoke' || url.pathname === '/device')) {
-      void form(req).then((params) => {
+      void readForm(req).then((params) => {
         if (url.pathname === '/token') grants.push(params.get('grant_type') ?? '');
         const answer = url.pathname === '/token' ? token : url.pathname === '/device' ? device : { status: 200, body: {} };
         res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));

@@ -5,14 +5,14 @@
  * client secrets and private keys.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gateway, MemoryTokenStore, SecretRedactor, serverStoreKey, silentLogger, type StoredAuth } from '@agent-mcp-gateway/core';
 import { HttpTransportPlugin } from '@agent-mcp-gateway/transport-http';
 import { startAuthorizationServer, startProtectedMcpServer, testBrowserCommand } from '@agent-mcp-gateway/testing';
 import { OAuthPlugin } from '../src/index.js';
 import { OAuthStrategy } from '../src/strategy.js';
 import { configuredCredentials, credentialsOf, registeringStore } from '../src/tokens.js';
-import { gatewayConfig, httpSpec, nextState, rejectionOf, tokenStorePlugin, within } from './helpers.js';
+import { gatewayConfig, httpSpec, nextState, rejectionOf, tokenStorePlugin, within, cleanupsAfterEach } from './helpers.js';
 
 const URL_ = 'https://mcp.example.com/mcp';
 const KEY = serverStoreKey(URL_);
@@ -23,10 +23,7 @@ const STORED: StoredAuth = {
 };
 const LOADED = ['eyJ.loaded-access-token.sig', 'loaded-refresh-token-0001', 'loaded-client-secret-0001'];
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await within(Promise.allSettled(cleanups.splice(0).map((fn) => fn())), 'cleanup');
-});
+const cleanups = cleanupsAfterEach();
 
 function collector(): { added: string[]; addSecret: (value: string) => void } {
   const added: string[] = [];

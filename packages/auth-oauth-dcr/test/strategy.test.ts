@@ -4,7 +4,7 @@
  * authorization server and the OAuth-protected MCP server of @agent-mcp-gateway/testing.
  * The login runs in the background through the headless `BROWSER` of that package.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Gateway,
   MemoryTokenStore,
@@ -25,24 +25,10 @@ import {
   type ProtectedMcpServerOptions,
 } from '@agent-mcp-gateway/testing';
 import { OAuthPlugin } from '../src/index.js';
-import {
-  captureLogger,
-  gatewayConfig,
-  httpSpec,
-  nextState,
-  rejectionOf,
-  startDocServer,
-  tokenStorePlugin,
-  within,
-  type CapturedLogger,
-  type DocServer,
-} from './helpers.js';
+import { captureLogger, gatewayConfig, httpSpec, nextState, rejectionOf, startDocServer, tokenStorePlugin, within, type CapturedLogger, type DocServer, cleanupsAfterEach } from './helpers.js';
 
 const AGENT = 'tester';
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await within(Promise.allSettled(cleanups.splice(0).map((fn) => fn())), 'cleanup');
-});
+const cleanups = cleanupsAfterEach();
 
 async function startAs(options?: AuthorizationServerOptions): Promise<AuthorizationServer> {
   const as = await within(startAuthorizationServer(options), 'authorization server');
